@@ -1,0 +1,1 @@
+"""cryptostream: see README.md."""

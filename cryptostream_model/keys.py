@@ -1,0 +1,32 @@
+"""DynamoDB key design (public contract: change only with a schema version bump).
+
+- ``pk`` = ``SYMBOL-MARKET#INTERVAL`` (``BTC-USD#5min``), ``sk`` = the bar's ``ts`` (ISO-8601 UTC, ``Z``).
+- ``sk`` = ``LATEST`` holds a copy of the newest bar of its ``pk``; it also carries ``latest_interval``
+  so the sparse GSI ``latest-by-interval`` lists every pair's latest quote without a Scan.
+- ``sk`` = ``WATERMARK`` holds the producer's watermark for the (pair, interval).
+- ``sk`` = ``LEASE`` holds the producer's run lease so overlapping scheduled runs cannot publish twice.
+
+Letters sort after digits, so a bar range query ``sk BETWEEN start AND end`` never returns these items.
+"""
+
+LATEST_SK = "LATEST"
+WATERMARK_SK = "WATERMARK"
+LEASE_SK = "LEASE"
+LATEST_INDEX_NAME = "latest-by-interval"
+LATEST_INDEX_PK = "latest_interval"
+TTL_ATTRIBUTE = "expires_at"
+
+
+def table_pk(pair: str, interval: str) -> str:
+    """``BTC-USD`` + ``5min`` -> ``BTC-USD#5min``."""
+    return f"{pair}#{interval}"
+
+
+def latest_index_pk(interval: str) -> str:
+    """Partition value of the latest-quotes index for one interval."""
+    return interval
+
+
+def lease_pk(interval: str) -> str:
+    """Run-lease item for the producer's schedule of one interval."""
+    return f"PRODUCER#{interval}"
