@@ -1,0 +1,143 @@
+"""Fetch one pair from Alpha Vantage and keep the bars this run should publish.
+
+- Rate limits: a short-window throttle (``Note``, burst ``Information``) is retried with doubling,
+  jittered waits while the run's deadline allows; the daily quota is not (no wait inside one
+  invocation clears it).
+- Only closed bars: Alpha Vantage includes the bar still in progress (today's daily bar, the
+  current intraday bar). A bar is published once its close time has passed, or once a newer bar
+  exists, so the watermark never jumps past a bar whose final values are yet to come.
+- Incremental mode keeps bars newer than the watermark; when the watermark is older than a compact
+  answer covers, it asks for ``outputsize=full`` so a long outage is filled, not skipped.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from cryptostream_model.intervals import DAILY, INTRADAY_INTERVALS, SPOT, interval_seconds
+from cryptostream_model.record import Quote, format_ts, parse_ts
+from producer.alpha_client import AlphaVantageClient
+from producer.bodies import Parsed, parse_exchange_rate, parse_series
+from producer.errors import RateLimited, UnexpectedBody
+from producer.settings import RunPlan
+
+COMPACT_BARS = 100
+
+
+@dataclass
+class PairFetch:
+    pair: str
+    quotes: list[Quote] = field(default_factory=list)  # to publish, ascending ts
+    fetched: int = 0
+    invalid: list[str] = field(default_factory=list)
+    skipped_seen: int = 0
+    skipped_open: int = 0
+    out_of_range: int = 0
+    rate_limit_retries: int = 0
+
+
+@dataclass
+class Deadline:
+    """Wall-clock budget for rate-limit waits (the Lambda's remaining time minus a reserve)."""
+
+    at: float
+    clock: Callable[[], float] = time.monotonic
+
+    def allows(self, seconds: float) -> bool:
+        return self.clock() + seconds < self.at
+
+
+def needs_full_output(watermark: str | None, interval: str, now: float) -> bool:
+    """True when a compact answer (100 bars) would not reach back to the watermark."""
+    if watermark is None or interval not in INTRADAY_INTERVALS:
+        return False
+    return now - parse_ts(watermark).timestamp() > (COMPACT_BARS - 5) * interval_seconds(interval)
+
+
+def call_with_rate_limit_retries(
+    call: Callable[[], object],
+    *,
+    deadline: Deadline,
+    base_delay: float,
+    sleep: Callable[[float], None] = time.sleep,
+    on_retry: Callable[[], None] = lambda: None,
+) -> object:
+    delay = base_delay
+    while True:
+        try:
+            return call()
+        except RateLimited as exc:
+            if exc.daily:
+                raise
+            wait = random.uniform(delay / 2, delay)
+            if not deadline.allows(wait):
+                raise
+            on_retry()
+            sleep(wait)
+            delay = min(delay * 2, 60.0)
+
+
+def fetch_pair(
+    client: AlphaVantageClient,
+    pair: str,
+    plan: RunPlan,
+    watermark: str | None,
+    *,
+    deadline: Deadline,
+    rate_limit_backoff: float,
+    now: float,
+    sleep: Callable[[float], None] = time.sleep,
+) -> PairFetch:
+    """Fetch, parse and filter one pair; raises AlphaVantageError subclasses on refusal."""
+    symbol, market = pair.split("-", 1)
+    result = PairFetch(pair=pair)
+    fetched_at = format_ts(datetime.fromtimestamp(now, UTC))
+
+    def on_retry() -> None:
+        result.rate_limit_retries += 1
+
+    def call() -> Parsed:
+        try:
+            if plan.interval == SPOT:
+                rate = client.exchange_rate(symbol, market)
+                return parse_exchange_rate(rate, symbol=symbol, market=market, fetched_at=fetched_at)
+            if plan.interval == DAILY:
+                series, meta = client.daily(symbol, market)
+            else:
+                full = plan.mode == "full" or needs_full_output(watermark, plan.interval, now)
+                series, meta = client.intraday(symbol, market, plan.interval, "full" if full else "compact")
+        except KeyError as exc:  # the library indexes the body itself; a missing part means an odd body
+            raise UnexpectedBody(f"body without {exc}") from None
+        return parse_series(series, meta, symbol=symbol, market=market, interval=plan.interval, fetched_at=fetched_at)
+
+    parsed = call_with_rate_limit_retries(
+        call, deadline=deadline, base_delay=rate_limit_backoff, sleep=sleep, on_retry=on_retry
+    )
+    assert isinstance(parsed, Parsed)
+    result.fetched = len(parsed.quotes)
+    result.invalid = parsed.invalid
+    keep = _closed(parsed.quotes, plan.interval, now, result)
+    if plan.mode == "full":
+        start = format_ts(plan.start) if plan.start else ""
+        end = format_ts(plan.end) if plan.end else "~"  # "~" sorts after every timestamp
+        result.quotes = [quote for quote in keep if start <= quote.ts <= end]
+        result.out_of_range = len(keep) - len(result.quotes)
+    else:
+        result.quotes = [quote for quote in keep if watermark is None or quote.ts > watermark]
+        result.skipped_seen = len(keep) - len(result.quotes)
+    return result
+
+
+def _closed(quotes: list[Quote], interval: str, now: float, result: PairFetch) -> list[Quote]:
+    if interval == SPOT or not quotes:
+        return quotes
+    length = interval_seconds(interval)
+    newest = quotes[-1]
+    if parse_ts(newest.ts).timestamp() + length <= now:
+        return quotes
+    result.skipped_open = 1
+    return quotes[:-1]

@@ -1,0 +1,274 @@
+"""Producer Lambda: Alpha Vantage -> Kinesis, one scheduled run per interval.
+
+``lambda_handler(event, context)``; event (all optional)::
+
+    {"mode": "incremental"}                       # default: bars newer than each pair's watermark
+    {"mode": "full", "start": ISO, "end": ISO}   # backfill a range (outputsize=full)
+    {"pairs": ["BTC-USD"] | "BTC-USD,ETH-USD", "interval": "5min" | "spot" | "1d" | ...}
+
+A run takes the interval's lease, reads the watermarks, fetches each pair (one pair's failure never
+stops the others), publishes everything with batched PutRecords, then advances each pair's watermark
+over the contiguous prefix Kinesis accepted. A crash between publishing and saving a watermark makes
+the next run publish those bars again (at least once; the consumer is idempotent), never skip them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from cryptostream_model.intervals import SPOT, interval_seconds
+from cryptostream_model.record import Quote, parse_ts
+from producer.errors import AlphaVantageError, ConfigError
+from producer.settings import RunPlan, Settings, plan_run
+
+SERVICE = "cryptostream-producer"
+logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", SERVICE))
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "cryptostream"), service=SERVICE)
+RESERVE_SECONDS = 10.0  # kept back from rate-limit waits for publishing, watermarks and the lease
+
+
+def lambda_handler(event: dict | None, context: Any) -> dict:
+    try:
+        settings = Settings.from_env()
+        plan = plan_run(event, settings)
+    except ConfigError as exc:
+        logger.error("bad configuration or event", extra={"error": str(exc)})
+        raise
+    try:
+        return run(plan, settings, context)
+    finally:
+        _flush_metrics()
+
+
+def _flush_metrics() -> None:
+    try:
+        metrics.flush_metrics()
+    except Exception as exc:  # metrics must never fail a run that published data
+        logger.warning("metrics flush failed", extra={"error": str(exc)[:200]})
+
+
+def run(
+    plan: RunPlan,
+    settings: Settings,
+    context: Any = None,
+    *,
+    clients: Any = None,
+    now: Callable[[], float] = time.time,
+    sleep: Callable[[float], None] = time.sleep,
+    kinesis: Any = None,
+) -> dict:
+    """One producer run; returns the summary. ``clients``/``kinesis``/``now``/``sleep`` are test seams."""
+    from producer.aws import aws_clients
+    from producer.watermarks import LeaseHeld, RunLease, WatermarkStore
+
+    started = time.monotonic()
+    clients = clients or aws_clients()
+    dynamodb = clients.client("dynamodb")
+    lease_store = RunLease(dynamodb, settings.table_name, clock=now)
+    try:
+        lease = lease_store.acquire(plan.interval, settings.lease_seconds)
+    except LeaseHeld as held:
+        logger.warning("another run holds the lease", extra={"interval": plan.interval, "owner": held.owner})
+        return {"skipped": f"lease held by {held.owner}", "interval": plan.interval, "mode": plan.mode}
+    try:
+        summary = _run_locked(
+            plan,
+            settings,
+            context,
+            clients,
+            WatermarkStore(dynamodb, settings.table_name),
+            now=now,
+            sleep=sleep,
+            kinesis=kinesis,
+        )
+    finally:
+        lease_store.release(lease)
+    summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
+    _record_metrics(summary)
+    logger.info("producer run finished", extra={"summary": summary})
+    return summary
+
+
+def _run_locked(
+    plan: RunPlan,
+    settings: Settings,
+    context: Any,
+    clients: Any,
+    store: Any,
+    *,
+    now: Callable[[], float],
+    sleep: Callable[[float], None],
+    kinesis: Any,
+) -> dict:
+    from producer.aws import api_key
+    from producer.fetching import Deadline, PairFetch, fetch_pair
+    from producer.publisher import KinesisPublisher
+
+    summary: dict[str, Any] = {
+        "interval": plan.interval,
+        "mode": plan.mode,
+        "pairs": list(plan.pairs),
+        "fetched": 0,
+        "published": 0,
+        "skipped_seen": 0,
+        "skipped_open": 0,
+        "out_of_range": 0,
+        "invalid_upstream": 0,
+        "failed_pairs": {},
+        "alphavantage_requests": 0,
+        "rate_limit_retries": 0,
+        "kinesis_requests": 0,
+        "kinesis_retries": 0,
+        "newest_ts": {},
+    }
+    watermarks = store.get_many(list(plan.pairs), plan.interval)
+    summary["newest_ts"] = {pair: watermarks.get(pair) for pair in plan.pairs}
+    try:
+        client = _alpha_client(settings, api_key(settings, clients), sleep)
+    except AlphaVantageError as exc:
+        summary["failed_pairs"] = {pair: str(exc) for pair in plan.pairs}
+        return summary
+
+    deadline = Deadline(at=time.monotonic() + _rate_limit_budget(settings, context))
+    fetches: list[PairFetch] = []
+    fatal: AlphaVantageError | None = None
+    for pair in plan.pairs:
+        if fatal is not None:  # same key, same function: every remaining pair would fail alike
+            summary["failed_pairs"][pair] = f"{fatal} (not requested)"
+            continue
+        try:
+            fetched = fetch_pair(
+                client,
+                pair,
+                plan,
+                watermarks.get(pair),
+                deadline=deadline,
+                rate_limit_backoff=settings.rate_limit_backoff_seconds,
+                now=now(),
+                sleep=sleep,
+            )
+        except AlphaVantageError as exc:
+            summary["failed_pairs"][pair] = str(exc)
+            logger.warning("pair failed", extra={"pair": pair, "interval": plan.interval, "reason": str(exc)})
+            fatal = exc if exc.fails_whole_run else None
+            continue
+        for reason in fetched.invalid:
+            logger.warning("invalid upstream bar skipped", extra={"pair": pair, "reason": reason})
+        fetches.append(fetched)
+        summary["rate_limit_retries"] += fetched.rate_limit_retries
+        for name in ("fetched", "skipped_seen", "skipped_open", "out_of_range"):
+            summary[name] += getattr(fetched, name)
+        summary["invalid_upstream"] += len(fetched.invalid)
+    summary["alphavantage_requests"] = client.requests_made
+
+    quotes: list[Quote] = [quote for fetched in fetches for quote in fetched.quotes]
+    if quotes:
+        publisher = KinesisPublisher(
+            kinesis or clients.client("kinesis"),
+            settings.stream_name,
+            max_attempts=settings.kinesis_max_attempts,
+            sleep=sleep,
+        )
+        outcome = publisher.publish(quotes)
+        summary.update(published=outcome.published, kinesis_requests=outcome.requests, kinesis_retries=outcome.retries)
+        position = 0
+        for fetched in fetches:
+            accepted = outcome.accepted[position : position + len(fetched.quotes)]
+            position += len(fetched.quotes)
+            _settle_pair(fetched.pair, fetched.quotes, accepted, outcome, plan, watermarks, store, summary)
+    return summary
+
+
+def _settle_pair(
+    pair: str,
+    quotes: list[Quote],
+    accepted: list[bool],
+    outcome: Any,
+    plan: RunPlan,
+    watermarks: dict[str, str],
+    store: Any,
+    summary: dict,
+) -> None:
+    """Advance the pair's watermark over the contiguous accepted prefix; report what was not accepted."""
+    prefix = 0
+    while prefix < len(accepted) and accepted[prefix]:
+        prefix += 1
+    if prefix < len(quotes):
+        codes = ", ".join(f"{code} x{count}" for code, count in outcome.error_codes.most_common(3))
+        summary["failed_pairs"][pair] = (
+            f"kinesis: {len(quotes) - sum(accepted)} of {len(quotes)} records not accepted"
+            f" ({outcome.fatal or codes}); they are sent again next run"
+        )
+    if prefix == 0:
+        return
+    newest = quotes[prefix - 1].ts
+    current = watermarks.get(pair)
+    if plan.mode == "full" and not _contiguous(current, quotes[0].ts, plan.interval):
+        # A backfill of a later range must not jump the watermark over bars never published.
+        return
+    if current is None or newest > current:
+        store.advance(pair, plan.interval, newest)
+        summary["newest_ts"][pair] = newest
+
+
+def _contiguous(watermark: str | None, first_ts: str, interval: str) -> bool:
+    if watermark is None or interval == SPOT:
+        return True
+    step = interval_seconds(interval)
+    return parse_ts(first_ts).timestamp() <= parse_ts(watermark).timestamp() + step
+
+
+def _rate_limit_budget(settings: Settings, context: Any) -> float:
+    remaining = getattr(context, "get_remaining_time_in_millis", None)
+    if callable(remaining):
+        return max(0.0, remaining() / 1000 - RESERVE_SECONDS)
+    return settings.rate_limit_budget_seconds
+
+
+_sessions: dict[str, Any] = {}
+
+
+def _alpha_client(settings: Settings, key: str, sleep: Callable[[float], None]) -> Any:
+    """A client per run; the HTTP session (connection pool) is kept across warm invocations."""
+    import requests
+
+    from producer.alpha_client import AlphaVantageClient
+
+    session = _sessions.get(settings.base_url)
+    if session is None:
+        session = _sessions[settings.base_url] = requests.Session()
+    return AlphaVantageClient(
+        key,
+        base_url=settings.base_url,
+        timeout=settings.timeout_seconds,
+        max_retries=settings.max_retries,
+        session=session,
+        sleep=sleep,
+    )
+
+
+def _record_metrics(summary: dict) -> None:
+    dimensions = {"Interval": summary["interval"]}
+    try:
+        for name, value in (
+            ("Fetched", summary["fetched"]),
+            ("Published", summary["published"]),
+            ("FailedPairs", len(summary["failed_pairs"])),
+            ("KinesisRetries", summary["kinesis_retries"]),
+            ("InvalidUpstream", summary["invalid_upstream"]),
+            ("SkippedSeen", summary["skipped_seen"]),
+        ):
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+        for name, value in dimensions.items():
+            metrics.add_dimension(name=name, value=value)
+    except Exception as exc:  # e.g. a dimension already set by an earlier warm invocation
+        logger.debug("metrics not recorded", extra={"error": str(exc)[:200]})
+
+
+__all__ = ["lambda_handler", "run"]

@@ -1,0 +1,141 @@
+"""Producer settings from the environment, and the run plan one event asks for.
+
+The producer only reads the environment; loading ``.env`` is the command line's job.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from cryptostream_model.intervals import INTERVALS
+from cryptostream_model.record import parse_pair
+from producer.errors import ConfigError
+
+MODES = ("incremental", "full")
+DEFAULT_BASE_URL = "https://www.alphavantage.co/query"
+
+
+@dataclass(frozen=True)
+class Settings:
+    stream_name: str
+    table_name: str
+    pairs: tuple[str, ...]
+    interval: str
+    api_key: str | None
+    secret_arn: str | None
+    base_url: str = DEFAULT_BASE_URL
+    timeout_seconds: float = 10.0
+    max_retries: int = 2
+    rate_limit_backoff_seconds: float = 2.0
+    rate_limit_budget_seconds: float = 20.0  # used when there is no Lambda context to ask
+    lease_seconds: int = 900
+    kinesis_max_attempts: int = 6
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        missing = [name for name in ("STREAM_NAME", "TABLE_NAME") if not env.get(name)]
+        if missing:
+            raise ConfigError(f"missing setting {', '.join(missing)}")
+        api_key = env.get("ALPHAVANTAGE_API_KEY") or None
+        secret_arn = env.get("ALPHAVANTAGE_SECRET_ARN") or None
+        return cls(
+            stream_name=env["STREAM_NAME"],
+            table_name=env["TABLE_NAME"],
+            pairs=parse_pairs(env.get("PAIRS", "BTC-USD")),
+            interval=parse_interval(env.get("INTERVAL", "5min")),
+            api_key=api_key,
+            secret_arn=secret_arn,
+            base_url=env.get("ALPHAVANTAGE_BASE_URL") or DEFAULT_BASE_URL,
+            timeout_seconds=_number(env, "ALPHAVANTAGE_TIMEOUT_SECONDS", 10.0),
+            max_retries=int(_number(env, "ALPHAVANTAGE_MAX_RETRIES", 2)),
+            rate_limit_backoff_seconds=_number(env, "ALPHAVANTAGE_RATE_LIMIT_BACKOFF_SECONDS", 2.0),
+            rate_limit_budget_seconds=_number(env, "ALPHAVANTAGE_RATE_LIMIT_BUDGET_SECONDS", 20.0),
+            lease_seconds=int(_number(env, "PRODUCER_LEASE_SECONDS", 900)),
+            kinesis_max_attempts=int(_number(env, "KINESIS_MAX_ATTEMPTS", 6)),
+        )
+
+
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{name} must not be negative, got {raw!r}")
+    return value
+
+
+def parse_pairs(raw: object) -> tuple[str, ...]:
+    """``"btc-usd, ETH-USD"`` or ``["BTC-USD"]`` -> ``("BTC-USD", "ETH-USD")`` (deduplicated, in order)."""
+    items = raw.split(",") if isinstance(raw, str) else raw
+    if not isinstance(items, (list, tuple)):
+        raise ConfigError(f"pairs must be a list or a comma-separated string, got {type(raw).__name__}")
+    pairs: list[str] = []
+    for item in items:
+        if not isinstance(item, str) or not item.strip():
+            continue
+        try:
+            symbol, market = parse_pair(item)
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+        if f"{symbol}-{market}" not in pairs:
+            pairs.append(f"{symbol}-{market}")
+    if not pairs:
+        raise ConfigError("no pairs configured (PAIRS, e.g. BTC-USD,ETH-USD)")
+    return tuple(pairs)
+
+
+def parse_interval(raw: object) -> str:
+    if raw not in INTERVALS:
+        raise ConfigError(f"unknown interval {raw!r}; expected one of {', '.join(INTERVALS)}")
+    return str(raw)
+
+
+def parse_moment(raw: object, name: str) -> datetime | None:
+    """ISO-8601 date or date-time (naive means UTC) -> aware UTC datetime; None stays None."""
+    if raw in (None, ""):
+        return None
+    if not isinstance(raw, str):
+        raise ConfigError(f"{name} must be an ISO-8601 string, got {type(raw).__name__}")
+    try:
+        moment = datetime.fromisoformat(raw.strip().replace("Z", "+00:00").replace("z", "+00:00"))
+    except ValueError:
+        raise ConfigError(f"{name} is not an ISO-8601 date or time: {raw!r}") from None
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What one invocation does: which pairs, which interval, which mode and range."""
+
+    pairs: tuple[str, ...]
+    interval: str
+    mode: str
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+def plan_run(event: object, settings: Settings) -> RunPlan:
+    """Merge an EventBridge/CLI event over the settings; raises ConfigError with one line."""
+    if event is None:
+        event = {}
+    if not isinstance(event, dict):
+        raise ConfigError(f"event must be a JSON object, got {type(event).__name__}")
+    mode = event.get("mode", "incremental")
+    if mode not in MODES:
+        raise ConfigError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
+    pairs = parse_pairs(event["pairs"]) if event.get("pairs") else settings.pairs
+    interval = parse_interval(event["interval"]) if event.get("interval") else settings.interval
+    start, end = parse_moment(event.get("start"), "start"), parse_moment(event.get("end"), "end")
+    if mode == "incremental" and (start or end):
+        raise ConfigError("start/end apply to mode 'full' only")
+    if start and end and start > end:
+        raise ConfigError(f"start {start.isoformat()} is after end {end.isoformat()}")
+    return RunPlan(pairs=pairs, interval=interval, mode=mode, start=start, end=end)

@@ -1,0 +1,138 @@
+"""Per-(pair, interval) watermarks and the run lease, kept in the serving table.
+
+- Watermark: ``pk = BTC-USD#5min``, ``sk = WATERMARK``, attribute ``ts`` = the newest bar Kinesis
+  accepted. It only moves forward: the update is conditional on the stored ``ts`` being older, so
+  a slow run, a replay or a backfill can never move it back.
+- Lease: ``pk = PRODUCER#5min``, ``sk = LEASE`` taken with a conditional put that succeeds only when
+  no lease exists or the existing one has expired, so two overlapping scheduled runs never fetch
+  and publish the same bars twice. A crashed run's lease expires by itself.
+
+Timestamps are the contract's ISO strings (``2026-11-22T09:05:00Z``), which sort like the moments.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+
+from botocore.exceptions import ClientError
+
+from cryptostream_model.keys import LEASE_SK, TTL_ATTRIBUTE, WATERMARK_SK, lease_pk, table_pk
+
+_BATCH_GET_LIMIT = 100
+
+
+def _conditional_failed(exc: ClientError) -> bool:
+    return exc.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException"
+
+
+class WatermarkStore:
+    def __init__(self, client: object, table_name: str) -> None:
+        self.client = client
+        self.table_name = table_name
+
+    def get_many(self, pairs: list[str], interval: str) -> dict[str, str]:
+        """``{pair: ts}`` for the pairs that have a watermark (one BatchGetItem per 100 pairs)."""
+        by_pk = {table_pk(pair, interval): pair for pair in pairs}
+        found: dict[str, str] = {}
+        pks = list(by_pk)
+        for start in range(0, len(pks), _BATCH_GET_LIMIT):
+            keys = [{"pk": {"S": pk}, "sk": {"S": WATERMARK_SK}} for pk in pks[start : start + _BATCH_GET_LIMIT]]
+            request = {self.table_name: {"Keys": keys, "ProjectionExpression": "pk, ts", "ConsistentRead": True}}
+            for _ in range(8):
+                response = self.client.batch_get_item(RequestItems=request)
+                for item in response.get("Responses", {}).get(self.table_name, []):
+                    found[by_pk[item["pk"]["S"]]] = item["ts"]["S"]
+                request = response.get("UnprocessedKeys") or {}
+                if not request:
+                    break
+                time.sleep(0.05)
+        return found
+
+    def advance(self, pair: str, interval: str, ts: str) -> bool:
+        """Move the watermark forward to ``ts``; False when it already is at or past ``ts``."""
+        try:
+            self.client.update_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": table_pk(pair, interval)}, "sk": {"S": WATERMARK_SK}},
+                UpdateExpression="SET #ts = :ts, updated_at = :now",
+                ConditionExpression="attribute_not_exists(#ts) OR #ts < :ts",
+                ExpressionAttributeNames={"#ts": "ts"},
+                ExpressionAttributeValues={":ts": {"S": ts}, ":now": {"N": str(int(time.time()))}},
+            )
+        except ClientError as exc:
+            if _conditional_failed(exc):
+                return False
+            raise
+        return True
+
+
+@dataclass(frozen=True)
+class Lease:
+    interval: str
+    owner: str
+    until: int
+
+
+class LeaseHeld(Exception):
+    def __init__(self, owner: str, until: int) -> None:
+        super().__init__(f"lease held by {owner}")
+        self.owner = owner
+        self.until = until
+
+
+class RunLease:
+    """At most one producer run per interval at a time."""
+
+    def __init__(self, client: object, table_name: str, *, clock=time.time) -> None:
+        self.client = client
+        self.table_name = table_name
+        self._clock = clock
+
+    def acquire(self, interval: str, seconds: int, owner: str | None = None) -> Lease:
+        """Take the lease or raise LeaseHeld naming the current owner."""
+        now = int(self._clock())
+        lease = Lease(interval=interval, owner=owner or f"run-{uuid.uuid4().hex[:12]}", until=now + max(1, seconds))
+        try:
+            self.client.put_item(
+                TableName=self.table_name,
+                Item={
+                    "pk": {"S": lease_pk(interval)},
+                    "sk": {"S": LEASE_SK},
+                    "owner": {"S": lease.owner},
+                    "lease_until": {"N": str(lease.until)},
+                    # TTL tidies up leases of runs that died; a day later is plenty.
+                    TTL_ATTRIBUTE: {"N": str(lease.until + 86400)},
+                },
+                ConditionExpression="attribute_not_exists(pk) OR lease_until < :now",
+                ExpressionAttributeValues={":now": {"N": str(now)}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+            holder = self._holder(interval)
+            raise LeaseHeld(*holder) from None
+        return lease
+
+    def release(self, lease: Lease) -> None:
+        """Give the lease back if it is still ours (an expired one may belong to another run now)."""
+        try:
+            self.client.delete_item(
+                TableName=self.table_name,
+                Key={"pk": {"S": lease_pk(lease.interval)}, "sk": {"S": LEASE_SK}},
+                ConditionExpression="#owner = :owner",
+                ExpressionAttributeNames={"#owner": "owner"},
+                ExpressionAttributeValues={":owner": {"S": lease.owner}},
+            )
+        except ClientError as exc:
+            if not _conditional_failed(exc):
+                raise
+
+    def _holder(self, interval: str) -> tuple[str, int]:
+        item = self.client.get_item(
+            TableName=self.table_name,
+            Key={"pk": {"S": lease_pk(interval)}, "sk": {"S": LEASE_SK}},
+            ConsistentRead=True,
+        ).get("Item", {})
+        return item.get("owner", {}).get("S", "unknown"), int(item.get("lease_until", {}).get("N", "0"))
