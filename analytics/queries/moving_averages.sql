@@ -1,8 +1,9 @@
 -- moving_averages: short and long simple moving averages of the close per pair, with crossovers.
 -- Answers: for each bar, the mean close of the last short_window and long_window bars (NULL until the window is
---   full) and the crossover it completes: 'golden_cross' when the short average moves from at or below the long
---   one to above it, 'death_cross' when it moves from at or above to below. Each (symbol, market, interval, ts)
---   counts once: the copy with the newest fetched_at. Windows start at start_date.
+--   full) and the crossover it completes: 'golden_cross' when the short average is above the long one and was
+--   below it last time they differed, 'death_cross' the other way round. Averages within a relative 1e-9 of each
+--   other count as touching, not crossing (float noise). Each (symbol, market, interval, ts) counts once: the
+--   copy with the newest fetched_at. Windows start at start_date.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param source_interval: bar interval ('1min' ... '60min' or '1d')
 -- @param short_window: bars in the short average
@@ -52,12 +53,22 @@ averages AS (
   CROSS JOIN params
   WHERE b.copy_rank = 1
 ),
-spreads AS (
+sides AS (
   SELECT
     *,
-    sma_short - sma_long AS gap,
-    lag(sma_short - sma_long) OVER (PARTITION BY symbol, market ORDER BY ts) AS previous_gap
+    CASE
+      WHEN abs(sma_short - sma_long) <= 1e-9 * abs(sma_long) THEN 0
+      ELSE sign(sma_short - sma_long)
+    END AS side
   FROM averages
+),
+marked AS (
+  SELECT
+    *,
+    last_value(nullif(side, 0)) IGNORE NULLS OVER (
+      PARTITION BY symbol, market ORDER BY ts ROWS BETWEEN UNBOUNDED PRECEDING AND 1 PRECEDING
+    ) AS previous_side
+  FROM sides
 )
 SELECT
   symbol,
@@ -67,8 +78,8 @@ SELECT
   sma_short,
   sma_long,
   CASE
-    WHEN previous_gap <= 0 AND gap > 0 THEN 'golden_cross'
-    WHEN previous_gap >= 0 AND gap < 0 THEN 'death_cross'
+    WHEN side = 1 AND previous_side = -1 THEN 'golden_cross'
+    WHEN side = -1 AND previous_side = 1 THEN 'death_cross'
   END AS crossover
-FROM spreads
+FROM marked
 ORDER BY symbol, market, ts
