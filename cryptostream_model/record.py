@@ -17,9 +17,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
+from functools import lru_cache
 
 from cryptostream_model.intervals import INTERVALS, SPOT
 from cryptostream_model.keys import table_pk
@@ -29,7 +30,10 @@ SOURCE_ALPHA_VANTAGE = "alphavantage"
 MAX_RECORD_BYTES = 4096  # a quote is ~300 bytes; anything this large is not a quote
 REQUIRED_FIELDS = ("v", "source", "symbol", "market", "interval", "ts", "open", "high", "low", "close", "volume")
 PRICE_FIELDS = ("open", "high", "low", "close")
-_CODE = re.compile(r"^[A-Z0-9]{1,12}$")
+_CODE = re.compile(r"[A-Z0-9]{1,12}")
+_is_code = _CODE.fullmatch  # fullmatch, not match with ``$``: "BTC\n" is not a symbol
+_INTERVAL_SET = frozenset(INTERVALS)
+_decode_json = json.JSONDecoder().decode
 
 
 class PoisonRecord(ValueError):
@@ -43,7 +47,7 @@ class PoisonRecord(ValueError):
 def parse_pair(pair: str) -> tuple[str, str]:
     """``"btc-usd"`` -> ``("BTC", "USD")``; raises ValueError with a one-line message."""
     symbol, sep, market = pair.strip().upper().partition("-")
-    if not sep or not _CODE.match(symbol) or not _CODE.match(market):
+    if not sep or not _is_code(symbol) or not _is_code(market):
         raise ValueError(f"invalid pair {pair!r}: expected SYMBOL-MARKET, e.g. BTC-USD")
     return symbol, market
 
@@ -72,6 +76,36 @@ def _decimal(name: str, raw: object) -> Decimal:
     if not value.is_finite():
         raise PoisonRecord(f"non_finite: {name}={raw!r}")
     return value
+
+
+def _prices(raw_prices: tuple[object, ...], raw_volume: object) -> tuple[Decimal, ...]:
+    """open, high, low, close, volume as finite Decimals; the first bad one raises PoisonRecord."""
+    raw_open, raw_high, raw_low, raw_close = raw_prices
+    if type(raw_open) is str and type(raw_high) is str and type(raw_low) is str and type(raw_close) is str and (
+        type(raw_volume) is str
+    ):
+        # Fast path for the contract's decimal strings; any problem falls through to the field-by-field
+        # checks below, which name the first bad field exactly as they always have.
+        try:
+            values = (Decimal(raw_open), Decimal(raw_high), Decimal(raw_low), Decimal(raw_close), Decimal(raw_volume))
+        except InvalidOperation:
+            pass
+        else:
+            open_, high, low, close, volume = values
+            if open_.is_finite() and high.is_finite() and low.is_finite() and close.is_finite() and volume.is_finite():
+                return values
+    prices = (_decimal(name, raw) for name, raw in zip(PRICE_FIELDS, raw_prices, strict=True))
+    return (*prices, _decimal("volume", raw_volume))
+
+
+@lru_cache(maxsize=8192)
+def _is_contract_ts(value: str) -> bool:
+    """Cached: a batch carries few distinct bar times and fetch times, so most checks are lookups."""
+    try:
+        parse_ts(value)
+    except ValueError:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,41 +166,63 @@ class Quote:
         return json.dumps(self.to_dict(), separators=(",", ":")).encode()
 
 
+_QUOTE_FIELDS = tuple(field.name for field in fields(Quote))
+_QUOTE_SLOT_SETTERS = tuple(getattr(Quote, name).__set__ for name in _QUOTE_FIELDS)
+
+
+def _new_quote(*values: object) -> Quote:
+    """Build a Quote from already-validated values, in field order, with ``v`` = SCHEMA_VERSION.
+
+    Same object the dataclass ``__init__`` builds, about twice as fast: the frozen ``__init__`` pays an
+    ``object.__setattr__`` lookup per field, this writes the slots directly (hot path of the consumer).
+    """
+    quote = object.__new__(Quote)
+    for set_slot, value in zip(_QUOTE_SLOT_SETTERS, (*values, SCHEMA_VERSION), strict=True):
+        set_slot(quote, value)
+    return quote
+
+
 def quote_from_dict(body: object) -> Quote:
-    """Validate a decoded record; raises PoisonRecord naming the first problem found."""
-    if not isinstance(body, dict):
+    """Validate a decoded record; raises PoisonRecord naming the first problem found.
+
+    Checks run in a fixed order so a record with several problems always gets the same reason.
+    The common path is kept cheap (no per-field helper calls for string prices, cached timestamp
+    checks) because the consumer runs it on every record.
+    """
+    if type(body) is not dict and not isinstance(body, dict):
         raise PoisonRecord(f"not_an_object: {type(body).__name__}")
-    missing = [name for name in REQUIRED_FIELDS if body.get(name) is None]
-    if missing:
+    get = body.get
+    v, source, symbol, market, interval, ts = get("v"), get("source"), get("symbol"), get("market"), get(
+        "interval"
+    ), get("ts")
+    raw_prices = get("open"), get("high"), get("low"), get("close")
+    raw_volume = get("volume")
+    if v is None or source is None or symbol is None or market is None or interval is None or ts is None or (
+        None in raw_prices or raw_volume is None
+    ):
+        missing = [name for name in REQUIRED_FIELDS if get(name) is None]
         raise PoisonRecord(f"missing_field: {','.join(missing)}")
-    if body["v"] != SCHEMA_VERSION:
-        raise PoisonRecord(f"unsupported_version: {body['v']!r}")
-    interval = body["interval"]
-    if interval not in INTERVALS:
+    if v != SCHEMA_VERSION:
+        raise PoisonRecord(f"unsupported_version: {v!r}")
+    if not isinstance(interval, str) or interval not in _INTERVAL_SET:
         raise PoisonRecord(f"unknown_interval: {str(interval)[:16]!r}")
-    symbol, market, source = body["symbol"], body["market"], body["source"]
-    if not isinstance(symbol, str) or not _CODE.match(symbol):
+    if not isinstance(symbol, str) or not _is_code(symbol):
         raise PoisonRecord(f"bad_symbol: {str(symbol)[:16]!r}")
-    if not isinstance(market, str) or not _CODE.match(market):
+    if not isinstance(market, str) or not _is_code(market):
         raise PoisonRecord(f"bad_market: {str(market)[:16]!r}")
     if not isinstance(source, str) or not source:
         raise PoisonRecord("bad_source")
-    ts = body["ts"]
-    try:
-        parse_ts(ts)
-    except (ValueError, TypeError):
-        raise PoisonRecord(f"bad_timestamp: ts={str(ts)[:32]!r}") from None
-    fetched_at = body.get("fetched_at") or ts
-    try:
-        parse_ts(fetched_at)
-    except (ValueError, TypeError):
-        raise PoisonRecord(f"bad_timestamp: fetched_at={str(fetched_at)[:32]!r}") from None
+    if not isinstance(ts, str) or not _is_contract_ts(ts):
+        raise PoisonRecord(f"bad_timestamp: ts={str(ts)[:32]!r}")
+    fetched_at = get("fetched_at") or ts
+    if not isinstance(fetched_at, str) or not _is_contract_ts(fetched_at):
+        raise PoisonRecord(f"bad_timestamp: fetched_at={str(fetched_at)[:32]!r}")
 
-    open_, high, low, close = (_decimal(name, body[name]) for name in PRICE_FIELDS)
-    volume = _decimal("volume", body["volume"])
-    for name, value in (("open", open_), ("high", high), ("low", low), ("close", close)):
-        if value <= 0:
-            raise PoisonRecord(f"non_positive: {name}={value}")
+    open_, high, low, close, volume = _prices(raw_prices, raw_volume)
+    if open_ <= 0 or high <= 0 or low <= 0 or close <= 0:
+        for name, value in (("open", open_), ("high", high), ("low", low), ("close", close)):
+            if value <= 0:
+                raise PoisonRecord(f"non_positive: {name}={value}")
     if volume < 0:
         raise PoisonRecord(f"negative_volume: {volume}")
     if high < low:
@@ -175,29 +231,16 @@ def quote_from_dict(body: object) -> Quote:
         raise PoisonRecord(f"open_outside_range: open={open_} not in [{low}, {high}]")
     if not low <= close <= high:
         raise PoisonRecord(f"close_outside_range: close={close} not in [{low}, {high}]")
-    bid = _decimal("bid", body["bid"]) if body.get("bid") is not None else None
-    ask = _decimal("ask", body["ask"]) if body.get("ask") is not None else None
+    raw_bid, raw_ask = get("bid"), get("ask")
+    bid = None if raw_bid is None else _decimal("bid", raw_bid)
+    ask = None if raw_ask is None else _decimal("ask", raw_ask)
     if bid is not None and bid <= 0 or ask is not None and ask <= 0:
         raise PoisonRecord("non_positive: bid/ask")
     if bid is not None and ask is not None and bid > ask:
         raise PoisonRecord(f"crossed_quote: bid={bid} > ask={ask}")
     if interval == SPOT and not (open_ == high == low == close):
         raise PoisonRecord("bad_spot: a spot snapshot has one price")
-    return Quote(
-        symbol=symbol,
-        market=market,
-        interval=interval,
-        ts=ts,
-        open=open_,
-        high=high,
-        low=low,
-        close=close,
-        volume=volume,
-        fetched_at=fetched_at,
-        source=source,
-        bid=bid,
-        ask=ask,
-    )
+    return _new_quote(symbol, market, interval, ts, open_, high, low, close, volume, fetched_at, source, bid, ask)
 
 
 def parse_record(data: bytes | str) -> Quote:
@@ -205,7 +248,12 @@ def parse_record(data: bytes | str) -> Quote:
     if len(data) > MAX_RECORD_BYTES:
         raise PoisonRecord(f"oversized: {len(data)} bytes > {MAX_RECORD_BYTES}")
     try:
-        body = json.loads(data)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise PoisonRecord(f"not_json: {str(exc)[:60]}") from None
+        # Fast path for the contract's UTF-8; json.loads below keeps its exact behaviour for the rest
+        # (BOMs, UTF-16/32) and its error messages.
+        body = _decode_json(data.decode() if type(data) is bytes else data)
+    except ValueError:  # includes UnicodeDecodeError
+        try:
+            body = json.loads(data)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise PoisonRecord(f"not_json: {str(exc)[:60]}") from None
     return quote_from_dict(body)

@@ -1,0 +1,77 @@
+"""Consumer Lambda: Kinesis -> validate -> DynamoDB (history + LATEST), poison -> quarantine queue.
+
+Settings: ``TABLE_NAME``, ``QUARANTINE_QUEUE_URL``, ``HISTORY_TTL_DAYS`` (default 30, 0 disables);
+boto3 honours ``AWS_ENDPOINT_URL``. Returns ``{"batchItemFailures": [...]}`` (ReportBatchItemFailures).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch import process_partial_response
+
+from consumer.clients import client
+from consumer.processor import QuoteBatchProcessor
+from consumer.settings import ConsumerSettings
+from consumer.stats import BatchStats
+
+logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME") or "cryptostream-consumer")
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "cryptostream")
+
+# Called with each batch's stats: the local stack's event source runner and the demo count with it.
+STATS_LISTENERS: list[Callable[[BatchStats], None]] = []
+
+_COUNTS = (
+    ("Records", "records"),
+    ("Written", "written"),
+    ("Duplicates", "duplicates"),
+    ("Quarantined", "quarantined"),
+    ("FailedReported", "failed"),
+    ("StaleLatestSkipped", "stale_latest_skipped"),
+    ("Retries", "retries"),
+    ("DynamoDBRequests", "dynamodb_requests"),
+    ("SQSRequests", "sqs_requests"),
+)
+
+
+def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    settings = ConsumerSettings.from_env()
+    # The local stack invokes in-process and may change the level between invocations.
+    logger.setLevel(os.getenv("POWERTOOLS_LOG_LEVEL") or "INFO")
+    if context is not None:
+        logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
+    processor = QuoteBatchProcessor(
+        settings,
+        dynamodb=client("dynamodb", settings.endpoint_url, settings.region),
+        sqs=client("sqs", settings.endpoint_url, settings.region),
+    )
+    response = process_partial_response(
+        event=event, record_handler=processor.record_handler, processor=processor, context=context
+    )
+    _publish(processor.stats)
+    return response
+
+
+def _publish(stats: BatchStats) -> None:
+    logger.info("batch consumed", extra={"stats": stats.as_dict()})
+    if stats.quarantined:
+        logger.warning("poison records quarantined", extra={"reasons": dict(stats.quarantined_by_reason)})
+    if stats.failed:
+        logger.warning(
+            "records left for Lambda to retry",
+            extra={"failed": stats.failed, "from_sequence_number": stats.first_failed_sequence_number},
+        )
+    for name, attribute in _COUNTS:
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(stats, attribute))
+    metrics.add_metric(name="IngestLagMaxMs", unit=MetricUnit.Milliseconds, value=stats.ingest_lag_ms_max)
+    metrics.add_metric(name="IngestLagMeanMs", unit=MetricUnit.Milliseconds, value=stats.ingest_lag_ms_mean)
+    metrics.flush_metrics()
+    # flush keeps the set when POWERTOOLS_METRICS_DISABLED is on, and Powertools prints it anyway once
+    # 100 values pile up: clear it so disabled metrics stay silent in long local runs.
+    metrics.clear_metrics()
+    for listener in STATS_LISTENERS:
+        listener(stats)
