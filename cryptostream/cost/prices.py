@@ -9,11 +9,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import date
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-PRICES_RESOURCE = "prices.json"
+PRICES_PATH = Path(__file__).resolve().parent.parent / "data" / "prices.json"
 
 
 class PriceBookError(ValueError):
@@ -118,14 +117,10 @@ def parse_price_book(document: Any) -> PriceBook:
     return PriceBook(taken=taken, rules=rules, regions=regions)
 
 
-def _packaged() -> Any:
-    return resources.files("cryptostream").joinpath("data").joinpath(PRICES_RESOURCE)
-
-
 def load_price_book(path: Path | None = None) -> PriceBook:
     """The packaged price file, or ``path``."""
     try:
-        text = path.read_text() if path else _packaged().read_text()
+        text = (path or PRICES_PATH).read_text()
         document = json.loads(text)
     except (OSError, ValueError) as exc:
         raise PriceBookError(f"cannot read price file: {exc}") from None
