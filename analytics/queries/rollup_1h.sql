@@ -1,7 +1,9 @@
 -- rollup_1h: hourly OHLCV per pair, rolled up from intraday bars of one interval.
 -- Answers: for each pair and UTC hour, open (first bar's open by time), high, low, close (last bar's close),
 --   volume (sum) and the number of source bars. The archive is at-least-once: each (symbol, market, interval, ts)
---   is counted once, the copy with the newest fetched_at.
+--   is counted once, the copy with the newest fetched_at. Rows filed under a dt partition other than their ts date
+--   are left out (data_quality counts them): each bucket then comes from its own partition only, which is what
+--   lets `cryptostream rollup` rebuild just the partitions that received new objects.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param source_interval: the intraday interval rolled up ('1min' ... '60min'); one interval, so volume is not counted twice
 -- @param start_date: first UTC date, inclusive
@@ -18,6 +20,7 @@ ranked AS (
   CROSS JOIN params
   WHERE q."interval" = params.source_interval
     AND q.dt BETWEEN date_format(params.start_date, '%Y-%m-%d') AND date_format(params.end_date, '%Y-%m-%d')
+    AND q.dt = date_format(q.ts, '%Y-%m-%d')
     AND (params.pair = 'ALL'
       OR (q.symbol = split_part(upper(params.pair), '-', 1) AND q.market = split_part(upper(params.pair), '-', 2)))
 )

@@ -33,9 +33,12 @@ def series(rows: list[dict[str, Any]], interval: str) -> dict[tuple[str, str], l
     return out
 
 
-def rollup(rows: list[dict[str, Any]], unit: str, interval: str = "5min") -> list[dict[str, Any]]:
+def rollup(rows: list[dict[str, Any]], unit: str, interval: str = "5min",
+           misfiled: list[dict[str, Any]] = ()) -> list[dict[str, Any]]:
+    """Rows the archive filed under another date (``misfiled``) are left out, as the rollup queries do."""
     buckets: dict[tuple, list[dict[str, Any]]] = defaultdict(list)
-    for (symbol, market), bars in series(rows, interval).items():
+    filed = [r for r in rows if not any(r is m for m in misfiled)]
+    for (symbol, market), bars in series(filed, interval).items():
         for bar in bars:
             ts = ts_of(bar)
             start = ts.replace(minute=0, second=0) if unit == "hour" else ts.replace(hour=0, minute=0, second=0)

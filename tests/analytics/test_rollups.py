@@ -1,0 +1,124 @@
+"""Incremental rollups: only partitions with new objects are rebuilt, reruns change nothing, and the result
+always equals a full recompute and the plain-Python answer."""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from analytics.archive_io import write_archive_objects
+from analytics.catalog import QueryError
+from analytics.rollups import run_rollups
+from tests.analytics import reference
+from tests.analytics.test_queries import assert_rows_equal
+from tests.fixtures.archive.builder import FixtureArchive, iso
+
+
+def read_rollup(rollups: Path, table: str) -> list[dict]:
+    con = duckdb.connect()
+    con.execute("SET TimeZone='UTC'")
+    cursor = con.execute(
+        f"SELECT symbol, market, bucket, open, high, low, close, volume, bars FROM read_parquet("
+        f"'{rollups}/{table}/symbol=*/market=*/dt=*/*.parquet', hive_partitioning=true, hive_types_autocast=false)"
+        " ORDER BY symbol, market, bucket")
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+
+
+def snapshot(rollups: Path) -> dict[str, tuple[int, bytes]]:
+    return {str(p): (p.stat().st_mtime_ns, p.read_bytes()) for p in sorted(rollups.rglob("*")) if p.is_file()}
+
+
+def new_bars(day: datetime, symbol: str = "BTC", count: int = 24) -> list[dict]:
+    rows = []
+    for i in range(count):
+        ts = day + timedelta(minutes=5 * i)
+        price = 68000.0 + i
+        rows.append({"v": 1, "source": "alphavantage", "symbol": symbol, "market": "USD", "interval": "5min",
+                     "ts": iso(ts), "open": price, "high": price + 5, "low": price - 5, "close": price + 1,
+                     "volume": 1.0 + i, "fetched_at": iso(ts + timedelta(minutes=6))})
+    return rows
+
+
+def bump_mtimes(root: Path, seconds: int) -> None:
+    """Objects written now must look newer than everything before (filesystem clocks are coarse)."""
+    for path in root.rglob("*.parquet"):
+        stat = path.stat()
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + seconds * 1_000_000_000))
+
+
+@pytest.mark.parametrize("table, unit", [("rollup_1h", "hour"), ("rollup_1d", "day")])
+def test_first_run_equals_python(fresh_archive: FixtureArchive, table: str, unit: str) -> None:
+    reports = {r.table: r for r in run_rollups(str(fresh_archive.root))}
+    assert reports[table].partitions_rebuilt == 6  # every archive partition: 3 pairs x 2 days
+    expected = reference.rollup(fresh_archive.rows, unit, misfiled=fresh_archive.misfiled)
+    assert_rows_equal(read_rollup(fresh_archive.root / "rollups", table), expected)
+
+
+def test_rerun_without_new_data_changes_nothing(fresh_archive: FixtureArchive) -> None:
+    run_rollups(str(fresh_archive.root))
+    before = snapshot(fresh_archive.root / "rollups")
+    reports = run_rollups(str(fresh_archive.root))
+    assert [(r.new_objects, r.partitions_rebuilt, r.rows_written) for r in reports] == [(0, 0, 0), (0, 0, 0)]
+    assert snapshot(fresh_archive.root / "rollups") == before
+
+
+def test_new_objects_rebuild_only_their_partitions_and_equal_full_recompute(fresh_archive: FixtureArchive,
+                                                                            tmp_path: Path) -> None:
+    root = fresh_archive.root
+    run_rollups(str(root))
+    untouched = root / "rollups" / "rollup_1h" / "symbol=ETH" / "market=USD" / "dt=2026-11-21" / "part-0.parquet"
+    untouched_mtime = untouched.stat().st_mtime_ns
+    bump_mtimes(root / "quotes", -10)
+    # A late redelivery with a revised close into an old partition, and a new day for BTC.
+    late = dict(next(r for r in fresh_archive.rows if r["symbol"] == "BTC" and r["ts"] == "2026-11-21T21:55:00Z"))
+    late.update(close=late["low"], fetched_at="2026-11-22T09:00:00Z")
+    added = [late, *new_bars(datetime(2026, 11, 23, tzinfo=UTC))]
+    write_archive_objects(added, str(root), object_name="quotes-late")
+    reports = {r.table: r for r in run_rollups(str(root))}
+    assert reports["rollup_1h"].new_objects == 2 and reports["rollup_1h"].partitions_rebuilt == 2
+    assert untouched.stat().st_mtime_ns == untouched_mtime  # ETH was not touched
+
+    everything = fresh_archive.rows + added
+    full_rollups = tmp_path / "full"
+    run_rollups(str(root), full=True, rollups=str(full_rollups))
+    for table, unit in (("rollup_1h", "hour"), ("rollup_1d", "day")):
+        incremental = read_rollup(root / "rollups", table)
+        assert incremental == read_rollup(full_rollups, table)
+        assert_rows_equal(incremental, reference.rollup(everything, unit, misfiled=fresh_archive.misfiled))
+    revised = [r for r in read_rollup(root / "rollups", "rollup_1h")
+               if r["symbol"] == "BTC" and r["bucket"] == datetime(2026, 11, 21, 21)]
+    assert revised[0]["close"] == late["close"]  # the revised last bar of the hour wins
+
+
+def test_objects_with_the_same_time_as_the_watermark_are_not_missed(fresh_archive: FixtureArchive) -> None:
+    root = fresh_archive.root
+    stamp = 1_700_000_000 * 1_000_000_000
+    for path in (root / "quotes").rglob("*.parquet"):
+        os.utime(path, ns=(stamp, stamp))  # S3-like one-second resolution: everything at one time
+    run_rollups(str(root))
+    [path] = write_archive_objects(new_bars(datetime(2026, 11, 24, tzinfo=UTC), "ETH"), str(root), object_name="x")
+    os.utime(path, ns=(stamp, stamp))
+    reports = run_rollups(str(root))
+    assert [r.new_objects for r in reports] == [1, 1]
+    assert any(r["bucket"].day == 24 for r in read_rollup(root / "rollups", "rollup_1d"))
+    assert [r.new_objects for r in run_rollups(str(root))] == [0, 0]
+
+
+def test_another_source_interval_rebuilds_everything(fresh_archive: FixtureArchive) -> None:
+    run_rollups(str(fresh_archive.root))
+    reports = run_rollups(str(fresh_archive.root), source_interval="1min")
+    assert all(r.partitions_rebuilt == 6 for r in reports)
+    assert_rows_equal(read_rollup(fresh_archive.root / "rollups", "rollup_1h"),
+                      reference.rollup(fresh_archive.rows, "hour", interval="1min"))
+
+
+def test_rollup_of_a_missing_or_empty_archive_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(QueryError, match="archive directory not found"):
+        run_rollups(str(tmp_path / "missing"))
+    with pytest.raises(QueryError, match="no archive files"):
+        run_rollups(str(tmp_path))
