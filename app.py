@@ -1,0 +1,24 @@
+#!/usr/bin/env python3
+"""CDK entry point: ``npx cdk synth`` / ``cdk deploy`` run this (see cdk.json ``app``)."""
+
+from __future__ import annotations
+
+import sys
+
+from infra.app_factory import build_app
+from infra.assets import LayerBuildError
+from infra.config import ConfigError
+
+
+def main() -> int:
+    try:
+        app, _ = build_app()
+        app.synth()
+    except (ConfigError, LayerBuildError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

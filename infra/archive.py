@@ -1,0 +1,173 @@
+"""Archive: the S3 buckets (data and access logs) and the Firehose that writes the stream to Parquet.
+
+The key layout is the one in ``cryptostream_model.archive`` that the local archiver writes:
+``quotes/symbol=BTC/market=USD/dt=2026-11-22/<object>.parquet``. Firehose's dynamic partitioning
+extracts ``symbol``, ``market`` and the UTC date of ``ts`` with jq, and converts each record to
+Parquet with the Glue table's schema (so the archive table and the files cannot drift apart).
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration, RemovalPolicy, Size
+from aws_cdk import aws_glue as glue
+from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
+from infra.config import Config
+from infra.encryption import customer_key
+from infra.log_groups import retention
+from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
+from infra.stream import QuoteStream
+
+# !{partitionKeyFromQuery:...} are filled per record by the jq query below.
+DATA_OUTPUT_PREFIX = (
+    f"{ARCHIVE_PREFIX}symbol=!{{partitionKeyFromQuery:symbol}}/market=!{{partitionKeyFromQuery:market}}"
+    "/dt=!{partitionKeyFromQuery:dt}/"
+)
+ERROR_OUTPUT_PREFIX = f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+PARTITION_QUERY = {"symbol": ".symbol", "market": ".market", "dt": ".ts[0:10]"}  # ts is ISO-8601 UTC
+ACCESS_LOG_RETENTION = Duration.days(365)
+
+
+def unique_bucket_name(base: str) -> str:
+    """Bucket names are global: suffix the configured name with account and region."""
+    return f"{base}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
+
+
+class Archive(Construct):
+    """Buckets are KMS-encrypted, private, TLS-only, access-logged and tiered by lifecycle rules."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        self._removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        self.key = customer_key(
+            self, "Key", alias=config.resource_name("archive"),
+            description="cryptostream archive, Athena results and spill", retain=config.retain_data,
+        )  # fmt: skip
+        # Server access logs cannot be delivered to SSE-KMS buckets: this one alone uses SSE-S3.
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            bucket_name=unique_bucket_name(config.resource_name("access-logs")),
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_RETENTION)],
+            removal_policy=self._removal,
+        )
+        self.bucket = self.data_bucket(
+            "Bucket",
+            config.archive_bucket_name,
+            versioned=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="tier-quotes",
+                    prefix=ARCHIVE_PREFIX,
+                    transitions=[
+                        s3.Transition(
+                            storage_class=s3.StorageClass.INTELLIGENT_TIERING,
+                            transition_after=Duration.days(config.archive_tiering_after_days),
+                        )
+                    ],
+                ),
+                s3.LifecycleRule(id="expire-errors", prefix=ERROR_PREFIX, expiration=Duration.days(30)),
+                s3.LifecycleRule(id="expire-old-versions", noncurrent_version_expiration=Duration.days(30)),
+            ],
+        )
+        self.delivery_stream: firehose.DeliveryStream | None = None
+
+    def data_bucket(
+        self,
+        construct_id: str,
+        base_name: str,
+        *,
+        lifecycle_rules: list[s3.LifecycleRule],
+        versioned: bool = False,
+    ) -> s3.Bucket:
+        """A bucket with this archive's hygiene: CMK encryption, no public access, TLS, access logs."""
+        name = unique_bucket_name(base_name)
+        return s3.Bucket(
+            self,
+            construct_id,
+            bucket_name=name,
+            encryption=s3.BucketEncryption.KMS,
+            encryption_key=self.key,
+            bucket_key_enabled=True,  # one data key per bucket, not per object: far fewer KMS calls
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            enforce_ssl=True,
+            versioned=versioned,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix=f"{base_name}/",
+            lifecycle_rules=[
+                *lifecycle_rules,
+                s3.LifecycleRule(id="abort-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)),
+            ],
+            removal_policy=self._removal,
+        )
+
+    def deliver_from(self, stream: QuoteStream, schema_table: glue.CfnTable) -> firehose.DeliveryStream:
+        """Firehose from the stream into the archive, converting to Parquet with ``schema_table``."""
+        config = self._config
+        log_group = logs.LogGroup(
+            self,
+            "DeliveryLogs",
+            log_group_name=f"/aws/kinesisfirehose/{config.resource_name('archive')}",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        destination = firehose.S3Bucket(
+            self.bucket,
+            data_output_prefix=DATA_OUTPUT_PREFIX,
+            error_output_prefix=ERROR_OUTPUT_PREFIX,
+            buffering_interval=Duration.seconds(config.firehose_buffer_seconds),
+            buffering_size=Size.mebibytes(config.firehose_buffer_mib),
+            encryption_key=self.key,
+            dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True, retry_duration=Duration.minutes(5)),
+            processors=[firehose.MetadataExtractionProcessor.jq16(PARTITION_QUERY)],
+            data_format_conversion=firehose.DataFormatConversionProps(
+                schema_configuration=firehose.SchemaConfiguration.from_cfn_table(schema_table),
+                # OpenX parses ISO-8601 "yyyy-MM-dd'T'HH:mm:ss'Z'" timestamps and decimal strings as doubles.
+                input_format=firehose.OpenXJsonInputFormat(lowercase_column_names=False),
+                output_format=firehose.ParquetOutputFormat(compression=firehose.ParquetCompression.SNAPPY),
+            ),
+            logging_config=firehose.EnableLogging(log_group),
+        )
+        self.delivery_stream = firehose.DeliveryStream(
+            self,
+            "DeliveryStream",
+            delivery_stream_name=config.resource_name("archive"),
+            source=firehose.KinesisStreamSource(stream.stream),
+            destination=destination,
+        )
+        self._acknowledge_delivery_findings()
+        return self.delivery_stream
+
+    def _acknowledge_delivery_findings(self) -> None:
+        delivery = self.delivery_stream
+        assert delivery is not None
+        acknowledge(
+            delivery,
+            "AwsSolutions-KDF1",
+            "a Firehose whose source is a Kinesis stream cannot enable its own SSE; records stay encrypted by "
+            "the stream's CMK at the source and by the archive CMK in S3",
+        )
+        bucket = f"<{logical_id(self.bucket)}.Arn>"
+        s3_reason = (
+            "CDK's Firehose S3 destination grants the documented Firehose S3 actions (Abort*, GetBucket*, "
+            "GetObject*, List*, DeleteObject*, PutObject*) on the archive bucket only"
+        )
+        for finding in ("Action::s3:Abort*", "Action::s3:DeleteObject*", "Action::s3:GetBucket*",
+                        "Action::s3:GetObject*", "Action::s3:List*", f"Resource::{bucket}/*"):  # fmt: skip
+            acknowledge(delivery, f"AwsSolutions-IAM5[{finding}]", s3_reason)
+        acknowledge(
+            delivery,
+            "AwsSolutions-IAM5[Resource::*]",
+            "Parquet conversion: Firehose calls glue:GetSchemaVersion, which supports no resource-level permission",
+        )
+        acknowledge_kms_grant_wildcards(delivery)

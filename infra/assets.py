@@ -1,0 +1,142 @@
+"""Lambda code assets built without Docker: each function's package and one dependency layer.
+
+The layer is ``pip install --platform manylinux2014_x86_64 --only-binary=:all:`` of
+``layers/requirements.txt`` for the runtime's Python version, plus the shared ``cryptostream_model``
+package. pip's output is cached under ``layers/.build/`` keyed by a hash of the requirements, the
+Python version and the platform, so only the first synthesis after a change touches the network.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jsii
+from aws_cdk import AssetHashType, BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+LAYER_SOURCE = REPO_ROOT / "layers"
+REQUIREMENTS = LAYER_SOURCE / "requirements.txt"
+BUILD_CACHE = LAYER_SOURCE / ".build"
+MODEL_PACKAGE = REPO_ROOT / "cryptostream_model"
+PLATFORM = "manylinux2014_x86_64"
+# The runtime ships these; a copy in the layer would only shadow them and add ~20 MB.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest runtime Powertools 3.37 supports
+ARCHITECTURE = lambda_.Architecture.X86_64  # the layer's wheels are manylinux2014_x86_64
+STUB_MARKER = "STUB_LAYER_NOT_DEPLOYABLE"
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
+# Docker is never used: local bundling always succeeds or raises. CDK still wants an image name.
+_UNUSED_IMAGE = DockerImage.from_registry("public.ecr.aws/sam/build-python3.14")
+
+
+class LayerBuildError(RuntimeError):
+    """pip could not build the layer (offline with a cold cache, or a missing wheel)."""
+
+
+def python_version(runtime: lambda_.Runtime) -> str:
+    """``python3.14`` -> ``3.14``."""
+    return runtime.name.removeprefix("python")
+
+
+def _sources_digest(*paths: Path, extra: str = "") -> str:
+    digest = hashlib.sha256(extra.encode())
+    for root in paths:
+        files = [root] if root.is_file() else sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+        for path in files:
+            digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def site_packages(version: str) -> Path:
+    """pip's output for the requirements, built once per (requirements, Python version, platform)."""
+    key = _sources_digest(REQUIREMENTS, extra=f"{version}:{PLATFORM}")[:16]
+    target = BUILD_CACHE / f"site-{version}-{key}"
+    if (target / ".complete").exists():
+        return target
+    partial = target.with_name(target.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    command = [
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        "--platform", PLATFORM, "--implementation", "cp", "--python-version", version,
+        "--only-binary=:all:", "--target", str(partial), "-r", str(REQUIREMENTS),
+    ]  # fmt: skip
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise LayerBuildError(f"building the Lambda layer failed (needs PyPI once, then cached): {last}")
+    for name in RUNTIME_PROVIDED:
+        for leftover in partial.glob(f"{name}*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(partial / "bin", ignore_errors=True)
+    (partial / ".complete").touch()
+    shutil.rmtree(target, ignore_errors=True)
+    partial.rename(target)
+    return target
+
+
+def _copy_package(package: Path, destination: Path) -> None:
+    shutil.copytree(package, destination / package.name, ignore=_IGNORED, dirs_exist_ok=True)
+
+
+@jsii.implements(ILocalBundling)
+class DependencyLayerBundling:
+    """Fills ``<asset>/python/`` with the pinned dependencies and the shared model package."""
+
+    def __init__(self, version: str) -> None:
+        self._version = version
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        python_dir = Path(output_dir) / "python"
+        shutil.copytree(site_packages(self._version), python_dir, ignore=shutil.ignore_patterns(".complete"),
+                        dirs_exist_ok=True)  # fmt: skip
+        _copy_package(MODEL_PACKAGE, python_dir)
+        return True
+
+
+@jsii.implements(ILocalBundling)
+class PackageBundling:
+    """Copies one top-level package (``producer/``) so ``producer.handler`` imports at the asset root."""
+
+    def __init__(self, package: Path) -> None:
+        self._package = package
+
+    def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
+        _copy_package(self._package, Path(output_dir))
+        return True
+
+
+def function_code(package: str) -> lambda_.Code:
+    """The asset of one Lambda: the ``package`` directory itself, importable as ``package.handler``."""
+    source = REPO_ROOT / package
+    if not (source / "__init__.py").exists():
+        raise LayerBuildError(f"{source} is not a Python package (no __init__.py)")
+    return lambda_.Code.from_asset(
+        str(source),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=_sources_digest(source),
+        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=PackageBundling(source)),
+    )
+
+
+def dependency_layer_code(runtime: lambda_.Runtime, *, stub: bool = False) -> lambda_.Code:
+    """The shared layer's asset; ``stub`` skips pip (tests offline) and marks the asset undeployable."""
+    version = python_version(runtime)
+    if stub or os.environ.get("CRYPTOSTREAM_SKIP_LAYER_BUNDLING") == "1":
+        stub_dir = BUILD_CACHE / "stub"
+        shutil.rmtree(stub_dir, ignore_errors=True)
+        _copy_package(MODEL_PACKAGE, stub_dir / "python")
+        (stub_dir / STUB_MARKER).write_text("built with skip_layer_bundling: dependencies missing, do not deploy\n")
+        return lambda_.Code.from_asset(str(stub_dir))
+    return lambda_.Code.from_asset(
+        str(LAYER_SOURCE),
+        asset_hash_type=AssetHashType.CUSTOM,
+        asset_hash=_sources_digest(REQUIREMENTS, MODEL_PACKAGE, extra=f"{version}:{PLATFORM}"),
+        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=DependencyLayerBundling(version)),
+    )

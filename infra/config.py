@@ -1,0 +1,242 @@
+"""The deployment configuration: the ``cryptostream`` block of ``cdk.json`` context, validated once.
+
+The local stack reads the same block for its resource names, so every key here keeps its meaning
+in both worlds. Keys that only matter in AWS have defaults so a minimal ``cdk.json`` still deploys.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptostream_model.intervals import INTERVALS
+from cryptostream_model.record import parse_pair
+
+CONTEXT_KEY = "cryptostream"
+# A real released version of the connector in the Serverless Application Repository.
+DEFAULT_ATHENA_CONNECTOR_VERSION = "2026.33.1"
+_NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,80}$")
+_CATALOG_NAME = re.compile(r"^[a-z0-9-_]{1,64}$")  # the connector's AthenaCatalogName pattern
+_GLUE_NAME = re.compile(r"^[a-z0-9_]{1,255}$")
+# CloudWatch Logs accepts only these retention periods.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557)
+_CRON_FIELDS = 6  # EventBridge cron: minutes hours day-of-month month day-of-week year
+
+
+# Keys only the AWS deployment reads; cdk.json may leave them out.
+OPTIONAL_DEFAULTS: dict[str, Any] = {
+    "athena_connector_version": DEFAULT_ATHENA_CONNECTOR_VERSION,
+    "archive_tiering_after_days": 30,
+    "retain_data": True,
+    "glue_table": "quotes",
+    "log_retention_days": 30,
+    "iterator_age_alarm_seconds": 600,
+}
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line."""
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """One EventBridge schedule that invokes the producer with a fixed payload."""
+
+    name: str
+    interval: str
+    payload: Mapping[str, Any]
+    rate_minutes: int | None = None
+    cron: str | None = None
+
+
+@dataclass(frozen=True)
+class ConsumerConfig:
+    """Settings of the consumer's Kinesis event source mapping."""
+
+    batch_size: int = 500
+    batching_window_seconds: int = 5
+    parallelization_factor: int = 1
+    max_retries: int = 5
+    max_record_age_seconds: int = 3600
+    bisect_on_error: bool = True
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything ``app.py`` deploys is named or sized here."""
+
+    prefix: str
+    pairs: tuple[str, ...]
+    schedules: tuple[ScheduleConfig, ...]
+    stream_name: str
+    stream_shards: int
+    stream_retention_hours: int
+    table_name: str
+    history_ttl_days: int
+    table_deletion_protection: bool
+    quarantine_queue_name: str
+    archive_bucket_name: str
+    firehose_buffer_seconds: int
+    firehose_buffer_mib: int
+    consumer: ConsumerConfig
+    glue_database: str
+    athena_workgroup: str
+    athena_bytes_scanned_cutoff: int
+    athena_catalog_name: str
+    flink_studio: bool
+    alarm_email: str
+    # AWS-only settings with defaults.
+    athena_connector_version: str = DEFAULT_ATHENA_CONNECTOR_VERSION
+    producer_reserved_concurrency: int | None = None
+    archive_tiering_after_days: int = 30
+    retain_data: bool = True
+    glue_table: str = "quotes"
+    log_retention_days: int = 30
+    iterator_age_alarm_seconds: int = 600
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(parse_pair(p)[0] for p in self.pairs))
+
+    @property
+    def markets(self) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(parse_pair(p)[1] for p in self.pairs))
+
+    @property
+    def default_interval(self) -> str:
+        """The producer's ``INTERVAL`` when an event names none: the first schedule's interval."""
+        return self.schedules[0].interval if self.schedules else "spot"
+
+    def resource_name(self, suffix: str) -> str:
+        """``cryptostream`` + ``consumer`` -> ``cryptostream-consumer``."""
+        return f"{self.prefix}-{suffix}"
+
+
+def _require(block: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
+    if key not in block:
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key} is missing")
+    value = block[key]
+    # bool is an int in Python: never accept one for the other.
+    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
+        names = kind.__name__ if isinstance(kind, type) else "/".join(k.__name__ for k in kind)
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key} must be {names}, got {value!r}")
+    return value
+
+
+def _positive(block: Mapping[str, Any], key: str, *, minimum: int = 1, maximum: int | None = None) -> int:
+    value = _require(block, key, int)
+    if value < minimum or maximum is not None and value > maximum:
+        bounds = f">= {minimum}" if maximum is None else f"in [{minimum}, {maximum}]"
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key} must be {bounds}, got {value}")
+    return value
+
+
+def _name(block: Mapping[str, Any], key: str, pattern: re.Pattern[str] = _NAME) -> str:
+    value = _require(block, key, str)
+    if not pattern.match(value):
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key}={value!r} does not match {pattern.pattern}")
+    return value
+
+
+def _schedule(raw: Any, index: int) -> ScheduleConfig:
+    where = f"cdk.json context.{CONTEXT_KEY}.schedules[{index}]"
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"{where} must be an object")
+    name, interval, payload = raw.get("name"), raw.get("interval"), raw.get("payload", {})
+    if not isinstance(name, str) or not _NAME.match(name) or len(name) > 40:
+        raise ConfigError(f"{where}.name must be a short name ([a-zA-Z0-9_.-], at most 40), got {name!r}")
+    if interval not in INTERVALS:
+        raise ConfigError(f"{where}.interval must be one of {', '.join(INTERVALS)}, got {interval!r}")
+    if not isinstance(payload, Mapping):
+        raise ConfigError(f"{where}.payload must be an object")
+    if payload.get("interval", interval) != interval:
+        raise ConfigError(f"{where}: payload interval {payload['interval']!r} differs from interval {interval!r}")
+    rate, cron = raw.get("rate_minutes"), raw.get("cron")
+    if (rate is None) == (cron is None):
+        raise ConfigError(f"{where} needs exactly one of rate_minutes or cron")
+    if rate is not None and (isinstance(rate, bool) or not isinstance(rate, int) or rate < 1):
+        raise ConfigError(f"{where}.rate_minutes must be a positive integer, got {rate!r}")
+    if cron is not None and (not isinstance(cron, str) or len(cron.split()) != _CRON_FIELDS):
+        raise ConfigError(f"{where}.cron must have 6 fields (EventBridge cron, e.g. '15 0 * * ? *'), got {cron!r}")
+    return ScheduleConfig(name=name, interval=interval, payload=dict(payload), rate_minutes=rate, cron=cron)
+
+
+def _consumer(block: Mapping[str, Any]) -> ConsumerConfig:
+    raw = block.get("consumer", {})
+    if not isinstance(raw, Mapping):
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.consumer must be an object")
+    defaults = ConsumerConfig()
+    merged = {name: raw.get(name, getattr(defaults, name)) for name in ConsumerConfig.__dataclass_fields__}
+    prefixed = {f"consumer.{k}": v for k, v in merged.items()}
+    # Limits of a Lambda Kinesis event source mapping.
+    return ConsumerConfig(
+        batch_size=_positive(prefixed, "consumer.batch_size", maximum=10_000),
+        batching_window_seconds=_positive(prefixed, "consumer.batching_window_seconds", minimum=0, maximum=300),
+        parallelization_factor=_positive(prefixed, "consumer.parallelization_factor", maximum=10),
+        max_retries=_positive(prefixed, "consumer.max_retries", minimum=0, maximum=10_000),
+        max_record_age_seconds=_positive(prefixed, "consumer.max_record_age_seconds", minimum=60, maximum=604_800),
+        bisect_on_error=_require(prefixed, "consumer.bisect_on_error", bool),
+    )
+
+
+def _log_retention(block: Mapping[str, Any]) -> int:
+    value = block["log_retention_days"]
+    if value not in LOG_RETENTION_DAYS:
+        allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.log_retention_days must be one of {allowed}")
+    return int(value)
+
+
+def load_config(context: Any) -> Config:
+    """Validate the ``cryptostream`` context block; raises ConfigError naming the first bad key."""
+    if not isinstance(context, Mapping):
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY} is missing or not an object")
+    block = {**OPTIONAL_DEFAULTS, **context}
+    pairs = _require(block, "pairs", list)
+    if not pairs:
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.pairs is empty")
+    try:
+        normalised = tuple("-".join(parse_pair(str(p))) for p in pairs)
+    except ValueError as exc:
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.pairs: {exc}") from None
+    schedules = tuple(_schedule(raw, i) for i, raw in enumerate(_require(block, "schedules", list)))
+    if len({s.name for s in schedules}) != len(schedules):
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.schedules: names must be unique")
+    reserved = block.get("producer_reserved_concurrency")
+    if reserved is not None:
+        reserved = _positive(block, "producer_reserved_concurrency", minimum=0)
+    return Config(
+        prefix=_name(block, "prefix", re.compile(r"^[a-z][a-z0-9-]{1,30}$")),
+        pairs=normalised,
+        schedules=schedules,
+        stream_name=_name(block, "stream_name"),
+        stream_shards=_positive(block, "stream_shards", minimum=0),
+        stream_retention_hours=_positive(block, "stream_retention_hours", minimum=24, maximum=8760),
+        table_name=_name(block, "table_name"),
+        history_ttl_days=_positive(block, "history_ttl_days", minimum=0),
+        table_deletion_protection=_require(block, "table_deletion_protection", bool),
+        quarantine_queue_name=_name(block, "quarantine_queue_name"),
+        archive_bucket_name=_name(block, "archive_bucket_name", re.compile(r"^[a-z0-9][a-z0-9-]{2,40}$")),
+        # Dynamic partitioning needs a buffer interval of at least 60 s.
+        firehose_buffer_seconds=_positive(block, "firehose_buffer_seconds", minimum=60, maximum=900),
+        # Firehose needs >= 64 MiB buffers when it converts to Parquet.
+        firehose_buffer_mib=_positive(block, "firehose_buffer_mib", minimum=64, maximum=128),
+        consumer=_consumer(block),
+        glue_database=_name(block, "glue_database", _GLUE_NAME),
+        athena_workgroup=_name(block, "athena_workgroup"),
+        athena_bytes_scanned_cutoff=_positive(block, "athena_bytes_scanned_cutoff", minimum=10_000_000),
+        athena_catalog_name=_name(block, "athena_catalog_name", _CATALOG_NAME),
+        flink_studio=_require(block, "flink_studio", bool),
+        alarm_email=_require(block, "alarm_email", str).strip(),
+        athena_connector_version=_name(block, "athena_connector_version", re.compile(r"^\d+\.\d+\.\d+$")),
+        producer_reserved_concurrency=reserved,
+        archive_tiering_after_days=_positive(block, "archive_tiering_after_days", minimum=0),
+        retain_data=_require(block, "retain_data", bool),
+        glue_table=_name(block, "glue_table", _GLUE_NAME),
+        log_retention_days=_log_retention(block),
+        iterator_age_alarm_seconds=_positive(block, "iterator_age_alarm_seconds", minimum=60),
+        extra={k: v for k, v in block.items() if k not in Config.__dataclass_fields__},
+    )

@@ -1,0 +1,204 @@
+"""Ingestion: the producer Lambda, the shared dependency layer, its schedules and the API key secret."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_scheduler as scheduler
+from aws_cdk import aws_scheduler_targets as targets
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.assets import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
+from infra.config import Config, ScheduleConfig
+from infra.encryption import customer_key
+from infra.log_groups import function_log_group
+from infra.nag import (
+    acknowledge,
+    acknowledge_kms_grant_wildcards,
+    acknowledge_table_indexes,
+    acknowledge_xray,
+    logical_id,
+)
+from infra.roles import lambda_role
+from infra.serving import QuoteTable
+from infra.stream import QuoteStream
+
+PRODUCER_TIMEOUT = Duration.minutes(2)
+SECRET_SUFFIX = "alphavantage"  # same name as the local stack's secret: <prefix>/alphavantage
+
+
+class Ingestion(Construct):
+    """Producer on EventBridge Scheduler; overlapping runs are stopped by the producer's DynamoDB lease.
+
+    Reserved concurrency (default: one per schedule) caps the cost of a runaway schedule; it does not
+    serialise runs itself, the lease item ``PRODUCER#<interval>``/``LEASE`` does.
+    """
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: Config,
+        stream: QuoteStream,
+        table: QuoteTable,
+        skip_layer_bundling: bool = False,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = customer_key(
+            self, "Key", alias=config.resource_name("ingestion"),
+            description="cryptostream API key secret and schedule dead-letter queue", retain=config.retain_data,
+        )  # fmt: skip
+        self.layer = lambda_.LayerVersion(
+            self,
+            "DependencyLayer",
+            layer_version_name=config.resource_name("dependencies"),
+            description="aws-lambda-powertools[parser], alpha_vantage, requests and cryptostream_model",
+            code=dependency_layer_code(RUNTIME, stub=skip_layer_bundling),
+            compatible_runtimes=[RUNTIME],
+            compatible_architectures=[ARCHITECTURE],
+            removal_policy=RemovalPolicy.RETAIN,  # a running function may still use the previous version
+        )
+        self.secret = self._api_key_secret(config)
+        self.function = self._producer(config, stream, table)
+        self.dead_letter_queue = sqs.Queue(
+            self,
+            "ScheduleDeadLetterQueue",
+            queue_name=config.resource_name("schedule-dlq"),
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(
+            self.dead_letter_queue,
+            "AwsSolutions-SQS3",
+            "this queue is itself the dead-letter queue of the EventBridge schedules (a Scheduler DLQ, which "
+            "cdk-nag cannot see because it is not an SQS redrive policy)",
+        )
+        self.scheduler_role = iam.Role(
+            self,
+            "SchedulerRole",
+            assumed_by=iam.ServicePrincipal("scheduler.amazonaws.com"),
+            description="EventBridge Scheduler: invoke the cryptostream producer",
+        )
+        acknowledge(
+            self.scheduler_role,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.function)}.Arn>:*]",
+            "CDK's LambdaInvoke target grants lambda:InvokeFunction on the producer and its versions (<arn>:*); "
+            "one function, no other",
+        )
+        acknowledge_kms_grant_wildcards(self.scheduler_role)
+        self.schedule_group = scheduler.ScheduleGroup(
+            self, "ScheduleGroup", schedule_group_name=config.resource_name("producer")
+        )
+        self.schedules = [self._schedule(config, s) for s in config.schedules]
+
+    def _api_key_secret(self, config: Config) -> secretsmanager.ISecret:
+        existing = config.extra.get("alphavantage_secret_arn")
+        if existing:
+            return secretsmanager.Secret.from_secret_complete_arn(self, "AlphaVantageApiKey", existing)
+        secret = secretsmanager.Secret(
+            self,
+            "AlphaVantageApiKey",
+            secret_name=f"{config.prefix}/{SECRET_SUFFIX}",
+            description="Alpha Vantage API key (plain string or {\"api_key\": \"...\"}); set it after deploying",
+            encryption_key=self.key,
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "a third-party Alpha Vantage API key: AWS cannot rotate it; rotate it at Alpha Vantage and "
+            "put-secret-value (docs/infrastructure.md)",
+        )
+        return secret
+
+    def _producer(self, config: Config, stream: QuoteStream, table: QuoteTable) -> lambda_.Function:
+        environment = {
+            "STREAM_NAME": stream.stream.stream_name,
+            "TABLE_NAME": table.table.table_name,
+            "PAIRS": ",".join(config.pairs),
+            "INTERVAL": config.default_interval,
+            "ALPHAVANTAGE_SECRET_ARN": self.secret.secret_arn,
+            "POWERTOOLS_SERVICE_NAME": "cryptostream-producer",
+            "POWERTOOLS_METRICS_NAMESPACE": "cryptostream",
+            "POWERTOOLS_LOG_LEVEL": "INFO",
+        }
+        base_url = config.extra.get("alphavantage_base_url")
+        if base_url:
+            environment["ALPHAVANTAGE_BASE_URL"] = str(base_url)
+        reserved = config.producer_reserved_concurrency
+        if reserved is None:
+            reserved = max(1, len(config.schedules))
+        name = config.resource_name("producer")
+        log_group = function_log_group(self, "ProducerLogs", function_name=name, config=config)
+        self.role = lambda_role(self, "ProducerRole", description="cryptostream producer", log_group=log_group)
+        function = lambda_.Function(
+            self,
+            "Producer",
+            function_name=name,
+            role=self.role,
+            description="Pulls quotes from Alpha Vantage into the Kinesis stream",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="producer.handler.lambda_handler",
+            code=function_code("producer"),
+            layers=[self.layer],
+            memory_size=512,
+            timeout=PRODUCER_TIMEOUT,
+            environment=environment,
+            # 0 means "do not reserve": reserving 0 would throttle every invocation.
+            reserved_concurrent_executions=reserved or None,
+            # Scheduler invokes asynchronously; the next tick catches up from the watermark instead.
+            retry_attempts=0,
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+        )
+        stream.stream.grant_write(function)
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["kinesis:DescribeStreamSummary"], resources=[stream.stream.stream_arn])
+        )
+        table.table.grant(
+            function,
+            "dynamodb:GetItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:Query",
+        )
+        table.key.grant_encrypt_decrypt(function)
+        self.secret.grant_read(function)
+        acknowledge_xray(self.role)
+        acknowledge_kms_grant_wildcards(self.role)
+        acknowledge_table_indexes(self.role, table.table)
+        return function
+
+    def _schedule(self, config: Config, schedule: ScheduleConfig) -> scheduler.Schedule:
+        if schedule.rate_minutes is not None:
+            expression = scheduler.ScheduleExpression.rate(Duration.minutes(schedule.rate_minutes))
+            # A run older than its own period is superseded by the next one.
+            max_age = Duration.seconds(min(max(schedule.rate_minutes * 60, 60), 86_400))
+        else:
+            expression = scheduler.ScheduleExpression.expression(f"cron({schedule.cron})")
+            max_age = Duration.hours(1)
+        payload = {"interval": schedule.interval, **schedule.payload}
+        return scheduler.Schedule(
+            self,
+            f"Schedule-{schedule.name}",
+            schedule_name=config.resource_name(schedule.name),
+            schedule_group=self.schedule_group,
+            description=f"producer {schedule.interval}: {payload}",
+            schedule=expression,
+            target=targets.LambdaInvoke(
+                self.function,
+                input=scheduler.ScheduleTargetInput.from_object(payload),
+                dead_letter_queue=self.dead_letter_queue,
+                role=self.scheduler_role,
+                retry_attempts=2,
+                max_event_age=max_age,
+            ),
+        )

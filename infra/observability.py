@@ -1,0 +1,278 @@
+"""Observability: one dashboard for the whole pipeline and alarms to an encrypted SNS topic."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as actions
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.archive import Archive
+from infra.config import Config
+from infra.encryption import customer_key
+from infra.ingestion import Ingestion
+from infra.processing import Processing
+from infra.serving import QuoteTable
+from infra.stream import QuoteStream
+
+PERIOD = Duration.minutes(5)
+METRICS_NAMESPACE = "cryptostream"  # POWERTOOLS_METRICS_NAMESPACE of both Lambdas
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """The constructs whose health the dashboard and alarms watch."""
+
+    stream: QuoteStream
+    table: QuoteTable
+    ingestion: Ingestion
+    processing: Processing
+    archive: Archive
+
+
+class Observability(Construct):
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config, pipeline: Pipeline) -> None:
+        super().__init__(scope, construct_id)
+        self._config = config
+        key = customer_key(
+            self, "Key", alias=config.resource_name("alarms"), description="cryptostream alarm topic",
+            retain=False,  # protects only notifications in flight
+        )  # fmt: skip
+        # CloudWatch publishes alarms to the encrypted topic with its own service principal.
+        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        self.topic = sns.Topic(
+            self, "AlarmTopic", topic_name=config.resource_name("alarms"), master_key=key, enforce_ssl=True
+        )
+        if config.alarm_email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(config.alarm_email))
+        self.alarms: list[cloudwatch.Alarm] = []
+        self._alarm_on_pipeline(pipeline)
+        self.dashboard = self._dashboard(pipeline)
+
+    # -- alarms -----------------------------------------------------------------------------------
+
+    def _alarm(
+        self,
+        construct_id: str,
+        metric: cloudwatch.IMetric,
+        *,
+        description: str,
+        threshold: float = 1,
+        periods: int = 1,
+        comparison: cloudwatch.ComparisonOperator = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        missing: cloudwatch.TreatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
+    ) -> cloudwatch.Alarm:
+        alarm = cloudwatch.Alarm(
+            self,
+            construct_id,
+            alarm_name=self._config.resource_name(construct_id_to_name(construct_id)),
+            alarm_description=description,
+            metric=metric,
+            threshold=threshold,
+            evaluation_periods=periods,
+            comparison_operator=comparison,
+            treat_missing_data=missing,
+        )
+        alarm.add_alarm_action(actions.SnsAction(self.topic))
+        alarm.add_ok_action(actions.SnsAction(self.topic))
+        self.alarms.append(alarm)
+        return alarm
+
+    def _queue_not_empty(self, construct_id: str, queue: sqs.IQueue, description: str) -> None:
+        self._alarm(
+            construct_id,
+            queue.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum"),
+            description=description,
+        )
+
+    def _alarm_on_pipeline(self, pipeline: Pipeline) -> None:
+        config = self._config
+        self._alarm(
+            "StreamIteratorAge",
+            pipeline.stream.stream.metric_get_records_iterator_age_milliseconds(period=PERIOD, statistic="Maximum"),
+            description=f"The oldest unread record is over {config.iterator_age_alarm_seconds} s old: "
+            "the consumer or Firehose is falling behind.",
+            threshold=config.iterator_age_alarm_seconds * 1000,
+            periods=2,
+        )
+        consumer = pipeline.processing.function
+        self._alarm(
+            "ConsumerErrors",
+            consumer.metric_errors(period=PERIOD, statistic="Sum"),
+            description="The consumer Lambda failed whole invocations (its shard is retrying).",
+        )
+        self._alarm(
+            "ConsumerIteratorAge",
+            consumer.metric("IteratorAge", period=PERIOD, statistic="Maximum"),
+            description="The consumer's batches are older than the iterator-age threshold.",
+            threshold=config.iterator_age_alarm_seconds * 1000,
+            periods=2,
+        )
+        self._queue_not_empty("Quarantined", pipeline.processing.quarantine, "A poison record was quarantined.")
+        self._queue_not_empty(
+            "QuarantineDeadLetters", pipeline.processing.quarantine_dead_letters,
+            "A quarantined record failed redrive repeatedly and was parked.",
+        )  # fmt: skip
+        self._queue_not_empty(
+            "ConsumerBatchesDropped", pipeline.processing.esm_failures,
+            "The consumer gave up on a batch (retries or record age exhausted): replay it from the stream.",
+        )  # fmt: skip
+        producer = pipeline.ingestion.function
+        self._alarm(
+            "ProducerErrors",
+            producer.metric_errors(period=PERIOD, statistic="Sum"),
+            description="A producer run failed as a whole.",
+        )
+        self._queue_not_empty(
+            "ScheduleDeadLetters", pipeline.ingestion.dead_letter_queue,
+            "EventBridge Scheduler could not invoke the producer.",
+        )  # fmt: skip
+        for schedule in config.schedules:
+            self._alarm(
+                f"ProducerFailedPairs-{schedule.name}",
+                producer_metric("FailedPairs", schedule.interval),
+                description=f"Pairs failed in three consecutive periods of schedule {schedule.name} "
+                "(rate limit, premium endpoint or invalid symbol: see the producer's logs).",
+                periods=3,
+            )
+        delivery = pipeline.archive.delivery_stream
+        if delivery is not None:
+            freshness_limit = 2 * config.firehose_buffer_seconds + 300
+            self._alarm(
+                "ArchiveFreshness",
+                delivery.metric("DeliveryToS3.DataFreshness", period=PERIOD, statistic="Maximum"),
+                description=f"Firehose has not delivered a record for over {freshness_limit} s.",
+                threshold=freshness_limit,
+                periods=2,
+            )
+            self._alarm(
+                "ArchiveDeliveryFailures",
+                delivery.metric("DeliveryToS3.Success", period=PERIOD, statistic="Minimum"),
+                description="Firehose failed to write to S3.",
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            )
+            self._alarm(
+                "ArchiveConversionFailures",
+                delivery.metric("FailedConversion.Records", period=PERIOD, statistic="Sum"),
+                description="Firehose could not convert records to Parquet (see errors/ in the archive bucket).",
+            )
+
+    # -- dashboard --------------------------------------------------------------------------------
+
+    def _dashboard(self, pipeline: Pipeline) -> cloudwatch.Dashboard:
+        stream = pipeline.stream.stream
+        table = pipeline.table.table
+        dashboard = cloudwatch.Dashboard(
+            self, "Dashboard", dashboard_name=self._config.resource_name("pipeline"), default_interval=Duration.hours(3)
+        )
+        dashboard.add_widgets(
+            graph("Stream incoming records", [stream.metric_incoming_records(period=PERIOD, statistic="Sum")]),
+            graph(
+                "Stream iterator age (ms)",
+                [stream.metric_get_records_iterator_age_milliseconds(period=PERIOD, statistic="Maximum")],
+            ),
+            graph(
+                "Stream throttling",
+                [
+                    stream.metric_put_records_throttled_records(period=PERIOD, statistic="Sum"),
+                    stream.metric_read_provisioned_throughput_exceeded(period=PERIOD, statistic="Sum"),
+                ],
+            ),
+        )
+        for label, function in (("Producer", pipeline.ingestion.function), ("Consumer", pipeline.processing.function)):
+            dashboard.add_widgets(*lambda_widgets(label, function))
+        dashboard.add_widgets(
+            graph(
+                "DynamoDB throttles",
+                [
+                    table.metric("ReadThrottleEvents", period=PERIOD, statistic="Sum"),
+                    table.metric("WriteThrottleEvents", period=PERIOD, statistic="Sum"),
+                ],
+            ),
+            graph(
+                "Quarantine depth",
+                [
+                    q.metric_approximate_number_of_messages_visible(period=PERIOD, statistic="Maximum", label=label)
+                    for label, q in (
+                        ("quarantine", pipeline.processing.quarantine),
+                        ("quarantine DLQ", pipeline.processing.quarantine_dead_letters),
+                        ("dropped batches", pipeline.processing.esm_failures),
+                    )
+                ],
+            ),
+            graph(
+                "Producer outcome",
+                [
+                    producer_metric(name, schedule.interval)
+                    for schedule in self._config.schedules
+                    for name in ("Published", "FailedPairs")
+                ],
+            ),
+        )
+        delivery = pipeline.archive.delivery_stream
+        if delivery is not None:
+            dashboard.add_widgets(
+                graph(
+                    "Firehose delivery freshness (s)",
+                    [delivery.metric("DeliveryToS3.DataFreshness", period=PERIOD, statistic="Maximum")],
+                ),
+                graph(
+                    "Firehose failures",
+                    [
+                        delivery.metric("DeliveryToS3.Success", period=PERIOD, statistic="Minimum"),
+                        delivery.metric("FailedConversion.Records", period=PERIOD, statistic="Sum"),
+                        delivery.metric("PartitionCountExceeded", period=PERIOD, statistic="Sum"),
+                    ],
+                ),
+            )
+        return dashboard
+
+
+def construct_id_to_name(construct_id: str) -> str:
+    """``ProducerFailedPairs-spot-1min`` -> ``producer-failed-pairs-spot-1min``."""
+    out = []
+    for i, char in enumerate(construct_id):
+        if char.isupper() and i and construct_id[i - 1].isalnum() and not construct_id[i - 1].isupper():
+            out.append("-")
+        out.append(char.lower())
+    return "".join(out)
+
+
+def producer_metric(name: str, interval: str) -> cloudwatch.Metric:
+    """A Powertools metric of the producer (default dimension ``service`` plus ``Interval``)."""
+    return cloudwatch.Metric(
+        namespace=METRICS_NAMESPACE,
+        metric_name=name,
+        dimensions_map={"service": "cryptostream-producer", "Interval": interval},
+        period=PERIOD,
+        statistic="Sum",
+        label=f"{name} {interval}",
+    )
+
+
+def graph(title: str, metrics: list[cloudwatch.IMetric]) -> cloudwatch.GraphWidget:
+    return cloudwatch.GraphWidget(title=title, left=metrics, width=8, height=6)
+
+
+def lambda_widgets(label: str, function: lambda_.Function) -> list[cloudwatch.GraphWidget]:
+    return [
+        graph(
+            f"{label} errors and throttles",
+            [function.metric_errors(period=PERIOD, statistic="Sum"), function.metric_throttles(period=PERIOD)],
+        ),
+        graph(
+            f"{label} duration (ms)",
+            [
+                function.metric_duration(period=PERIOD, statistic="p50"),
+                function.metric_duration(period=PERIOD, statistic="p99"),
+            ],
+        ),
+        graph(f"{label} invocations", [function.metric_invocations(period=PERIOD, statistic="Sum")]),
+    ]

@@ -1,0 +1,135 @@
+"""Processing: the consumer Lambda, its Kinesis event source, the quarantine and the on-failure queue.
+
+Two queues on purpose: the quarantine holds poison records (original payload, reason, shard and
+sequence number) written by the consumer, which ``cryptostream dlq`` lists and redrives; the
+``-esm-failures`` queue receives Lambda's own on-failure records (shard and sequence *ranges*, no
+payloads) when a batch exhausts its retries or ages out, which an operator replays from the stream.
+Mixing both shapes in one queue would break the ``dlq`` command. Names match the local stack's.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra.assets import ARCHITECTURE, RUNTIME, function_code
+from infra.config import Config
+from infra.encryption import customer_key
+from infra.log_groups import function_log_group
+from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, acknowledge_table_indexes, acknowledge_xray
+from infra.roles import lambda_role
+from infra.serving import QuoteTable
+from infra.stream import QuoteStream
+
+QUEUE_RETENTION = Duration.days(14)  # SQS maximum: time to look at poison before it ages out
+QUARANTINE_MAX_RECEIVES = 5  # a quarantined message that fails redrive this often is parked in the DLQ
+CONSUMER_TIMEOUT = Duration.seconds(60)
+
+
+class Processing(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: Config,
+        stream: QuoteStream,
+        table: QuoteTable,
+        layer: lambda_.ILayerVersion,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.key = customer_key(
+            self, "Key", alias=config.resource_name("queues"), description="cryptostream quarantine queues",
+            retain=config.retain_data,
+        )  # fmt: skip
+        self.quarantine_dead_letters = self._queue(f"{config.quarantine_queue_name}-dlq", "QuarantineDeadLetters")
+        self.quarantine = self._queue(
+            config.quarantine_queue_name,
+            "Quarantine",
+            dead_letter_queue=sqs.DeadLetterQueue(
+                queue=self.quarantine_dead_letters, max_receive_count=QUARANTINE_MAX_RECEIVES
+            ),
+        )
+        self.esm_failures = self._queue(f"{config.quarantine_queue_name}-esm-failures", "EsmFailures")
+        acknowledge(
+            self.esm_failures,
+            "AwsSolutions-SQS3",
+            "this queue is itself the on-failure destination (dead letters) of the consumer's event source "
+            "mapping; its records point back into the stream, so there is nothing further to redrive",
+        )
+        self.function = self._consumer(config, table, layer)
+        settings = config.consumer
+        self.event_source = sources.KinesisEventSource(
+            stream.stream,
+            starting_position=lambda_.StartingPosition.TRIM_HORIZON,
+            batch_size=settings.batch_size,
+            max_batching_window=Duration.seconds(settings.batching_window_seconds),
+            parallelization_factor=settings.parallelization_factor,
+            bisect_batch_on_error=settings.bisect_on_error,
+            retry_attempts=settings.max_retries,
+            max_record_age=Duration.seconds(settings.max_record_age_seconds),
+            report_batch_item_failures=True,
+            on_failure=sources.SqsDlq(self.esm_failures),
+        )
+        self.function.add_event_source(self.event_source)
+
+    def _queue(self, name: str, construct_id: str, dead_letter_queue: sqs.DeadLetterQueue | None = None) -> sqs.Queue:
+        return sqs.Queue(
+            self,
+            construct_id,
+            queue_name=name,
+            encryption=sqs.QueueEncryption.KMS,
+            encryption_master_key=self.key,
+            data_key_reuse=Duration.hours(1),  # fewer KMS calls; poison is rare but can come in bursts
+            enforce_ssl=True,
+            retention_period=QUEUE_RETENTION,
+            dead_letter_queue=dead_letter_queue,
+        )
+
+    def _consumer(self, config: Config, table: QuoteTable, layer: lambda_.ILayerVersion) -> lambda_.Function:
+        name = config.resource_name("consumer")
+        log_group = function_log_group(self, "ConsumerLogs", function_name=name, config=config)
+        self.role = lambda_role(self, "ConsumerRole", description="cryptostream consumer", log_group=log_group)
+        function = lambda_.Function(
+            self,
+            "Consumer",
+            function_name=name,
+            role=self.role,
+            description="Validates quotes from Kinesis and upserts them into DynamoDB",
+            runtime=RUNTIME,
+            architecture=ARCHITECTURE,
+            handler="consumer.handler.lambda_handler",
+            code=function_code("consumer"),
+            layers=[layer],
+            memory_size=1024,  # CPU scales with memory; a 500-record batch decodes and writes faster
+            timeout=CONSUMER_TIMEOUT,
+            environment={
+                "TABLE_NAME": table.table.table_name,
+                "QUARANTINE_QUEUE_URL": self.quarantine.queue_url,
+                "HISTORY_TTL_DAYS": str(config.history_ttl_days),
+                "POWERTOOLS_SERVICE_NAME": "cryptostream-consumer",
+                "POWERTOOLS_METRICS_NAMESPACE": "cryptostream",
+                "POWERTOOLS_LOG_LEVEL": "INFO",
+            },
+            tracing=lambda_.Tracing.ACTIVE,
+            log_group=log_group,
+        )
+        table.table.grant(
+            function,
+            "dynamodb:BatchWriteItem",
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:TransactWriteItems",
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+        )
+        table.key.grant_encrypt_decrypt(function)
+        self.quarantine.grant_send_messages(function)
+        acknowledge_xray(self.role)
+        acknowledge_kms_grant_wildcards(self.role)
+        acknowledge_table_indexes(self.role, table.table)
+        return function
+

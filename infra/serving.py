@@ -1,0 +1,45 @@
+"""Serving: the DynamoDB table the consumer upserts into and the CLI reads (keys in cryptostream_model.keys)."""
+
+from __future__ import annotations
+
+from aws_cdk import RemovalPolicy
+from aws_cdk import aws_dynamodb as dynamodb
+from constructs import Construct
+
+from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
+from infra.config import Config
+from infra.encryption import customer_key
+
+
+class QuoteTable(Construct):
+    """``pk``/``sk`` on demand, PITR, TTL on ``expires_at``, and the sparse latest-quotes index."""
+
+    def __init__(self, scope: Construct, construct_id: str, *, config: Config) -> None:
+        super().__init__(scope, construct_id)
+        self.key = customer_key(
+            self, "Key", alias=config.resource_name("table"), description="cryptostream DynamoDB table",
+            retain=config.retain_data,
+        )  # fmt: skip
+        self.table = dynamodb.Table(
+            self,
+            "Table",
+            table_name=config.table_name,
+            partition_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="sk", type=dynamodb.AttributeType.STRING),
+            billing_mode=dynamodb.BillingMode.PAY_PER_REQUEST,
+            encryption=dynamodb.TableEncryption.CUSTOMER_MANAGED,
+            encryption_key=self.key,
+            point_in_time_recovery_specification=dynamodb.PointInTimeRecoverySpecification(
+                point_in_time_recovery_enabled=True
+            ),
+            time_to_live_attribute=TTL_ATTRIBUTE,
+            deletion_protection=config.table_deletion_protection,
+            removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
+        )
+        # Only LATEST items carry latest_interval, so the index holds one item per pair and interval.
+        self.table.add_global_secondary_index(
+            index_name=LATEST_INDEX_NAME,
+            partition_key=dynamodb.Attribute(name=LATEST_INDEX_PK, type=dynamodb.AttributeType.STRING),
+            sort_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
+            projection_type=dynamodb.ProjectionType.ALL,
+        )

@@ -1,0 +1,73 @@
+"""The cryptostream stack: every capability of the pipeline as one construct each."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Stack, Tags
+from constructs import Construct
+
+from infra.archive import Archive
+from infra.catalog import Catalog
+from infra.config import Config
+from infra.flink import StudioNotebook
+from infra.ingestion import Ingestion
+from infra.nag import acknowledge
+from infra.observability import Observability, Pipeline
+from infra.processing import Processing
+from infra.serving import QuoteTable
+from infra.stream import QuoteStream
+
+
+class CryptostreamStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: Config, skip_layer_bundling: bool = False, **kwargs
+    ) -> None:
+        super().__init__(scope, construct_id, description="cryptostream: crypto quotes streaming pipeline", **kwargs)
+        Tags.of(self).add("project", config.prefix)
+        self.config = config
+        self.stream = QuoteStream(self, "Stream", config=config)
+        self.table = QuoteTable(self, "Serving", config=config)
+        self.ingestion = Ingestion(
+            self, "Ingestion", config=config, stream=self.stream, table=self.table,
+            skip_layer_bundling=skip_layer_bundling,
+        )  # fmt: skip
+        self.processing = Processing(
+            self, "Processing", config=config, stream=self.stream, table=self.table, layer=self.ingestion.layer
+        )
+        self.archive = Archive(self, "Archive", config=config)
+        self.catalog = Catalog(self, "Catalog", config=config, archive=self.archive, table=self.table)
+        self.archive.deliver_from(self.stream, self.catalog.archive_table)
+        self.flink = StudioNotebook(self, "Flink", config=config, stream=self.stream) if config.flink_studio else None
+        if self.flink is not None:
+            self.flink.node.add_dependency(self.catalog.database)
+        self.observability = Observability(
+            self,
+            "Observability",
+            config=config,
+            pipeline=Pipeline(self.stream, self.table, self.ingestion, self.processing, self.archive),
+        )
+        self._outputs()
+        acknowledge(
+            self,
+            "CloudFormation-Validate::W7001",
+            "the Firehose L2 adds a per-region CIDR mapping used only by Redshift/Splunk/HTTP destinations; "
+            "this delivery stream writes to S3",
+        )
+
+    def _outputs(self) -> None:
+        """Names the CLI and users need, e.g. ``aws cloudformation describe-stacks``."""
+        for name, value in {
+            "StreamName": self.stream.stream.stream_name,
+            "TableName": self.table.table.table_name,
+            "QuarantineQueueUrl": self.processing.quarantine.queue_url,
+            "EsmFailureQueueUrl": self.processing.esm_failures.queue_url,
+            "ArchiveBucket": self.archive.bucket.bucket_name,
+            "AthenaResultsBucket": self.catalog.results_bucket.bucket_name,
+            "AthenaWorkGroup": self.config.athena_workgroup,
+            "GlueDatabase": self.config.glue_database,
+            "AthenaDynamoDbCatalog": self.config.athena_catalog_name,
+            "AlphaVantageSecretArn": self.ingestion.secret.secret_arn,
+            "ProducerFunction": self.ingestion.function.function_name,
+            "ConsumerFunction": self.processing.function.function_name,
+            "AlarmTopicArn": self.observability.topic.topic_arn,
+        }.items():
+            CfnOutput(self, name, value=value)
