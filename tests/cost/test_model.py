@@ -1,0 +1,154 @@
+"""The cost model against figures computed by hand, line by line, for a small case.
+
+Small case: 2 pairs at 60min in us-east-1, on-demand stream, consumer batch 500, Athena 1 GiB/day in
+10 queries, 10-day TTL, Firehose buffer 300 s. A month is 730 h, so 730 producer runs and 1,460 records.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from cryptostream.cost.model import estimate
+from cryptostream.cost.prices import load_price_book
+from cryptostream.cost.workload import Workload
+
+GIB = 1024**3
+RUNS = 730
+RECORDS = 1460
+QUERIES = 10 * 730 / 24  # 304.1666...
+OBJECTS = 1460  # a run every 3600 s >= the 300 s buffer: one object per pair per run
+ARCHIVE_BYTES = RECORDS * 60 + OBJECTS * 2048  # 3,077,680 B a month
+COLD_STARTS = RUNS  # runs an hour apart: every run is cold
+
+# (service, item) -> (quantity, monthly USD), each worked out from the published unit prices.
+EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
+    ("Kinesis Data Streams", "On-demand stream-hours"): (730, 730 * 0.04),
+    # 350 B records billed as 1 KB each: 1,460 KB
+    ("Kinesis Data Streams", "Data ingested"): (1460 * 1024 / GIB, 1460 * 1024 / GIB * 0.08),
+    ("Kinesis Data Streams", "Data retrieved"): (2 * 1460 * 1024 / GIB, 2 * 1460 * 1024 / GIB * 0.04),
+    ("Lambda", "Producer requests"): (730, 730 / 1e6 * 0.20),
+    # 256 MB x (400 ms + 2 x 250 ms) per run
+    ("Lambda", "Producer duration"): (730 * 0.25 * 0.9, 730 * 0.25 * 0.9 * 0.0000166667),
+    # 2 pairs land on 2 of the 4 on-demand shards: 2 invocations per run
+    ("Lambda", "Consumer requests"): (1460, 1460 / 1e6 * 0.20),
+    # 256 MB x (1,460 x 100 ms + 1,460 records x 0.5 ms)
+    ("Lambda", "Consumer duration"): (0.25 * 146.73, 0.25 * 146.73 * 0.0000166667),
+    ("DynamoDB", "Writes: bar items"): (1460, 1460 / 1e6 * 0.625),
+    ("DynamoDB", "Writes: LATEST items"): (2920, 2920 / 1e6 * 0.625),
+    ("DynamoDB", "Writes: latest-by-interval index"): (1460, 1460 / 1e6 * 0.625),
+    # per run: 2 watermarks + lease acquire + lease release
+    ("DynamoDB", "Writes: watermarks and run leases"): (2920, 2920 / 1e6 * 0.625),
+    ("DynamoDB", "Reads: watermarks"): (1460, 1460 / 1e6 * 0.125),
+    # 48 records a day kept 10 days, 450 B each
+    ("DynamoDB", "Storage"): (48 * 10 * 450 / GIB, 48 * 10 * 450 / GIB * 0.25),
+    ("DynamoDB", "Point-in-time recovery"): (48 * 10 * 450 / GIB, 48 * 10 * 450 / GIB * 0.20),
+    # every 350 B record billed as 5 KB
+    ("Data Firehose", "Ingestion"): (1460 * 5120 / GIB, 1460 * 5120 / GIB * 0.029),
+    ("Data Firehose", "Parquet conversion"): (1460 * 5120 / GIB, 1460 * 5120 / GIB * 0.018),
+    ("Data Firehose", "Dynamic partitioning: data"): (1460 * 350 / GIB, 1460 * 350 / GIB * 0.020),
+    ("Data Firehose", "Dynamic partitioning: objects"): (1460, 1460 / 1000 * 0.005),
+    ("Data Firehose", "Dynamic partitioning: JQ"): (1460 * 0.0001 / 3600, 1460 * 0.0001 / 3600 * 0.07),
+    ("S3", "Archive storage"): (12 * ARCHIVE_BYTES / GIB, 12 * ARCHIVE_BYTES / GIB * 0.023),
+    ("S3", "PUT requests"): (1460 + QUERIES * 2, (1460 + QUERIES * 2) / 1000 * 0.005),
+    # 102.4 MiB per query over ~2.1 KB objects would be 50,936 objects, more than the 17,520 the
+    # 12-month archive holds: each query reads all 17,520, two GETs each
+    ("S3", "GET requests"): (QUERIES * 17520 * 2, QUERIES * 17520 * 2 / 1000 * 0.0004),
+    # 102.4 MiB per query, billed as 103 MB
+    ("Athena", "Data scanned"): (QUERIES * 103 / 1024**2, QUERIES * 103 / 1024**2 * 5.0),
+    ("Secrets Manager", "Secrets"): (1, 0.40),
+    ("Secrets Manager", "GetSecretValue calls"): (COLD_STARTS, COLD_STARTS / 10_000 * 0.05),
+    ("CloudWatch", "Custom metrics (EMF)"): (10, 3.00),
+    ("CloudWatch", "Alarms"): (6, 0.60),
+    ("CloudWatch", "Dashboard"): (1, 3.00),
+    ("CloudWatch", "Logs ingestion"): ((730 + 1460) * 2048 / GIB, (730 + 1460) * 2048 / GIB * 0.50),
+    # 0.1% of 1,460 records quarantined: send, receive, delete
+    ("SQS", "Quarantine requests"): (4.38, 4.38 / 1e6 * 0.40),
+    ("KMS", "Customer managed keys"): (4, 4.00),
+    # 7 principal/resource pairs x 8,760 five-minute periods + 2 per query + 2 per cold start
+    ("KMS", "Requests"): (61_320 + QUERIES * 2 + 1460, (61_320 + QUERIES * 2 + 1460) / 10_000 * 0.03),
+    ("EventBridge", "Scheduled rule invocations"): (730, 0.0),
+}
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_price_book()
+
+
+@pytest.fixture(scope="module")
+def small(book):
+    workload = Workload(
+        pairs=2,
+        interval="60min",
+        athena_gb_per_day=1.0,
+        athena_queries_per_day=10,
+        retention_days=10,
+    )
+    return estimate(workload, book)
+
+
+def test_volumes_of_the_small_case(small):
+    assert small.volumes.runs == pytest.approx(RUNS)
+    assert small.volumes.records == pytest.approx(RECORDS)
+    assert small.volumes.consumer_invocations == pytest.approx(1460)
+    assert small.volumes.firehose_objects == pytest.approx(OBJECTS)
+
+
+@pytest.mark.parametrize(("key", "expected"), EXPECTED.items(), ids=[f"{s}: {i}" for s, i in EXPECTED])
+def test_each_line_item_matches_the_hand_computation(small, key, expected):
+    item = small.item(*key)
+    quantity, monthly = expected
+    assert item.quantity == pytest.approx(quantity, rel=1e-9)
+    assert item.monthly_usd == pytest.approx(monthly, rel=1e-9, abs=1e-12)
+
+
+def test_the_model_prices_exactly_the_hand_computed_items(small):
+    assert {(i.service, i.name) for i in small.items()} == set(EXPECTED)
+
+
+def test_total_is_the_sum_of_the_hand_computed_items(small):
+    assert small.total_usd == pytest.approx(sum(monthly for _, monthly in EXPECTED.values()), rel=1e-9)
+    # 40.20 fixed (stream-hours, secret, metrics, alarms, dashboard, keys) + 4.26 S3 GETs + ~0.38 the rest
+    assert small.total_usd == pytest.approx(44.84, abs=0.01)
+
+
+def test_firehose_bills_each_record_as_five_kilobytes(small):
+    ingestion = small.item("Data Firehose", "Ingestion")
+    actual_gb = small.volumes.records * 350 / GIB
+    assert ingestion.quantity / actual_gb == pytest.approx(5120 / 350)
+    assert "14.6x" in ingestion.note
+
+
+def test_consumer_invocations_follow_the_batch_size(book):
+    # 1,000 pairs on 4 on-demand shards: 250 records per shard per run, batch 100 -> 3 invocations each
+    report = estimate(Workload(pairs=1000, interval="5min", consumer_batch=100), book)
+    assert report.volumes.consumer_invocations == pytest.approx(8760 * 4 * 3)
+    # the same load in batches of 500 needs one invocation per shard per run
+    report = estimate(Workload(pairs=1000, interval="5min", consumer_batch=500), book)
+    assert report.volumes.consumer_invocations == pytest.approx(8760 * 4)
+
+
+def test_firehose_flushes_on_its_buffer_when_runs_are_more_frequent(book):
+    # runs every 60 s, buffer 300 s: one object per pair per 300 s = 8,760 per pair
+    report = estimate(Workload(pairs=3, interval="1min"), book)
+    assert report.volumes.firehose_objects == pytest.approx(3 * 8760)
+    longer = estimate(Workload(pairs=3, interval="1min", firehose_buffer_seconds=900), book)
+    assert longer.volumes.firehose_objects == pytest.approx(3 * 2920)
+
+
+def test_spot_uses_the_spot_schedules_rate(book):
+    every_two_minutes = estimate(Workload(pairs=4, interval="spot", spot_rate_minutes=2), book)
+    assert every_two_minutes.volumes.runs == pytest.approx(730 * 30)
+    daily = estimate(Workload(pairs=4, interval="1d"), book)
+    assert daily.volumes.runs == pytest.approx(730 / 24)
+
+
+def test_athena_queries_below_ten_megabytes_are_billed_ten(book):
+    report = estimate(Workload(pairs=2, interval="60min", athena_gb_per_day=0.001, athena_queries_per_day=100), book)
+    assert report.item("Athena", "Data scanned").quantity == pytest.approx(100 * 730 / 24 * 10 / 1024**2)
+
+
+def test_no_athena_scans_means_no_athena_cost(book):
+    report = estimate(Workload(pairs=2, interval="60min", athena_gb_per_day=0), book)
+    assert report.item("Athena", "Data scanned").monthly_usd == 0
+    assert report.item("S3", "GET requests").quantity == 0

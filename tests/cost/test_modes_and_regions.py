@@ -1,0 +1,104 @@
+"""Region switch, on-demand vs provisioned, and the sentence saying what dominates the bill."""
+
+from __future__ import annotations
+
+import pytest
+
+from cryptostream.cost.advice import dominant, notes
+from cryptostream.cost.model import estimate
+from cryptostream.cost.prices import load_price_book
+from cryptostream.cost.workload import Workload
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_price_book()
+
+
+def test_region_switch_prices_every_item_from_that_region(book):
+    workload = Workload(pairs=10, interval="1min")
+    virginia = estimate(workload, book)
+    ireland = estimate(Workload(pairs=10, interval="1min", region="eu-west-1"), book)
+    assert ireland.region_name == "Europe (Ireland)"
+    eu_prices = book.region("eu-west-1")
+    for item in ireland.items():
+        assert item.price is eu_prices[item.price.key]
+    # same volumes, different prices
+    assert [i.quantity for i in ireland.items()] == [i.quantity for i in virginia.items()]
+    assert ireland.item("Kinesis Data Streams", "On-demand stream-hours").monthly_usd == pytest.approx(730 * 0.044)
+    assert ireland.item("CloudWatch", "Logs ingestion").monthly_usd == pytest.approx(
+        virginia.item("CloudWatch", "Logs ingestion").quantity * 0.57
+    )
+    assert ireland.total_usd > virginia.total_usd
+
+
+def test_provisioned_stream_prices_shard_hours_and_put_units(book):
+    report = estimate(Workload(pairs=10, interval="1min", shards=1), book)
+    kinesis = next(s for s in report.services if s.service == "Kinesis Data Streams")
+    assert [i.name for i in kinesis.items] == ["Shard-hours", "PUT payload units"]
+    assert report.item("Kinesis Data Streams", "Shard-hours").monthly_usd == pytest.approx(730 * 0.015)
+    # 438,000 records of 350 B: one 25 KB payload unit each
+    assert report.item("Kinesis Data Streams", "PUT payload units").quantity == pytest.approx(438_000)
+    assert report.item("Kinesis Data Streams", "PUT payload units").monthly_usd == pytest.approx(0.438 * 0.014)
+    # one shard: one consumer invocation per run instead of one per busy on-demand shard
+    assert report.volumes.consumer_invocations == pytest.approx(43_800)
+
+
+def test_on_demand_stream_prices_stream_hours_and_data(book):
+    report = estimate(Workload(pairs=10, interval="1min", shards=0), book)
+    kinesis = next(s for s in report.services if s.service == "Kinesis Data Streams")
+    assert [i.name for i in kinesis.items] == ["On-demand stream-hours", "Data ingested", "Data retrieved"]
+    assert report.volumes.consumer_invocations == pytest.approx(43_800 * 4)
+
+
+def test_small_on_demand_bill_is_dominated_by_stream_hours_and_one_shard_saves(book):
+    on_demand = estimate(Workload(pairs=10, interval="1min"), book)
+    one_shard = estimate(Workload(pairs=10, interval="1min", shards=1), book)
+    verdict = dominant(on_demand, book)
+    assert verdict.item == "On-demand stream-hours"
+    assert verdict.share == pytest.approx(29.20 / on_demand.total_usd)
+    assert verdict.alternative_usd == pytest.approx(one_shard.total_usd)
+    saving = on_demand.total_usd - one_shard.total_usd
+    assert saving > 15
+    assert f"(--shards 1) costs ${saving:,.2f} less" in verdict.sentence
+    assert f"are {verdict.share:.0%} of the bill" in verdict.sentence
+
+
+def test_over_provisioned_stream_is_told_how_many_shards_it_needs(book):
+    report = estimate(Workload(pairs=10, interval="1min", shards=4), book)
+    verdict = dominant(report, book)
+    assert verdict.item == "Shard-hours"
+    assert "--shards 1 saves" in verdict.sentence
+    assert verdict.alternative_usd == pytest.approx(
+        estimate(Workload(pairs=10, interval="1min", shards=1), book).total_usd
+    )
+
+
+def test_under_provisioned_stream_warns_of_throttling(book):
+    report = estimate(Workload(pairs=2500, interval="5min", shards=1), book)
+    assert any("throttled" in w and "--shards 3" in w for w in report.warnings)
+
+
+def test_large_bills_name_dynamodb_writes(book):
+    report = estimate(Workload(pairs=2000, interval="1min", shards=2), book)
+    verdict = dominant(report, book)
+    assert verdict.service == "DynamoDB"
+    assert "LATEST" in verdict.sentence
+
+
+def test_slow_producer_runs_are_flagged(book):
+    report = estimate(Workload(pairs=400, interval="1min"), book)
+    assert any("runs would overlap" in w for w in report.warnings)
+    assert estimate(Workload(pairs=10, interval="1min"), book).warnings == ()
+
+
+def test_notes_state_the_firehose_rounding_and_unverified_prices(book):
+    report = estimate(Workload(pairs=10, interval="1min"), book)
+    remarks = notes(report)
+    assert any("5 KB" in n and "14.6x" in n for n in remarks)
+    unverified = [p.key for p in report.unverified_prices()]
+    assert "firehose.format_conversion_gb" in unverified
+    assert any(all(key in n for key in unverified) for n in remarks)
+    # an all-unverified region says so for more prices
+    ireland = estimate(Workload(pairs=10, interval="1min", region="eu-west-1"), book)
+    assert len(ireland.unverified_prices()) > len(unverified)
