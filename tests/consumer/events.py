@@ -79,7 +79,7 @@ def kinesis_record(
 def kinesis_event(bodies: list[dict[str, Any] | bytes | str], first_sequence: int = FIRST_SEQUENCE) -> dict[str, Any]:
     return {
         "Records": [
-            kinesis_record(body, first_sequence + offset, arrival=ARRIVAL + offset / 1000)
+            kinesis_record(body, first_sequence + offset, arrival=round(ARRIVAL + offset / 1000, 3))
             for offset, body in enumerate(bodies)
         ]
     }
