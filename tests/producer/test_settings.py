@@ -1,0 +1,71 @@
+"""Settings and events: one-line errors for bad input."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from producer.errors import ConfigError
+from producer.settings import Settings, parse_pairs, plan_run
+
+ENV = {"STREAM_NAME": "s", "TABLE_NAME": "t", "PAIRS": "btc-usd, ETH-USD,BTC-USD", "INTERVAL": "spot"}
+
+
+def test_settings_from_env():
+    settings = Settings.from_env({**ENV, "ALPHAVANTAGE_TIMEOUT_SECONDS": "3.5", "ALPHAVANTAGE_MAX_RETRIES": "4"})
+    assert settings.pairs == ("BTC-USD", "ETH-USD")
+    assert settings.interval == "spot"
+    assert settings.base_url == "https://www.alphavantage.co/query"
+    assert (settings.timeout_seconds, settings.max_retries) == (3.5, 4)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"TABLE_NAME": "t"}, "missing setting STREAM_NAME"),
+        ({**ENV, "PAIRS": "BTCUSD"}, "invalid pair 'BTCUSD'"),
+        ({**ENV, "PAIRS": " , "}, "no pairs configured"),
+        ({**ENV, "INTERVAL": "2min"}, "unknown interval '2min'"),
+        ({**ENV, "ALPHAVANTAGE_TIMEOUT_SECONDS": "soon"}, "must be a number"),
+    ],
+)
+def test_bad_settings(env, message):
+    with pytest.raises(ConfigError, match=message) as raised:
+        Settings.from_env(env)
+    assert "\n" not in str(raised.value)
+
+
+def test_event_overrides_pairs_and_interval():
+    settings = Settings.from_env(ENV)
+    plan = plan_run({"pairs": ["sol-eur"], "interval": "1d"}, settings)
+    assert (plan.pairs, plan.interval, plan.mode) == (("SOL-EUR",), "1d", "incremental")
+    assert plan_run({"pairs": "XRP-USD,ADA-USD"}, settings).pairs == ("XRP-USD", "ADA-USD")
+    assert plan_run(None, settings).pairs == settings.pairs
+
+
+def test_full_mode_range():
+    plan = plan_run({"mode": "full", "start": "2026-11-01", "end": "2026-11-22T09:00:00Z"}, Settings.from_env(ENV))
+    assert plan.start == datetime(2026, 11, 1, tzinfo=UTC)
+    assert plan.end == datetime(2026, 11, 22, 9, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("event", "message"),
+    [
+        ({"mode": "sometimes"}, "unknown mode"),
+        ({"mode": "full", "start": "yesterday"}, "start is not an ISO-8601"),
+        ({"mode": "full", "start": "2026-11-22", "end": "2026-11-01"}, "is after end"),
+        ({"start": "2026-11-22"}, "mode 'full' only"),
+        ({"interval": "weekly"}, "unknown interval"),
+        ({"pairs": 3}, "pairs must be a list"),
+        ([], "event must be a JSON object"),
+    ],
+)
+def test_bad_events(event, message):
+    with pytest.raises(ConfigError, match=message):
+        plan_run(event, Settings.from_env(ENV))
+
+
+def test_parse_pairs_deduplicates_in_order():
+    assert parse_pairs(["eth-usd", "BTC-USD", "ETH-USD"]) == ("ETH-USD", "BTC-USD")
