@@ -47,13 +47,14 @@ def _query_pages(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
 
-def latest_items(table_name: str, endpoint_url: str | None, pairs: tuple[str, ...] = ()) -> list[dict[str, Any]]:
+def latest_items(table_name: str, endpoint_url: str | None, pairs: tuple[str, ...] = (),
+                 region: str = "us-east-1") -> list[dict[str, Any]]:
     """Every LATEST item, by Query on the latest-by-interval index (falls back to one Query per pair and
     interval if the index is missing or projects keys only)."""
     import boto3
     from boto3.dynamodb.conditions import Key
 
-    table = boto3.resource("dynamodb", endpoint_url=endpoint_url).Table(table_name)
+    table = boto3.resource("dynamodb", endpoint_url=endpoint_url, region_name=region).Table(table_name)
     try:
         items: list[dict[str, Any]] = []
         try:

@@ -31,7 +31,7 @@ def run_named_query(name: str, params: Mapping[str, str], archive: str | None = 
         for rollup in sorted(query.tables & {"rollup_1h", "rollup_1d"}):
             register_rollup(con, rollup, location.rollups_root)  # type: ignore[union-attr]
         if "serving" in query.tables:
-            register_serving(con, latest_items(config.table_name, endpoint, config.pairs))
+            register_serving(con, latest_items(config.table_name, endpoint, config.pairs, config.region))
         return fetch_dicts(con, sql)
     finally:
         con.close()

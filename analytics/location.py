@@ -128,3 +128,20 @@ def resolve_archive(
     if rollups is not None and s3 is None:
         rollups = str(Path(rollups).expanduser().resolve())
     return ArchiveLocation(quotes_root, (rollups or default_rollups).rstrip("/"), s3)
+
+
+def discover_endpoint(endpoint: str | None = None) -> str | None:
+    """``--endpoint``, else ``AWS_ENDPOINT_URL``, else the running local stack's endpoint (from its state
+    file), else None (real AWS)."""
+    explicit = endpoint or load_config().endpoint_url
+    if explicit:
+        return explicit
+    try:
+        from cryptostream.target import resolve
+    except ImportError:  # analytics installed without the local stack
+        return None
+    try:
+        target = resolve()
+    except Exception:  # noqa: BLE001 - no stack and no credentials: the caller reports what it cannot reach
+        return None
+    return target.endpoint

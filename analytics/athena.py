@@ -1,0 +1,134 @@
+"""Run a named query on Athena through the project's workgroup: start, poll with backoff, fetch every page.
+
+The same ``analytics/queries/*.sql`` files are rendered for Athena with parameters inlined and the logical
+table names mapped to the deployed ones (``athena_table_names``). ``athena_sql`` is also what the CDK app
+should register as each named query, so the console runs exactly what ``cryptostream query --athena`` runs.
+Rollups on Athena are views (``athena_view_sql``): Athena bills by bytes scanned and the archive is partitioned
+by pair and day, so a view over a date range is cheap, and it is always equal to a full recompute.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from analytics.catalog import QueryError, load_query
+from analytics.config import AnalyticsConfig, load_config
+
+TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
+
+
+class AthenaError(QueryError):
+    """An Athena query failed, timed out or could not be started (one line for the user)."""
+
+
+def athena_table_names(config: AnalyticsConfig | None = None) -> dict[str, str]:
+    """Logical table -> Athena name: the Glue tables of the archive and rollups, the serving table through
+    the DynamoDB connector's catalog."""
+    config = config or load_config()
+    return {
+        "quotes": f"{config.glue_database}.quotes",
+        "rollup_1h": f"{config.glue_database}.rollup_1h",
+        "rollup_1d": f"{config.glue_database}.rollup_1d",
+        "serving": f'"{config.athena_catalog}"."default"."{config.table_name}"',
+    }
+
+
+def athena_sql(name: str, params: Mapping[str, str] | None = None, config: AnalyticsConfig | None = None) -> str:
+    """The named query as Athena runs it: Trino dialect, parameters inlined, real table names."""
+    return load_query(name).render(params, dialect="trino", table_names=athena_table_names(config), pretty=True)
+
+
+def athena_view_sql(table: str, config: AnalyticsConfig | None = None) -> str:
+    """``CREATE OR REPLACE VIEW`` for a rollup table (``rollup_1h``/``rollup_1d``) over the archive."""
+    config = config or load_config()
+    body = load_query(table).render(dialect="trino", table_names=athena_table_names(config), pretty=True)
+    return f"CREATE OR REPLACE VIEW {config.glue_database}.{table} AS\n{body}"
+
+
+def _convert(value: str | None, athena_type: str) -> Any:
+    if value is None:
+        return None
+    kind = athena_type.lower()
+    if kind in ("tinyint", "smallint", "integer", "bigint"):
+        return int(value)
+    if kind in ("double", "float", "real", "decimal"):
+        return float(value)
+    if kind == "boolean":
+        return value == "true"
+    if kind == "date":
+        return date.fromisoformat(value)
+    if kind.startswith("timestamp"):
+        return datetime.fromisoformat(value.replace(" UTC", ""))
+    return value
+
+
+def run_athena_query(
+    name: str,
+    params: Mapping[str, str] | None = None,
+    *,
+    client: Any = None,
+    config: AnalyticsConfig | None = None,
+    timeout_seconds: float = 600.0,
+    first_poll_seconds: float = 0.25,
+    max_poll_seconds: float = 5.0,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> list[dict[str, Any]]:
+    """Run the named query in the workgroup and return every row as a dict (typed from Athena's metadata)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    config = config or load_config()
+    sql = athena_sql(name, params, config)
+    if client is None:
+        import boto3
+
+        client = boto3.client("athena", endpoint_url=config.endpoint_url)
+    try:
+        execution_id = client.start_query_execution(
+            QueryString=sql,
+            WorkGroup=config.athena_workgroup,
+            QueryExecutionContext={"Database": config.glue_database},
+        )["QueryExecutionId"]
+        _wait(client, execution_id, timeout_seconds, first_poll_seconds, max_poll_seconds, sleep, clock)
+        return _results(client, execution_id)
+    except ClientError as exc:
+        error = exc.response["Error"]
+        raise AthenaError(f"Athena: {error['Code']}: {error.get('Message', '')}".splitlines()[0]) from None
+    except BotoCoreError as exc:
+        raise AthenaError(f"cannot reach Athena: {exc}") from None
+
+
+def _wait(client: Any, execution_id: str, timeout: float, delay: float, max_delay: float,
+          sleep: Callable[[float], None], clock: Callable[[], float]) -> None:
+    deadline = clock() + timeout
+    while True:
+        status = client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Status"]
+        state = status["State"]
+        if state == "SUCCEEDED":
+            return
+        if state in TERMINAL_STATES:
+            reason = status.get("StateChangeReason", "no reason given").splitlines()[0]
+            raise AthenaError(f"Athena query {execution_id} {state.lower()}: {reason}")
+        if clock() + delay > deadline:
+            client.stop_query_execution(QueryExecutionId=execution_id)
+            raise AthenaError(f"Athena query {execution_id} still {state.lower()} after {timeout:.0f} s; cancelled")
+        sleep(delay)
+        delay = min(delay * 2, max_delay)
+
+
+def _results(client: Any, execution_id: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    columns: list[tuple[str, str]] | None = None
+    for page in client.get_paginator("get_query_results").paginate(QueryExecutionId=execution_id):
+        result_set = page["ResultSet"]
+        data = result_set.get("Rows", [])
+        if columns is None:
+            columns = [(c["Name"], c["Type"]) for c in result_set["ResultSetMetadata"]["ColumnInfo"]]
+            data = data[1:]  # a SELECT's first row repeats the column names
+        for row in data:
+            values = [cell.get("VarCharValue") for cell in row["Data"]]
+            rows.append({n: _convert(v, t) for (n, t), v in zip(columns, values, strict=True)})
+    return rows
