@@ -52,6 +52,7 @@ def cost(
             firehose_buffer_seconds=deployment.firehose_buffer_seconds,
             firehose_buffer_mib=deployment.firehose_buffer_mib,
             spot_rate_minutes=deployment.spot_rate_minutes,
+            schedules=deployment.schedules,
         )
         book = load_price_book()
         report = estimate(workload, book)

@@ -30,6 +30,7 @@ class Deployment:
     consumer_batching_window_seconds: float = 5
     consumer_parallelization_factor: int = 1
     spot_rate_minutes: int = 1
+    schedules: int = 3
     source: str = "built-in defaults"
 
 
@@ -59,6 +60,7 @@ def deployment_from_context(block: dict[str, Any], source: str) -> Deployment:
                 consumer.get("parallelization_factor", base.consumer_parallelization_factor)
             ),
             spot_rate_minutes=_spot_rate_minutes(block.get("schedules"), base.spot_rate_minutes),
+            schedules=len(block["schedules"]) if "schedules" in block else base.schedules,
             source=source,
         )
     except (TypeError, ValueError, AttributeError) as exc:

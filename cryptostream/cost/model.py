@@ -321,9 +321,25 @@ def _secrets(c: _Context) -> list[LineItem]:
 def _cloudwatch(c: _Context) -> list[LineItem]:
     s = "CloudWatch"
     log_gb = (c.v.runs + c.v.consumer_invocations) * c.a.log_bytes_per_invocation / GIB
+    metrics = c.a.consumer_metrics + c.a.producer_metrics_per_schedule * c.w.schedules
+    alarms = c.a.fixed_alarms + c.a.alarms_per_schedule * c.w.schedules
     return [
-        LineItem(s, "Custom metrics (EMF)", c.a.custom_metrics, "metric-months", c.p["cloudwatch.metric_month"]),
-        LineItem(s, "Alarms", c.a.alarms, "alarm-months", c.p["cloudwatch.alarm_month"]),
+        LineItem(
+            s,
+            "Custom metrics (EMF)",
+            metrics,
+            "metric-months",
+            c.p["cloudwatch.metric_month"],
+            f"{c.a.consumer_metrics} consumer + {c.a.producer_metrics_per_schedule} per schedule x {c.w.schedules}",
+        ),
+        LineItem(
+            s,
+            "Alarms",
+            alarms,
+            "alarm-months",
+            c.p["cloudwatch.alarm_month"],
+            f"{c.a.fixed_alarms} + {c.a.alarms_per_schedule} per schedule x {c.w.schedules}",
+        ),
         LineItem(s, "Dashboard", c.a.dashboards, "dashboard-months", c.p["cloudwatch.dashboard_month"]),
         LineItem(
             s,
@@ -370,11 +386,27 @@ def _eventbridge(c: _Context) -> list[LineItem]:
     return [
         LineItem(
             "EventBridge",
-            "Scheduled rule invocations",
+            "Scheduler invocations",
             c.v.runs,
             "invocations",
-            c.p["eventbridge.scheduled_rule_invocation"],
-            "scheduled rules are free",
+            c.p["eventbridge.scheduler_invocation"],
+            "EventBridge Scheduler: the first 14 million a month cost $0 (scheduled rules would be free too)",
+        ),
+    ]
+
+
+def _xray(c: _Context) -> list[LineItem]:
+    """Both Lambdas trace actively; X-Ray's default rule keeps the first request each second + 5% of the rest."""
+    consumer_per_run = c.v.consumer_invocations / c.v.runs
+    traces = c.v.runs * (1 + 1 + c.a.xray_extra_sample_rate * (consumer_per_run - 1))
+    return [
+        LineItem(
+            "X-Ray",
+            "Traces recorded",
+            traces,
+            "traces",
+            c.p["xray.trace_recorded"],
+            "producer run + consumer batches of each run (active tracing)",
         ),
     ]
 
@@ -391,6 +423,7 @@ SERVICES: tuple[Callable[[_Context], list[LineItem]], ...] = (
     _sqs,
     _kms,
     _eventbridge,
+    _xray,
 )
 
 

@@ -38,6 +38,7 @@ class Workload:
     firehose_buffer_seconds: int = 300
     firehose_buffer_mib: int = 64
     spot_rate_minutes: int = 1
+    schedules: int = 3  # deployed EventBridge schedules: each adds producer metrics and an alarm
 
     @property
     def on_demand(self) -> bool:
@@ -70,6 +71,7 @@ class Workload:
             ),
             (self.firehose_buffer_mib >= 1, "firehose_buffer_mib must be at least 1"),
             (self.spot_rate_minutes >= 1, "the spot schedule's rate_minutes must be at least 1"),
+            (self.schedules >= 1, "cdk.json must configure at least one schedule"),
         )
         for ok, message in checks:
             if not ok:
@@ -92,19 +94,22 @@ class Assumptions:
     table_item_bytes: int = 450  # the record's attributes + DynamoDB's 100-byte per-item overhead
     on_demand_shards: int = 4  # a new on-demand stream starts with 4 MB/s of write capacity = 4 shards
     stream_readers: int = 2  # the consumer's event source mapping and Firehose each read every record
-    producer_memory_mb: int = 256
+    producer_memory_mb: int = 512  # infra/ingestion.py
     producer_base_ms: float = 400  # start-up, DynamoDB watermark reads, PutRecords
     producer_ms_per_pair: float = 250  # one Alpha Vantage round trip per pair
-    consumer_memory_mb: int = 256
+    consumer_memory_mb: int = 1024  # infra/processing.py
     consumer_base_ms: float = 100
     consumer_ms_per_record: float = 0.5  # decode + validate + BatchWriteItem share (25 items per call)
     log_bytes_per_invocation: int = 2048  # START/END/REPORT + one structured summary line + one EMF blob
     watermark_reads_per_pair: float = 1  # strongly consistent GetItem, item < 4 KB
     lease_writes_per_run: int = 2  # acquire + release of the schedule's run lease
-    custom_metrics: int = 10  # Powertools EMF metrics (records, written, duplicates, quarantined, ...)
-    alarms: int = 6  # iterator age, 2 x Lambda errors, quarantine depth, Firehose failures, producer failures
+    consumer_metrics: int = 11  # consumer/handler.py: 9 counts + 2 ingest-lag figures
+    producer_metrics_per_schedule: int = 6  # producer/handler.py, one Interval dimension per schedule
+    fixed_alarms: int = 11  # infra/observability.py: stream, consumer, queues, producer, archive
+    alarms_per_schedule: int = 1  # failed pairs of each schedule
     dashboards: int = 1
-    kms_keys: int = 4  # stream, table, queues, archive bucket
+    kms_keys: int = 6  # infra: stream, table, processing queues, ingestion, archive, alarm topic
+    xray_extra_sample_rate: float = 0.05  # X-Ray's default rule: first request each second + 5% of the rest
     kms_key_users: int = 7  # (principal, encrypted resource) pairs that fetch data keys
     kms_data_key_seconds: int = 300  # services re-request a data key about every 5 minutes
     secrets: int = 1  # the Alpha Vantage key

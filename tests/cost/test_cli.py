@@ -53,6 +53,7 @@ def test_table_output_names_every_service_the_total_and_what_dominates(app, runn
         "SQS:",
         "KMS:",
         "EventBridge:",
+        "X-Ray:",
         "Total",
     ):
         assert title in result.stdout

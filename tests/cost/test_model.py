@@ -27,12 +27,12 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Kinesis Data Streams", "Data ingested"): (1460 * 1024 / GIB, 1460 * 1024 / GIB * 0.08),
     ("Kinesis Data Streams", "Data retrieved"): (2 * 1460 * 1024 / GIB, 2 * 1460 * 1024 / GIB * 0.04),
     ("Lambda", "Producer requests"): (730, 730 / 1e6 * 0.20),
-    # 256 MB x (400 ms + 2 x 250 ms) per run
-    ("Lambda", "Producer duration"): (730 * 0.25 * 0.9, 730 * 0.25 * 0.9 * 0.0000166667),
+    # 512 MB x (400 ms + 2 x 250 ms) per run
+    ("Lambda", "Producer duration"): (730 * 0.5 * 0.9, 730 * 0.5 * 0.9 * 0.0000166667),
     # 2 pairs land on 2 of the 4 on-demand shards: 2 invocations per run
     ("Lambda", "Consumer requests"): (1460, 1460 / 1e6 * 0.20),
-    # 256 MB x (1,460 x 100 ms + 1,460 records x 0.5 ms)
-    ("Lambda", "Consumer duration"): (0.25 * 146.73, 0.25 * 146.73 * 0.0000166667),
+    # 1,024 MB x (1,460 x 100 ms + 1,460 records x 0.5 ms)
+    ("Lambda", "Consumer duration"): (146.73, 146.73 * 0.0000166667),
     ("DynamoDB", "Writes: bar items"): (1460, 1460 / 1e6 * 0.625),
     ("DynamoDB", "Writes: LATEST items"): (2920, 2920 / 1e6 * 0.625),
     ("DynamoDB", "Writes: latest-by-interval index"): (1460, 1460 / 1e6 * 0.625),
@@ -57,16 +57,21 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Athena", "Data scanned"): (QUERIES * 103 / 1024**2, QUERIES * 103 / 1024**2 * 5.0),
     ("Secrets Manager", "Secrets"): (1, 0.40),
     ("Secrets Manager", "GetSecretValue calls"): (COLD_STARTS, COLD_STARTS / 10_000 * 0.05),
-    ("CloudWatch", "Custom metrics (EMF)"): (10, 3.00),
-    ("CloudWatch", "Alarms"): (6, 0.60),
+    # 11 consumer metrics + 6 producer metrics for each of cdk.json's 3 schedules
+    ("CloudWatch", "Custom metrics (EMF)"): (29, 29 * 0.30),
+    # 11 fixed alarms + 1 per schedule
+    ("CloudWatch", "Alarms"): (14, 14 * 0.10),
     ("CloudWatch", "Dashboard"): (1, 3.00),
     ("CloudWatch", "Logs ingestion"): ((730 + 1460) * 2048 / GIB, (730 + 1460) * 2048 / GIB * 0.50),
     # 0.1% of 1,460 records quarantined: send, receive, delete
     ("SQS", "Quarantine requests"): (4.38, 4.38 / 1e6 * 0.40),
-    ("KMS", "Customer managed keys"): (4, 4.00),
+    ("KMS", "Customer managed keys"): (6, 6.00),
     # 7 principal/resource pairs x 8,760 five-minute periods + 2 per query + 2 per cold start
     ("KMS", "Requests"): (61_320 + QUERIES * 2 + 1460, (61_320 + QUERIES * 2 + 1460) / 10_000 * 0.03),
-    ("EventBridge", "Scheduled rule invocations"): (730, 0.0),
+    # the first 14 million Scheduler invocations a month are $0
+    ("EventBridge", "Scheduler invocations"): (730, 0.0),
+    # per run: the producer's trace + the first consumer batch + 5% of the other one
+    ("X-Ray", "Traces recorded"): (730 * 2.05, 730 * 2.05 / 1e6 * 5.0),
 }
 
 
@@ -108,8 +113,8 @@ def test_the_model_prices_exactly_the_hand_computed_items(small):
 
 def test_total_is_the_sum_of_the_hand_computed_items(small):
     assert small.total_usd == pytest.approx(sum(monthly for _, monthly in EXPECTED.values()), rel=1e-9)
-    # 40.20 fixed (stream-hours, secret, metrics, alarms, dashboard, keys) + 4.26 S3 GETs + ~0.38 the rest
-    assert small.total_usd == pytest.approx(44.84, abs=0.01)
+    # 48.70 fixed (stream-hours, secret, metrics, alarms, dashboard, keys) + 4.26 S3 GETs + ~0.39 the rest
+    assert small.total_usd == pytest.approx(53.35, abs=0.01)
 
 
 def test_firehose_bills_each_record_as_five_kilobytes(small):

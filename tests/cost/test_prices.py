@@ -47,15 +47,17 @@ def test_services_the_command_promises_are_priced():
         "sqs",
         "kms",
         "eventbridge",
+        "xray",
     ):
         assert any(key.startswith(prefix) for key in prices), prefix
 
 
-def test_scheduled_rules_are_free_and_say_so():
+def test_schedules_are_free_and_say_so():
     for region in load_price_book().regions.values():
-        price = region["eventbridge.scheduled_rule_invocation"]
+        price = region["eventbridge.scheduler_invocation"]
         assert price.usd == 0
-        assert "free" in price.note
+        assert "14 million" in price.note
+        assert "Scheduled rules" in price.note and "free" in price.note
 
 
 def test_price_cost_is_per_its_unit():
