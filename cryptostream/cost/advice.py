@@ -13,6 +13,8 @@ EXCLUDED = (
     "tier), the Athena DynamoDB connector's Lambda (only during federated queries), data transfer (nothing leaves "
     "the region) and the Alpha Vantage subscription."
 )
+FIXED_SERVICES = ("CloudWatch", "KMS", "Secrets Manager")
+FIXED_ITEMS = ("EMF custom metrics", "Alarms", "Dashboard", "Customer managed keys", "Secrets")
 FREE_TIERS = (
     "List prices: free tiers (Lambda 1M requests + 400,000 GB-s, SQS 1M requests, KMS 20,000 requests, CloudWatch "
     "10 metrics / 10 alarms / 3 dashboards / 5 GB logs, DynamoDB 25 GB, X-Ray 100,000 traces) are not "
@@ -29,6 +31,15 @@ class Verdict:
     share: float
     sentence: str
     alternative_usd: float | None = None
+
+
+def _lower_first(name: str) -> str:
+    """``Alarms`` -> ``alarms`` but ``EMF custom metrics`` stays."""
+    return name[0].lower() + name[1:] if name[1:2].islower() else name
+
+
+def quantity_text(value: float) -> str:
+    return f"{value:,.0f}" if value == int(value) else f"{value:,.2f}"
 
 
 def _money(usd: float) -> str:
@@ -138,7 +149,16 @@ def dominant(report: CostReport, book: PriceBook) -> Verdict:
             f"({report.volumes.runs:,.0f} runs a month at --interval {w.interval})."
         )
         return Verdict(service.service, top.name, share, sentence)
-    sentence = f"{service.service} is {service_share:.0%} of the bill, led by {top.name.lower()}."
+    if service.service in FIXED_SERVICES:
+        fixed = ", ".join(
+            f"{quantity_text(i.quantity)} {_lower_first(i.name)}" for i in service.items if i.name in FIXED_ITEMS
+        )
+        sentence = (
+            f"{service.service} is {service_share:.0%} of the bill: {fixed} are fixed monthly charges of the "
+            "deployment, whatever the pairs and interval; at this volume the data path itself costs little."
+        )
+        return Verdict(service.service, top.name, service_share, sentence)
+    sentence = f"{service.service} is {service_share:.0%} of the bill, led by {top.name}."
     return Verdict(service.service, top.name, service_share, sentence)
 
 

@@ -11,7 +11,7 @@ from cryptostream.cost.advice import dominant, notes
 from cryptostream.cost.deployment import DeploymentError, load_deployment
 from cryptostream.cost.model import estimate
 from cryptostream.cost.prices import PriceBookError, load_price_book
-from cryptostream.cost.render import print_report, report_dict
+from cryptostream.cost.render import print_report, report_dict, report_markdown
 from cryptostream.cost.workload import Workload, WorkloadError
 
 EXIT_BAD_INPUT = 2
@@ -33,6 +33,7 @@ def cost(
         None, "--retention-days", help="DynamoDB history TTL in days [default: cdk.json history_ttl_days]"
     ),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print one Markdown table."),
 ) -> None:
     """Monthly AWS cost of the deployed pipeline, from published prices (cryptostream/data/prices.json)."""
     try:
@@ -63,6 +64,9 @@ def cost(
     remarks = notes(report)
     if as_json:
         typer.echo(json.dumps(report_dict(report, verdict, remarks)))
+        return
+    if as_markdown:
+        typer.echo(report_markdown(report, verdict, remarks))
         return
     print_report(Console(width=140), report, verdict, remarks)
 

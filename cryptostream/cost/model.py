@@ -326,7 +326,7 @@ def _cloudwatch(c: _Context) -> list[LineItem]:
     return [
         LineItem(
             s,
-            "Custom metrics (EMF)",
+            "EMF custom metrics",
             metrics,
             "metric-months",
             c.p["cloudwatch.metric_month"],

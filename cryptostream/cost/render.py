@@ -135,3 +135,30 @@ def report_dict(report: CostReport, verdict: Verdict, notes: list[str]) -> dict[
         "warnings": list(report.warnings),
         "notes": notes,
     }
+
+
+def report_markdown(report: CostReport, verdict: Verdict, notes: list[str]) -> str:
+    """The same report as one Markdown table (for docs and pull requests)."""
+    lines = [
+        f"**{describe(report.workload)}** ({report.region_name}): {report.volumes.records:,.0f} records a month, "
+        f"prices taken {report.prices_taken}.",
+        "",
+        "| Service | Item | Quantity | Unit | Unit price | Monthly |",
+        "|---|---|--:|---|---|--:|",
+    ]
+    for service in report.services:
+        for item in service.items:
+            price = unit_price(item.price).replace("*", "\\*")
+            lines.append(
+                f"| {service.service} | {item.name} | {quantity(item.quantity)} | {item.unit} | {price} | "
+                f"{money(item.monthly_usd)} |"
+            )
+        lines.append(f"| **{service.service}** | | | | | **{money(service.monthly_usd)}** |")
+    lines.append(f"| **Total** | | | | | **{money(report.total_usd)}** |")
+    lines += ["", f"**{verdict.sentence}**", ""]
+    lines += [f"- warning: {warning}" for warning in report.warnings]
+    lines += [f"- {note}" for note in notes]
+    lines.append(
+        "- \\* price not confirmed from a stored source (`verified: false` in `cryptostream/data/prices.json`)"
+    )
+    return "\n".join(lines)

@@ -147,3 +147,16 @@ def test_non_numeric_pairs_is_a_usage_error_without_traceback(app, runner):
     assert result.exit_code == 2
     assert "Traceback" not in result.output
     assert "--pairs" in result.stderr
+
+
+def test_markdown_has_a_row_per_item_and_the_same_total_as_json(app, runner):
+    args = ["cost", "--pairs", "10", "--interval", "1min"]
+    body = _json(runner.invoke(app, [*args, "--json"]))
+    result = runner.invoke(app, [*args, "--markdown"])
+    assert result.exit_code == 0, result.output
+    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    items = sum(len(s["items"]) for s in body["services"])
+    # header + one row per item + a subtotal per service + the total
+    assert len(rows) == 1 + items + len(body["services"]) + 1
+    assert f"**${body['total_monthly_usd']:,.2f}**" in rows[-1]
+    assert body["dominant"]["sentence"] in result.stdout

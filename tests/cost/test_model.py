@@ -58,7 +58,7 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Secrets Manager", "Secrets"): (1, 0.40),
     ("Secrets Manager", "GetSecretValue calls"): (COLD_STARTS, COLD_STARTS / 10_000 * 0.05),
     # 11 consumer metrics + 6 producer metrics for each of cdk.json's 3 schedules
-    ("CloudWatch", "Custom metrics (EMF)"): (29, 29 * 0.30),
+    ("CloudWatch", "EMF custom metrics"): (29, 29 * 0.30),
     # 11 fixed alarms + 1 per schedule
     ("CloudWatch", "Alarms"): (14, 14 * 0.10),
     ("CloudWatch", "Dashboard"): (1, 3.00),

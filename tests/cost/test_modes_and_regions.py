@@ -102,3 +102,10 @@ def test_notes_state_the_firehose_rounding_and_unverified_prices(book):
     # an all-unverified region says so for more prices
     ireland = estimate(Workload(pairs=10, interval="1min", region="eu-west-1"), book)
     assert len(ireland.unverified_prices()) > len(unverified)
+
+
+def test_a_small_provisioned_bill_names_the_fixed_monitoring_charges(book):
+    report = estimate(Workload(pairs=10, interval="1min", shards=1), book)
+    verdict = dominant(report, book)
+    assert verdict.service == "CloudWatch"
+    assert "29 EMF custom metrics, 14 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
