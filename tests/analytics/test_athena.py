@@ -1,0 +1,102 @@
+"""Athena path: the rendered SQL, and start -> poll with backoff -> paged results, through botocore's Stubber
+(moto's Athena "succeeds" with no rows, so it cannot show polling, failures or paging)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+import boto3
+import pytest
+from botocore.stub import ANY, Stubber
+
+from analytics.athena import AthenaError, athena_sql, athena_view_sql, run_athena_query
+from analytics.catalog import list_queries
+from analytics.config import load_config
+
+
+@pytest.fixture
+def athena():
+    client = boto3.client("athena", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    with Stubber(client) as stubber:
+        yield client, stubber
+        stubber.assert_no_pending_responses()
+
+
+def execution(state: str, reason: str | None = None) -> dict:
+    status = {"State": state} | ({"StateChangeReason": reason} if reason else {})
+    return {"QueryExecution": {"QueryExecutionId": "q-1", "Status": status}}
+
+
+def page(rows: list[list[str | None]], header: bool, token: str | None = None) -> dict:
+    columns = [{"Name": n, "Type": t} for n, t in
+               (("symbol", "varchar"), ("day", "date"), ("vwap", "double"), ("bars", "bigint"), ("at", "timestamp"))]
+    data = [{"Data": [{"VarCharValue": c["Name"]} for c in columns]}] if header else []
+    data += [{"Data": [{"VarCharValue": v} if v is not None else {} for v in row]} for row in rows]
+    body = {"ResultSet": {"Rows": data, "ResultSetMetadata": {"ColumnInfo": columns}}}
+    return body | ({"NextToken": token} if token else {})
+
+
+def test_named_queries_render_for_athena_with_real_names() -> None:
+    config = load_config()
+    for query in list_queries():
+        sql = athena_sql(query.name)
+        assert "params" not in sql and "@param" not in sql
+        if "quotes" in query.tables:
+            assert f"{config.glue_database}.quotes" in sql
+        if "serving" in query.tables:
+            assert f'"{config.athena_catalog}"."default"."{config.table_name}"' in sql
+    assert athena_view_sql("rollup_1d").startswith(f"CREATE OR REPLACE VIEW {config.glue_database}.rollup_1d AS")
+
+
+def test_start_poll_with_backoff_and_fetch_every_page(athena) -> None:
+    client, stubber = athena
+    config = load_config()
+    stubber.add_response("start_query_execution", {"QueryExecutionId": "q-1"}, {
+        "QueryString": ANY, "WorkGroup": config.athena_workgroup,
+        "QueryExecutionContext": {"Database": config.glue_database}})
+    for state in ("QUEUED", "RUNNING", "RUNNING", "SUCCEEDED"):
+        stubber.add_response("get_query_execution", execution(state), {"QueryExecutionId": "q-1"})
+    stubber.add_response("get_query_results",
+                         page([["BTC", "2026-11-22", "65098.5", "72", "2026-11-22 05:55:00.000"]], True, "t2"),
+                         {"QueryExecutionId": "q-1"})
+    stubber.add_response("get_query_results", page([["ETH", "2026-11-22", None, "0", None]], False),
+                         {"QueryExecutionId": "q-1", "NextToken": "t2"})
+    sleeps: list[float] = []
+    rows = run_athena_query("vwap_1d", {"pair": "BTC-USD"}, client=client, sleep=sleeps.append,
+                            first_poll_seconds=0.5, max_poll_seconds=1.5)
+    assert sleeps == [0.5, 1.0, 1.5]
+    assert rows == [
+        {"symbol": "BTC", "day": date(2026, 11, 22), "vwap": 65098.5, "bars": 72, "at": datetime(2026, 11, 22, 5, 55)},
+        {"symbol": "ETH", "day": date(2026, 11, 22), "vwap": None, "bars": 0, "at": None},
+    ]
+
+
+def test_failed_query_is_one_line_with_athenas_reason(athena) -> None:
+    client, stubber = athena
+    stubber.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+    stubber.add_response("get_query_execution", execution("FAILED", "TABLE_NOT_FOUND: line 1:8: Table x\nmore"))
+    with pytest.raises(AthenaError, match="q-1 failed: TABLE_NOT_FOUND: line 1:8: Table x$"):
+        run_athena_query("latest", client=client, sleep=lambda _: None)
+
+
+def test_timeout_cancels_the_query(athena) -> None:
+    client, stubber = athena
+    stubber.add_response("start_query_execution", {"QueryExecutionId": "q-1"})
+    stubber.add_response("get_query_execution", execution("RUNNING"))
+    stubber.add_response("get_query_execution", execution("RUNNING"))
+    stubber.add_response("stop_query_execution", {}, {"QueryExecutionId": "q-1"})
+    now = [0.0]
+
+    def sleep(seconds: float) -> None:
+        now[0] += seconds
+
+    with pytest.raises(AthenaError, match="still running after 1 s; cancelled"):
+        run_athena_query("latest", client=client, sleep=sleep, clock=lambda: now[0], timeout_seconds=1,
+                         first_poll_seconds=0.6)
+
+
+def test_api_errors_are_one_line(athena) -> None:
+    client, stubber = athena
+    stubber.add_client_error("start_query_execution", "InvalidRequestException", "WorkGroup cryptostream is disabled")
+    with pytest.raises(AthenaError, match="InvalidRequestException: WorkGroup cryptostream is disabled"):
+        run_athena_query("latest", client=client)
