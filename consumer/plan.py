@@ -1,4 +1,4 @@
-"""What to write for a batch: one history item per (pk, sk) and one LATEST candidate per pk.
+"""What to write for a batch: one history item per (pk, sk), and one LATEST candidate per pk.
 
 Pure and in-memory, so the batched writers make the fewest requests and a replayed batch makes the
 same choices.
@@ -6,40 +6,46 @@ same choices.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from consumer.records import Accepted
 
 
 @dataclass
-class WritePlan:
-    bars: dict[tuple[str, str], int] = field(default_factory=dict)  # (pk, sk) -> index of the kept record
-    latest: dict[str, int] = field(default_factory=dict)  # pk -> index of its newest record
+class Dedupe:
+    kept: dict[tuple[str, str], int] = field(default_factory=dict)  # (pk, sk) -> index of the kept record
     duplicates: set[int] = field(default_factory=set)
 
 
-def plan_writes(accepted: list[tuple[int, Accepted]]) -> WritePlan:
+def dedupe(accepted: list[tuple[int, Accepted]]) -> Dedupe:
     """``accepted`` in stream order. Within a (pk, sk) the newest ``fetched_at`` wins and ties go to the
-    later record (a refetched bar is more complete); the rest are duplicates. Per pk, LATEST is the
-    record with the greatest (ts, fetched_at), ties again to the later record: always a kept record."""
-    plan = WritePlan()
-    bars, latest, duplicates = plan.bars, plan.latest, plan.duplicates
-    by_index = dict(accepted)
+    later record (a refetched bar is more complete); the others are duplicates."""
+    result = Dedupe()
+    kept, duplicates = result.kept, result.duplicates
+    fetched_at: dict[int, str] = {}
     for index, record in accepted:
         key = (record.pk, record.ts)
-        kept = bars.get(key)
-        if kept is None:
-            bars[key] = index
-        elif record.fetched_at >= by_index[kept].fetched_at:
-            duplicates.add(kept)
-            bars[key] = index
+        previous = kept.get(key)
+        if previous is None:
+            kept[key] = index
+        elif record.fetched_at >= fetched_at[previous]:
+            duplicates.add(previous)
+            kept[key] = index
         else:
             duplicates.add(index)
-        newest = latest.get(record.pk)
-        if newest is None:
-            latest[record.pk] = index
-        else:
-            current = by_index[newest]
-            if (record.ts, record.fetched_at) >= (current.ts, current.fetched_at):
-                latest[record.pk] = index
-    return plan
+            continue
+        fetched_at[index] = record.fetched_at
+    return result
+
+
+def newest_per_pk(records: dict[int, Accepted], indices: Iterable[int]) -> dict[str, int]:
+    """Per pk, the record with the greatest (ts, fetched_at), ties to the later record: LATEST's candidate."""
+    newest: dict[str, tuple[str, str, int]] = {}
+    for index in indices:
+        record = records[index]
+        rank = (record.ts, record.fetched_at, index)
+        current = newest.get(record.pk)
+        if current is None or rank > current:
+            newest[record.pk] = rank
+    return {pk: rank[2] for pk, rank in newest.items()}

@@ -18,7 +18,7 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import Ki
 
 from consumer.dynamodb_writer import write_bars, write_latest
 from consumer.items import latest_item
-from consumer.plan import plan_writes
+from consumer.plan import dedupe, newest_per_pk
 from consumer.quarantine import Quarantined, send_to_quarantine
 from consumer.records import Accepted, Rejected, decode_record
 from consumer.retry import Backoff
@@ -80,17 +80,19 @@ class QuoteBatchProcessor(BatchProcessor):
         first = min(unfinished, default=len(records))
 
         # Records from `first` on will be redelivered whatever happens, so they are not written now.
-        plan = plan_writes(accepted)
+        choice = dedupe(accepted)
         items = dict(accepted)
-        bars = sorted((index, items[index].item) for index in plan.bars.values() if index < first)
+        bars = sorted((index, items[index].item) for index in choice.kept.values() if index < first)
         unfinished.update(write_bars(self.dynamodb, settings.table_name, bars, backoff, stats))
         first = min(unfinished, default=len(records))
 
-        latest = sorted((index, latest_item(items[index].item)) for index in plan.latest.values() if index < first)
+        # LATEST copies the newest history item written durably; a redelivery moves it on from there.
+        newest = newest_per_pk(items, (index for index in choice.kept.values() if index < first))
+        latest = sorted((index, latest_item(items[index].item)) for index in newest.values())
         unfinished.update(write_latest(self.dynamodb, settings.table_name, latest, backoff, stats))
         first = min(unfinished, default=len(records))
 
-        self._account(records, first, plan.bars.values(), plan.duplicates, poison, set(not_sent))
+        self._account(records, first, choice.kept.values(), choice.duplicates, poison, set(not_sent))
 
     def _account(
         self,

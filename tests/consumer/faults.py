@@ -1,6 +1,6 @@
 """A fault-injecting wrapper around real (moto) clients: moto never throttles, so we make it.
 
-Each operation gets a script of faults consumed one per call; ``None`` or an exhausted script means
+Each operation gets a script (``Script`` or ``Randomly``) giving one fault per call; ``None`` means
 "call the real client". A fault is a callable ``(real_method, kwargs) -> response`` that may raise.
 """
 
@@ -65,14 +65,14 @@ def sqs_entries_fail(count: int, sender_fault: bool = False) -> Fault:
     return fault
 
 
-class Always:
-    """A script that never runs out."""
+class Script:
+    """Faults for successive calls, then ``then`` (None: the real call) for every call after."""
 
-    def __init__(self, fault: Fault) -> None:
-        self.fault = fault
+    def __init__(self, *faults: Fault | None, then: Fault | None = None) -> None:
+        self.faults, self.then = list(faults), then
 
-    def pop(self, _: int = 0) -> Fault:
-        return self.fault
+    def pop(self, _: int = 0) -> Fault | None:
+        return self.faults.pop(0) if self.faults else self.then
 
     def __bool__(self) -> bool:
         return True

@@ -44,14 +44,14 @@ def failed_sequence_numbers(response: dict[str, Any]) -> list[str]:
 
 
 def redeliver_until_done(
-    event: dict[str, Any], aws: Aws, *, max_invocations: int = 100, **clients: Any
+    event: dict[str, Any], aws: Aws, *, max_invocations: int = 100, **options: Any
 ) -> list[BatchStats]:
     """Lambda's behaviour with ReportBatchItemFailures on a Kinesis shard: resume from the lowest
     reported sequence number until a batch succeeds."""
     records = event["Records"]
     history: list[BatchStats] = []
     for _ in range(max_invocations):
-        response, stats = consume({"Records": records}, aws, **clients)
+        response, stats = consume({"Records": records}, aws, **options)
         history.append(stats)
         failed = failed_sequence_numbers(response)
         if not failed:
