@@ -14,6 +14,7 @@ from cryptostream_model.intervals import DAILY, INTERVALS, SPOT, interval_second
 
 MAX_KINESIS_BATCH = 10_000  # Lambda's limit for a Kinesis event source mapping
 MAX_FIREHOSE_BUFFER_SECONDS = 900
+MAX_ATHENA_GB_PER_DAY = 1_000_000  # a petabyte a day: beyond it the figure is a typo
 
 
 class WorkloadError(ValueError):
@@ -56,8 +57,8 @@ class Workload:
             ),
             (self.parallelization_factor >= 1, "consumer parallelization_factor must be at least 1"),
             (
-                math.isfinite(self.athena_gb_per_day) and self.athena_gb_per_day >= 0,
-                f"--athena-gb-per-day must be >= 0, got {self.athena_gb_per_day}",
+                math.isfinite(self.athena_gb_per_day) and 0 <= self.athena_gb_per_day <= MAX_ATHENA_GB_PER_DAY,
+                f"--athena-gb-per-day must be 0..{MAX_ATHENA_GB_PER_DAY:,}, got {self.athena_gb_per_day}",
             ),
             (
                 self.athena_queries_per_day >= 1,

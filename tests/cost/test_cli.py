@@ -118,8 +118,18 @@ def test_the_repository_cdk_json_matches_the_built_in_defaults(app, runner, tmp_
         (["--pairs", "3", "--interval", "1min", "--shards", "-1"], "--shards must be 0"),
         (["--pairs", "3", "--interval", "1min", "--consumer-batch", "0"], "--consumer-batch must be 1..10000"),
         (["--pairs", "3", "--interval", "1min", "--consumer-batch", "20000"], "--consumer-batch must be 1..10000"),
-        (["--pairs", "3", "--interval", "1min", "--athena-gb-per-day", "-1"], "--athena-gb-per-day must be >= 0"),
-        (["--pairs", "3", "--interval", "1min", "--athena-gb-per-day", "nan"], "--athena-gb-per-day must be >= 0"),
+        (
+            ["--pairs", "3", "--interval", "1min", "--athena-gb-per-day", "-1"],
+            "--athena-gb-per-day must be 0..1,000,000",
+        ),
+        (
+            ["--pairs", "3", "--interval", "1min", "--athena-gb-per-day", "nan"],
+            "--athena-gb-per-day must be 0..1,000,000",
+        ),
+        (
+            ["--pairs", "3", "--interval", "1min", "--athena-gb-per-day", "1e300"],
+            "--athena-gb-per-day must be 0..1,000,000",
+        ),
         (["--pairs", "3", "--interval", "1min", "--retention-days", "0"], "--retention-days must be at least 1"),
     ],
 )
