@@ -13,6 +13,7 @@ EXCLUDED = (
     "tier), the Athena DynamoDB connector's Lambda (only during federated queries), data transfer (nothing leaves "
     "the region) and the Alpha Vantage subscription."
 )
+MAX_LISTED_UNVERIFIED = 8
 FIXED_SERVICES = ("CloudWatch", "KMS", "Secrets Manager")
 FIXED_ITEMS = ("EMF custom metrics", "Alarms", "Dashboard", "Customer managed keys", "Secrets")
 FREE_TIERS = (
@@ -183,7 +184,8 @@ def notes(report: CostReport) -> list[str]:
         )
     unverified = report.unverified_prices()
     if unverified:
-        keys = ", ".join(price.key for price in unverified)
+        listed = unverified if len(unverified) <= MAX_LISTED_UNVERIFIED else []
+        keys = ", ".join(price.key for price in listed) or f"most of {report.region_name}'s prices"
         found.append(
             f"{len(unverified)} prices used are best-known figures not confirmed from a stored source "
             f"(verified=false in prices.json): {keys}."
