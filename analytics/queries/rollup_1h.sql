@@ -32,7 +32,7 @@ SELECT
   max(high) AS high,
   min(low) AS low,
   max_by(close, ts) AS close,
-  sum(volume) AS volume,
+  sum(volume ORDER BY ts) AS volume,  -- summed in time order: the same bits however the rows were read
   count(*) AS bars
 FROM ranked
 WHERE copy_rank = 1
