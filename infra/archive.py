@@ -8,7 +8,7 @@ Parquet with the Glue table's schema (so the archive table and the files cannot 
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Size
+from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_logs as logs
@@ -30,6 +30,7 @@ DATA_OUTPUT_PREFIX = (
 ERROR_OUTPUT_PREFIX = f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
 PARTITION_QUERY = {"symbol": ".symbol", "market": ".market", "dt": ".ts[0:10]"}  # ts is ISO-8601 UTC
 ACCESS_LOG_RETENTION = Duration.days(365)
+FIREHOSE_CIDR_MAPPING_ID = "@aws-cdk--aws-kinesisfirehose.CidrBlocks"
 
 
 def unique_bucket_name(base: str) -> str:
@@ -145,6 +146,9 @@ class Archive(Construct):
             source=firehose.KinesisStreamSource(stream.stream),
             destination=destination,
         )
+        # The L2 always adds a region->CIDR mapping for Redshift/Splunk/HTTP destinations; S3 never reads it,
+        # and an unused mapping is a CloudFormation lint warning (W7001).
+        Stack.of(self).node.try_remove_child(FIREHOSE_CIDR_MAPPING_ID)
         self._acknowledge_delivery_findings()
         return self.delivery_stream
 

@@ -126,7 +126,7 @@ class Catalog(Construct):
             description=f"DynamoDB table {config.table_name} through the Athena DynamoDB connector",
             parameters={"function": self.connector_function_arn},
         )
-        self.data_catalog.add_dependency(self.connector)
+        self.data_catalog.node.add_dependency(self.connector)
 
     @property
     def database_arn(self) -> str:
@@ -161,7 +161,7 @@ class Catalog(Construct):
                 ),
             ),
         )
-        table.add_dependency(self.database)
+        table.node.add_dependency(self.database)
         return table
 
     def _named_query(self, path: Path) -> athena.CfnNamedQuery:
@@ -175,7 +175,7 @@ class Catalog(Construct):
             query_string=sql,
             work_group=self.workgroup.name,
         )
-        query.add_dependency(self.workgroup)
+        query.node.add_dependency(self.workgroup)
         return query
 
     @property

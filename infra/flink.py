@@ -123,4 +123,4 @@ class StudioNotebook(Construct):
                 )
             ),
         )
-        logging.add_dependency(self.application)
+        logging.node.add_dependency(self.application)

@@ -210,7 +210,7 @@ class Observability(Construct):
             graph(
                 "Producer outcome",
                 [
-                    producer_metric(name, schedule.interval)
+                    producer_metric(name, schedule.interval, label=f"{name} {schedule.interval}")
                     for schedule in self._config.schedules
                     for name in ("Published", "FailedPairs")
                 ],
@@ -245,7 +245,7 @@ def construct_id_to_name(construct_id: str) -> str:
     return "".join(out)
 
 
-def producer_metric(name: str, interval: str) -> cloudwatch.Metric:
+def producer_metric(name: str, interval: str, *, label: str | None = None) -> cloudwatch.Metric:
     """A Powertools metric of the producer (default dimension ``service`` plus ``Interval``)."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
@@ -253,7 +253,7 @@ def producer_metric(name: str, interval: str) -> cloudwatch.Metric:
         dimensions_map={"service": "cryptostream-producer", "Interval": interval},
         period=PERIOD,
         statistic="Sum",
-        label=f"{name} {interval}",
+        label=label,  # a label turns an alarm's metric into metric math: dashboards only
     )
 
 

@@ -10,7 +10,6 @@ from infra.catalog import Catalog
 from infra.config import Config
 from infra.flink import StudioNotebook
 from infra.ingestion import Ingestion
-from infra.nag import acknowledge
 from infra.observability import Observability, Pipeline
 from infra.processing import Processing
 from infra.serving import QuoteTable
@@ -46,12 +45,6 @@ class CryptostreamStack(Stack):
             pipeline=Pipeline(self.stream, self.table, self.ingestion, self.processing, self.archive),
         )
         self._outputs()
-        acknowledge(
-            self,
-            "CloudFormation-Validate::W7001",
-            "the Firehose L2 adds a per-region CIDR mapping used only by Redshift/Splunk/HTTP destinations; "
-            "this delivery stream writes to S3",
-        )
 
     def _outputs(self) -> None:
         """Names the CLI and users need, e.g. ``aws cloudformation describe-stacks``."""

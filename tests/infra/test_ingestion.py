@@ -1,0 +1,100 @@
+"""Ingestion: the producer, its layer (built without Docker), its secret, schedules and permissions."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from infra.assets import STUB_MARKER
+
+pytestmark = pytest.mark.infra
+
+
+def _producer(synth) -> dict:
+    return synth.raw["Resources"][synth.logical_id(synth.stack.ingestion.function)]["Properties"]
+
+
+def test_producer_handler_runtime_and_environment(synth) -> None:
+    props = _producer(synth)
+    assert props["Handler"] == "producer.handler.lambda_handler"
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["x86_64"]
+    env = props["Environment"]["Variables"]
+    assert env["PAIRS"] == "BTC-USD,ETH-USD,SOL-USD"
+    assert env["INTERVAL"] == "5min"
+    assert env["POWERTOOLS_SERVICE_NAME"] == "cryptostream-producer"
+    assert env["ALPHAVANTAGE_SECRET_ARN"] == {"Ref": synth.logical_id(synth.stack.ingestion.secret)}
+    assert env["STREAM_NAME"] == {"Ref": synth.logical_id(synth.stack.stream.stream)}
+    assert env["TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.table.table)}
+    assert not any("API_KEY" in name for name in env), "the API key never travels as plaintext environment"
+    assert props["Layers"] == [{"Ref": synth.logical_id(synth.stack.ingestion.layer)}]
+    assert props["ReservedConcurrentExecutions"] == 3  # one per schedule; the lease serialises each schedule
+    assert props["TracingConfig"] == {"Mode": "Active"}
+
+
+def test_optional_base_url_and_unreserved_concurrency(variant) -> None:
+    props = _producer(variant)
+    assert props["Environment"]["Variables"]["ALPHAVANTAGE_BASE_URL"] == "https://alpha.example.com/query"
+    assert "ReservedConcurrentExecutions" not in props
+
+
+def test_producer_may_publish_and_keep_watermarks_and_leases(synth) -> None:
+    actions = synth.actions_of(synth.stack.ingestion.role)
+    assert {"kinesis:PutRecords", "kinesis:PutRecord", "kinesis:DescribeStreamSummary"} <= actions
+    assert {f"dynamodb:{a}" for a in ("GetItem", "PutItem", "UpdateItem", "DeleteItem", "Query")} <= actions
+    assert "secretsmanager:GetSecretValue" in actions
+    assert {"kms:Encrypt", "kms:Decrypt"} <= actions
+    assert not any(a.startswith("dynamodb:Scan") or a == "dynamodb:*" for a in actions)
+
+
+def test_secret_is_encrypted_with_the_ingestion_key(synth) -> None:
+    props = synth.one("AWS::SecretsManager::Secret")
+    assert props["Name"] == "cryptostream/alphavantage"  # the local stack's secret name
+    assert props["KmsKeyId"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.ingestion.key), "Arn"]}
+
+
+def test_one_schedule_per_configured_entry_with_its_payload(synth) -> None:
+    schedules = {p["Properties"]["Name"]: p["Properties"] for p in synth.resources("AWS::Scheduler::Schedule").values()}
+    assert {name: props["ScheduleExpression"] for name, props in schedules.items()} == {
+        "cryptostream-intraday-5min": "rate(5 minutes)",
+        "cryptostream-spot-1min": "rate(1 minute)",
+        "cryptostream-daily-backfill": "cron(15 0 * * ? *)",
+    }
+    payloads = {name: json.loads(props["Target"]["Input"]) for name, props in schedules.items()}
+    assert payloads["cryptostream-intraday-5min"] == {"mode": "incremental", "interval": "5min"}
+    assert payloads["cryptostream-spot-1min"] == {"mode": "incremental", "interval": "spot"}
+    assert payloads["cryptostream-daily-backfill"] == {"mode": "full", "interval": "1d"}
+    producer_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.ingestion.function), "Arn"]}
+    dlq_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.ingestion.dead_letter_queue), "Arn"]}
+    for props in schedules.values():
+        assert props["Target"]["Arn"] == producer_arn
+        assert props["Target"]["DeadLetterConfig"] == {"Arn": dlq_arn}
+        assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 2
+
+
+def test_layer_holds_dependencies_and_model_but_not_the_sdk(synth) -> None:
+    python = synth.asset_dir(synth.stack.ingestion.layer) / "python"
+    if (python.parent / STUB_MARKER).exists():
+        pytest.skip("CRYPTOSTREAM_SKIP_LAYER_BUNDLING=1: stub layer")
+    for package in ("aws_lambda_powertools", "alpha_vantage", "requests", "pydantic", "cryptostream_model"):
+        assert (python / package / "__init__.py").exists(), package
+    # Wheels for the runtime (CPython 3.14, x86_64 Linux), not for the machine that synthesized.
+    assert list((python / "pydantic_core").glob("*.cpython-314-x86_64-linux-gnu.so"))
+    assert not list(python.glob("boto3*")) and not list(python.glob("botocore*"))
+    assert not list(python.rglob("__pycache__"))
+
+
+def test_stub_layer_is_marked_undeployable(variant) -> None:
+    asset = variant.asset_dir(variant.stack.ingestion.layer)
+    assert (asset / STUB_MARKER).exists()
+    assert (asset / "python" / "cryptostream_model" / "__init__.py").exists()
+
+
+def test_function_assets_import_as_their_handler_path(synth) -> None:
+    producer = synth.asset_dir(synth.stack.ingestion.function)
+    consumer = synth.asset_dir(synth.stack.processing.function)
+    assert (producer / "producer" / "__init__.py").exists()
+    assert (consumer / "consumer" / "__init__.py").exists()
+    assert not (producer / "consumer").exists() and not (consumer / "producer").exists()
+    assert not list(producer.rglob("*.pyc"))

@@ -1,0 +1,59 @@
+"""Observability: the dashboard covers each stage, alarms notify an encrypted topic, e-mail is optional."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+pytestmark = pytest.mark.infra
+
+
+def _dashboard_body(synth) -> str:
+    body = synth.one("AWS::CloudWatch::Dashboard")["DashboardBody"]
+    return json.dumps(body)
+
+
+@pytest.mark.parametrize(
+    "metric",
+    [
+        "IncomingRecords",
+        "GetRecords.IteratorAgeMilliseconds",
+        "Errors",
+        "Throttles",
+        "Duration",
+        "ReadThrottleEvents",
+        "WriteThrottleEvents",
+        "ApproximateNumberOfMessagesVisible",
+        "DeliveryToS3.DataFreshness",
+        "DeliveryToS3.Success",
+        "FailedConversion.Records",
+    ],
+)
+def test_dashboard_shows(synth, metric: str) -> None:
+    assert f'\\"{metric}\\"' in _dashboard_body(synth)
+
+
+def test_alarms_cover_the_pipeline_and_notify_the_topic(synth) -> None:
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()}
+    metrics = {props.get("MetricName") for props in alarms.values()}
+    assert {
+        "GetRecords.IteratorAgeMilliseconds",  # iterator age
+        "Errors",  # Lambda errors
+        "ApproximateNumberOfMessagesVisible",  # any quarantined record
+        "DeliveryToS3.Success",  # Firehose failures
+        "FailedConversion.Records",
+        "FailedPairs",  # producer failures
+    } <= metrics
+    topic = {"Ref": synth.logical_id(synth.stack.observability.topic)}
+    for name, props in alarms.items():
+        assert props["AlarmActions"] == [topic], name
+    quarantined = alarms["cryptostream-quarantined"]
+    assert quarantined["Threshold"] == 1 and quarantined["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+
+
+def test_topic_is_encrypted_and_email_is_optional(synth, variant) -> None:
+    assert synth.one("AWS::SNS::Topic")["KmsMasterKeyId"]
+    assert not synth.resources("AWS::SNS::Subscription")
+    subscription = variant.one("AWS::SNS::Subscription")
+    assert subscription["Protocol"] == "email" and subscription["Endpoint"] == "ops@example.com"

@@ -1,0 +1,105 @@
+"""Secure by default, checked on the synthesized templates: cdk-nag, cfn-lint, encryption and IAM scope."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.infra
+
+ENCRYPTION = {
+    "AWS::S3::Bucket": lambda p: p["BucketEncryption"]["ServerSideEncryptionConfiguration"],
+    "AWS::SQS::Queue": lambda p: p["KmsMasterKeyId"],
+    "AWS::DynamoDB::Table": lambda p: p["SSESpecification"]["KMSMasterKeyId"],
+    "AWS::Kinesis::Stream": lambda p: p["StreamEncryption"]["KeyId"],
+    "AWS::SNS::Topic": lambda p: p["KmsMasterKeyId"],
+    "AWS::SecretsManager::Secret": lambda p: p["KmsKeyId"],
+    "AWS::KinesisFirehose::DeliveryStream": lambda p: p["ExtendedS3DestinationConfiguration"][
+        "EncryptionConfiguration"
+    ]["KMSEncryptionConfig"],
+    "AWS::Athena::WorkGroup": lambda p: p["WorkGroupConfiguration"]["ResultConfiguration"][
+        "EncryptionConfiguration"
+    ]["KmsKey"],
+}
+
+
+def _acknowledged(resource: dict) -> dict[str, str]:
+    """Rules acknowledged on a resource, as cdk-nag wrote them into its Metadata (rule -> reason)."""
+    rules = resource.get("Metadata", {}).get("cdk_nag", {}).get("rules_to_suppress", [])
+    return {rule["id"]: rule["reason"] for rule in rules}
+
+
+@pytest.mark.parametrize("fixture", ["synth", "variant"])
+def test_cdk_nag_reports_nothing_unacknowledged(request: pytest.FixtureRequest, fixture: str) -> None:
+    synthesized = request.getfixturevalue(fixture)  # synthesis itself raises on an unacknowledged error
+    report = json.loads((synthesized.outdir / "validation-report.json").read_text())
+    open_findings = [
+        (plugin["pluginName"], violation["ruleName"])
+        for plugin in report["pluginReports"]
+        for violation in plugin["violations"]
+    ]
+    assert open_findings == []
+
+
+def test_every_acknowledgement_names_a_rule_and_a_specific_reason(synth) -> None:
+    acknowledged = [
+        (logical_id, rule, reason)
+        for logical_id, resource in synth.raw["Resources"].items()
+        for rule, reason in _acknowledged(resource).items()
+    ]
+    assert acknowledged, "cdk-nag metadata missing: write_suppressions_to_cloud_formation is off"
+    for logical_id, rule, reason in acknowledged:
+        assert rule.startswith("AwsSolutions-"), (logical_id, rule)
+        assert len(reason) >= 40, (logical_id, rule, reason)
+
+
+def test_every_data_resource_is_encrypted(synth) -> None:
+    for resource_type, encryption in ENCRYPTION.items():
+        resources = synth.resources(resource_type)
+        assert resources, resource_type
+        for logical_id, resource in resources.items():
+            assert encryption(resource["Properties"]), (resource_type, logical_id)
+    for key in synth.resources("AWS::KMS::Key").values():
+        assert key["Properties"]["EnableKeyRotation"] is True
+
+
+def _as_list(value: object) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_star_actions_and_wildcard_resources_only_with_a_recorded_reason(synth) -> None:
+    for logical_id, policy in synth.resources("AWS::IAM::Policy").items():
+        acknowledged = _acknowledged(policy)
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+            for action in _as_list(statement["Action"]):
+                service_action = action.split(":", 1)[-1]
+                assert action != "*" and service_action != "*", (logical_id, action)
+            wildcard_resources = [r for r in _as_list(statement["Resource"]) if "*" in json.dumps(r)]
+            if wildcard_resources:
+                assert any(rule.startswith("AwsSolutions-IAM5[Resource::") for rule in acknowledged), (
+                    logical_id,
+                    wildcard_resources,
+                )
+
+
+def test_roles_use_no_aws_managed_policies(synth) -> None:
+    for logical_id, role in synth.resources("AWS::IAM::Role").items():
+        assert "ManagedPolicyArns" not in role["Properties"], logical_id
+
+
+def _cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
+    executable = shutil.which("cfn-lint", path=str(Path(sys.executable).parent)) or "cfn-lint"
+    return subprocess.run(
+        [executable, "--ignore-checks", "W3005", "--", str(template)], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize("fixture", ["synth", "variant"])
+def test_cfn_lint_passes(request: pytest.FixtureRequest, fixture: str) -> None:
+    result = _cfn_lint(request.getfixturevalue(fixture).template_path)
+    assert result.returncode == 0, result.stdout + result.stderr
