@@ -40,17 +40,7 @@ def lambda_handler(event: dict | None, context: Any) -> dict:
     except ConfigError as exc:
         logger.error("bad configuration or event", extra={"error": str(exc)})
         raise
-    try:
-        return run(plan, settings, context)
-    finally:
-        _flush_metrics()
-
-
-def _flush_metrics() -> None:
-    try:
-        metrics.flush_metrics()
-    except Exception as exc:  # metrics must never fail a run that published data
-        logger.warning("metrics flush failed", extra={"error": str(exc)[:200]})
+    return run(plan, settings, context)
 
 
 def run(
@@ -267,8 +257,11 @@ def _record_metrics(summary: dict) -> None:
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
         for name, value in dimensions.items():
             metrics.add_dimension(name=name, value=value)
-    except Exception as exc:  # e.g. a dimension already set by an earlier warm invocation
-        logger.debug("metrics not recorded", extra={"error": str(exc)[:200]})
+        metrics.flush_metrics()  # one EMF blob per run
+    except Exception as exc:  # metrics must never fail a run that published data
+        logger.warning("metrics not recorded", extra={"error": str(exc)[:200]})
+    finally:
+        metrics.clear_metrics()  # flush skips clearing when metrics are disabled; warm runs must start clean
 
 
 __all__ = ["lambda_handler", "run"]
