@@ -41,3 +41,44 @@ test-e2e: install
 
 clean:
 	rm -rf $(VENV) cdk.out .pytest_cache .ruff_cache
+
+# PyFlink is ~850 MB (apache-beam, pandas, a JVM bridge): it gets its own venv, outside the default install.
+FLINK_VENV := .venv-flink
+
+$(FLINK_VENV)/.installed:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
+	@command -v java >/dev/null || { echo "error: java not found; PyFlink needs a Java 11 or 17 runtime" >&2; exit 1; }
+	$(PYTHON) -m venv $(FLINK_VENV)
+	$(FLINK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(FLINK_VENV)/bin/python -m pip install -q apache-flink==2.3.0 pytest==9.2.0
+	touch $@
+
+test-flink: $(FLINK_VENV)/.installed  ## the Studio notebook's Flink SQL on PyFlink (own venv, needs Java)
+	PYTHONPATH=$(CURDIR) $(FLINK_VENV)/bin/python -m pytest tests/flink --noconftest -p no:cacheprovider
+
+# --- AWS deployment (CDK): see docs/infrastructure.md ----------------------------------------
+CDK := npx --no-install cdk
+CDK_ARGS ?=
+.PHONY: bootstrap cfn-lint
+
+node_modules: package.json package-lock.json  ## npm ci: the pinned CDK CLI (aws-cdk 2.1148.x)
+	npm ci --no-audit --no-fund
+	@touch node_modules
+
+synth: install node_modules  ## synthesize cdk.out with cdk-nag (offline; no AWS account needed)
+	$(CDK) synth --quiet $(CDK_ARGS)
+
+bootstrap: install node_modules  ## once per account and region: cdk bootstrap
+	$(CDK) bootstrap $(CDK_ARGS)
+
+deploy: install node_modules  ## deploy to the account/region of your AWS credentials
+	$(CDK) deploy --require-approval broadening $(CDK_ARGS)
+
+destroy: install node_modules  ## delete the stack (retained data stays: see docs/infrastructure.md)
+	$(CDK) destroy --force $(CDK_ARGS)
+
+test-infra: install  ## CDK assertions, cdk-nag and cfn-lint on the synthesized templates
+	$(VENV)/bin/pytest -m infra tests/infra
+
+cfn-lint: synth  ## CloudFormation lint of every synthesized template
+	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json

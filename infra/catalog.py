@@ -22,7 +22,7 @@ from infra.archive import Archive
 from infra.assets import REPO_ROOT
 from infra.config import Config
 from infra.log_groups import function_log_group
-from infra.nag import acknowledge, acknowledge_table_indexes, logical_id
+from infra.nag import acknowledge, acknowledge_table_indexes, logical_id, rendered
 from infra.serving import QuoteTable
 
 QUERIES_DIR = REPO_ROOT / "analytics" / "queries"
@@ -192,6 +192,9 @@ class Catalog(Construct):
         """Least privilege for the connector: this table, its key, the spill prefix, Glue metadata reads."""
         config = self._config
         stack = Stack.of(self)
+        self._glue_databases_arn = stack.format_arn(service="glue", resource="database", resource_name="*")
+        self._glue_tables_arn = stack.format_arn(service="glue", resource="table", resource_name="*/*")
+        self._workgroups_arn = stack.format_arn(service="athena", resource="workgroup", resource_name="*")
         role = iam.Role(
             self,
             "ConnectorRole",
@@ -212,15 +215,15 @@ class Catalog(Construct):
                 actions=["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables"],
                 resources=[
                     stack.format_arn(service="glue", resource="catalog"),
-                    stack.format_arn(service="glue", resource="database", resource_name="*"),
-                    stack.format_arn(service="glue", resource="table", resource_name="*/*"),
+                    self._glue_databases_arn,
+                    self._glue_tables_arn,
                 ],
             )
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["athena:GetQueryExecution"],
-                resources=[stack.format_arn(service="athena", resource="workgroup", resource_name="*")],
+                resources=[self._workgroups_arn],
             )
         )
         self._spill_bucket_grants(role, archive)
@@ -228,12 +231,11 @@ class Catalog(Construct):
             "the connector lists Glue databases and tables to find supplemental DynamoDB metadata; read-only "
             "Get* actions, and it cannot know the names in advance"
         )
-        glue_arn = "arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>"
-        for resource in ("database/*", "table/*/*"):
-            acknowledge(role, f"AwsSolutions-IAM5[Resource::{glue_arn}:{resource}]", glue_reason)
+        for resource in (self._glue_databases_arn, self._glue_tables_arn):
+            acknowledge(role, f"AwsSolutions-IAM5[Resource::{rendered(role, resource)}]", glue_reason)
         acknowledge(
             role,
-            "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:athena:<AWS::Region>:<AWS::AccountId>:workgroup/*]",
+            f"AwsSolutions-IAM5[Resource::{rendered(role, self._workgroups_arn)}]",
             "read-only athena:GetQueryExecution on the query that invoked the connector, from whichever workgroup "
             "the analyst uses",
         )

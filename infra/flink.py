@@ -14,7 +14,7 @@ from constructs import Construct
 
 from infra.config import Config
 from infra.log_groups import retention
-from infra.nag import acknowledge, acknowledge_kms_grant_wildcards
+from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, rendered
 from infra.stream import QuoteStream
 
 RUNTIME = "ZEPPELIN-FLINK-3_0"
@@ -42,6 +42,10 @@ class StudioNotebook(Construct):
             description="Flink Studio notebook: read the quote stream, keep notebook tables in the Glue database",
         )
         stream.stream.grant_read(self.role)
+        notebook_tables = stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*")
+        notebook_functions = stack.format_arn(
+            service="glue", resource="userDefinedFunction", resource_name=f"{database}/*"
+        )
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
@@ -53,8 +57,8 @@ class StudioNotebook(Construct):
                 resources=[
                     stack.format_arn(service="glue", resource="catalog"),
                     stack.format_arn(service="glue", resource="database", resource_name=database),
-                    stack.format_arn(service="glue", resource="table", resource_name=f"{database}/*"),
-                    stack.format_arn(service="glue", resource="userDefinedFunction", resource_name=f"{database}/*"),
+                    notebook_tables,
+                    notebook_functions,
                 ],
             )
         )
@@ -72,10 +76,10 @@ class StudioNotebook(Construct):
                 ],
             )
         )
-        for resource in (f"table/{database}/*", f"userDefinedFunction/{database}/*"):
+        for resource in (notebook_tables, notebook_functions):
             acknowledge(
                 self.role,
-                f"AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:glue:<AWS::Region>:<AWS::AccountId>:{resource}]",
+                f"AwsSolutions-IAM5[Resource::{rendered(self, resource)}]",
                 "notebook users create and drop tables (and functions) at run time, so their names are unknown; "
                 "scoped to the cryptostream Glue database",
             )

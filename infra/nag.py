@@ -32,6 +32,30 @@ def logical_id(construct: IConstruct) -> str:
     return Stack.of(construct).get_logical_id(resource)  # type: ignore[arg-type]
 
 
+def rendered(scope: IConstruct, value: str) -> str:
+    """``value`` (e.g. a ``format_arn`` result) as cdk-nag prints it in findings: ``<AWS::Region>``, ``<Id.Arn>``.
+
+    Findings name resources after resolution, so an acknowledgement must too: an env-agnostic stack shows
+    ``arn:<AWS::Partition>:glue:<AWS::Region>:...`` and a stack with a region shows ``arn:aws:glue:eu-west-1:...``.
+    """
+    from aws_cdk import Stack
+
+    return _render(Stack.of(scope).resolve(value))
+
+
+def _render(node: object) -> str:
+    if isinstance(node, str):
+        return node
+    if isinstance(node, dict) and "Ref" in node:
+        return f"<{node['Ref']}>"
+    if isinstance(node, dict) and "Fn::GetAtt" in node:
+        return f"<{'.'.join(node['Fn::GetAtt'])}>"
+    if isinstance(node, dict) and "Fn::Join" in node:
+        separator, parts = node["Fn::Join"]
+        return separator.join(_render(part) for part in parts)
+    raise ValueError(f"cannot render {node!r} for an acknowledgement")
+
+
 def acknowledge_kms_grant_wildcards(scope: IConstruct) -> None:
     """CDK's grant methods on KMS-encrypted resources add ``GenerateDataKey*`` and ``ReEncrypt*``."""
     reason = (

@@ -78,7 +78,7 @@ def _synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesi
 
 
 def variant_context() -> dict[str, Any]:
-    """Every switch flipped: no Flink, e-mail alarms, provisioned shards, throwaway data, stub layer."""
+    """Every switch flipped: no Flink, e-mail alarms, provisioned shards, throwaway data, stub layer, an env."""
     block = copy.deepcopy(cdk_json_context()[CONTEXT_KEY])
     block.update(
         flink_studio=False,
@@ -89,12 +89,20 @@ def variant_context() -> dict[str, Any]:
         producer_reserved_concurrency=0,
         alphavantage_base_url="https://alpha.example.com/query",
     )
-    return {CONTEXT_KEY: block, "skip_layer_bundling": True}
+    # A concrete environment renders ARNs with literal partition and region (acknowledgements must follow).
+    return {CONTEXT_KEY: block, "skip_layer_bundling": True, "account": "123456789012", "region": "eu-west-1"}
 
 
 @pytest.fixture(scope="session")
 def synth(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     yield _synthesize(tmp_path_factory.mktemp("cdk-default"))
+
+
+@pytest.fixture(scope="session")
+def regional(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The default configuration in a concrete account and region, as ``cdk synth`` with a profile renders it."""
+    context = {"skip_layer_bundling": True, "account": "123456789012", "region": "ap-southeast-2"}
+    yield _synthesize(tmp_path_factory.mktemp("cdk-regional"), context)
 
 
 @pytest.fixture(scope="session")
