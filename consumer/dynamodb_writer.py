@@ -9,10 +9,8 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from consumer.items import Item
-from consumer.retry import Backoff, is_transient
+from consumer.retry import Backoff, aws_errors, is_transient
 from consumer.stats import BatchStats
 
 logger = logging.getLogger(__name__)
@@ -32,6 +30,12 @@ def _item_key(item: Item) -> tuple[str, str]:
     return item["pk"]["S"], item["sk"]["S"]
 
 
+def _indices(chunk: list[tuple[int, Item]], requests: list[dict[str, Any]]) -> list[int]:
+    """Batch indices of the records behind unwritten put requests."""
+    index_of = {_item_key(item): index for index, item in chunk}
+    return sorted(index_of[_item_key(request["PutRequest"]["Item"])] for request in requests)
+
+
 def write_bars(
     client: Any, table: str, entries: list[tuple[int, Item]], backoff: Backoff, stats: BatchStats
 ) -> list[int]:
@@ -49,17 +53,16 @@ def write_bars(
 def _write_chunk(
     client: Any, table: str, chunk: list[tuple[int, Item]], backoff: Backoff, stats: BatchStats
 ) -> list[int]:
-    index_of = {_item_key(item): index for index, item in chunk}
     pending = [{"PutRequest": {"Item": item}} for _, item in chunk]
     attempt = 0
     while True:
         stats.dynamodb_requests += 1
         try:
             response = client.batch_write_item(RequestItems={table: pending})
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             if not is_transient(exc):
                 logger.error("BatchWriteItem failed permanently", extra={"error": str(exc), "items": len(pending)})
-                return sorted(index_of[_item_key(request["PutRequest"]["Item"])] for request in pending)
+                return _indices(chunk, pending)
             logger.warning("BatchWriteItem throttled or failed transiently", extra={"error": str(exc)})
         else:
             pending = response.get("UnprocessedItems", {}).get(table, [])
@@ -68,7 +71,7 @@ def _write_chunk(
         attempt += 1
         if not backoff.pause(attempt):
             logger.warning("BatchWriteItem retries exhausted", extra={"unwritten": len(pending)})
-            return sorted(index_of[_item_key(request["PutRequest"]["Item"])] for request in pending)
+            return _indices(chunk, pending)
         stats.retries += 1
 
 
@@ -105,7 +108,7 @@ def _transact_chunk(
         stats.dynamodb_requests += 1
         try:
             client.transact_write_items(TransactItems=[_conditional_put(table, item) for _, item in pending])
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
             if code == "TransactionCanceledException":
                 reasons = [reason.get("Code") or "None" for reason in exc.response.get("CancellationReasons") or []]

@@ -123,6 +123,6 @@ class QuoteBatchProcessor(BatchProcessor):
             stats.ingest_lag_ms_mean = round(sum(lags) / len(lags) * 1000, 1)
         # Powertools builds batchItemFailures from fail_messages when the context manager exits.
         self.fail_messages = [KinesisStreamRecord(records[index]) for index in reported]
-        self.success_messages = [
-            records[index] for index in range(len(records)) if index < first or index in quarantined
-        ]
+        if reported or len(self.success_messages) != len(records):
+            unfinished = set(reported)
+            self.success_messages = [record for index, record in enumerate(records) if index not in unfinished]

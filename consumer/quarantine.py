@@ -10,11 +10,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
 from consumer.items import iso_millis
 from consumer.records import Rejected
-from consumer.retry import Backoff, is_transient
+from consumer.retry import Backoff, aws_errors, is_transient
 from consumer.stats import BatchStats
 
 logger = logging.getLogger(__name__)
@@ -105,7 +103,7 @@ def _send_chunk(
         stats.sqs_requests += 1
         try:
             response = client.send_message_batch(QueueUrl=queue_url, Entries=pending)
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             if not is_transient(exc):
                 logger.error("quarantine queue refused the batch", extra={"error": str(exc)})
                 return refused + [int(entry["Id"]) for entry in pending]

@@ -26,6 +26,14 @@ TRANSIENT_ERROR_CODES = frozenset(
 )
 
 
+def aws_errors() -> tuple[type[Exception], ...]:
+    """botocore's error types, imported on first failure only: keeps botocore out of the handler's
+    import (boto3 brings it when the first client is created)."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    return ClientError, BotoCoreError
+
+
 def is_transient(error: BaseException) -> bool:
     """Throttling, 5xx, timeouts and connection failures: retry later, never quarantine."""
     response = getattr(error, "response", None)

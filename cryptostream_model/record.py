@@ -34,6 +34,7 @@ _CODE = re.compile(r"[A-Z0-9]{1,12}")
 _is_code = _CODE.fullmatch  # fullmatch, not match with ``$``: "BTC\n" is not a symbol
 _INTERVAL_SET = frozenset(INTERVALS)
 _decode_json = json.JSONDecoder().decode
+_ZERO = Decimal(0)  # Decimal-to-Decimal comparisons skip an int conversion
 
 
 class PoisonRecord(ValueError):
@@ -78,12 +79,10 @@ def _decimal(name: str, raw: object) -> Decimal:
     return value
 
 
-def _prices(raw_prices: tuple[object, ...], raw_volume: object) -> tuple[Decimal, ...]:
+def _prices(raw_prices: list[object], raw_volume: object) -> tuple[Decimal, ...]:
     """open, high, low, close, volume as finite Decimals; the first bad one raises PoisonRecord."""
     raw_open, raw_high, raw_low, raw_close = raw_prices
-    if type(raw_open) is str and type(raw_high) is str and type(raw_low) is str and type(raw_close) is str and (
-        type(raw_volume) is str
-    ):
+    if type(raw_open) is type(raw_high) is type(raw_low) is type(raw_close) is type(raw_volume) is str:
         # Fast path for the contract's decimal strings; any problem falls through to the field-by-field
         # checks below, which name the first bad field exactly as they always have.
         try:
@@ -192,16 +191,14 @@ def quote_from_dict(body: object) -> Quote:
     if type(body) is not dict and not isinstance(body, dict):
         raise PoisonRecord(f"not_an_object: {type(body).__name__}")
     get = body.get
-    v, source, symbol, market, interval, ts = get("v"), get("source"), get("symbol"), get("market"), get(
-        "interval"
-    ), get("ts")
-    raw_prices = get("open"), get("high"), get("low"), get("close")
-    raw_volume = get("volume")
-    if v is None or source is None or symbol is None or market is None or interval is None or ts is None or (
-        None in raw_prices or raw_volume is None
-    ):
+    required = (
+        *(get("v"), get("source"), get("symbol"), get("market"), get("interval"), get("ts")),
+        *(get("open"), get("high"), get("low"), get("close"), get("volume")),
+    )
+    if None in required:  # JSON values only: none of them compares equal to None but None itself
         missing = [name for name in REQUIRED_FIELDS if get(name) is None]
         raise PoisonRecord(f"missing_field: {','.join(missing)}")
+    v, source, symbol, market, interval, ts, *raw_prices, raw_volume = required
     if v != SCHEMA_VERSION:
         raise PoisonRecord(f"unsupported_version: {v!r}")
     if not isinstance(interval, str) or interval not in _INTERVAL_SET:
@@ -219,11 +216,11 @@ def quote_from_dict(body: object) -> Quote:
         raise PoisonRecord(f"bad_timestamp: fetched_at={str(fetched_at)[:32]!r}")
 
     open_, high, low, close, volume = _prices(raw_prices, raw_volume)
-    if open_ <= 0 or high <= 0 or low <= 0 or close <= 0:
+    if open_ <= _ZERO or high <= _ZERO or low <= _ZERO or close <= _ZERO:
         for name, value in (("open", open_), ("high", high), ("low", low), ("close", close)):
             if value <= 0:
                 raise PoisonRecord(f"non_positive: {name}={value}")
-    if volume < 0:
+    if volume < _ZERO:
         raise PoisonRecord(f"negative_volume: {volume}")
     if high < low:
         raise PoisonRecord(f"high_below_low: high={high} low={low}")
