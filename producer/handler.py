@@ -78,7 +78,10 @@ def run(
             kinesis=kinesis,
         )
     finally:
-        lease_store.release(lease)
+        try:
+            lease_store.release(lease)
+        except Exception as exc:  # it expires on its own; don't mask the run's own outcome or error
+            logger.warning("lease not released", extra={"interval": plan.interval, "error": str(exc)[:200]})
     summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
     _record_metrics(summary)
     logger.info("producer run finished", extra={"summary": summary})
@@ -96,6 +99,7 @@ def _run_locked(
     sleep: Callable[[float], None],
     kinesis: Any,
 ) -> dict:
+    from producer.alpha_client import redact
     from producer.aws import api_key
     from producer.fetching import Deadline, PairFetch, fetch_pair
     from producer.publisher import KinesisPublisher
@@ -147,6 +151,11 @@ def _run_locked(
             summary["failed_pairs"][pair] = str(exc)
             logger.warning("pair failed", extra={"pair": pair, "interval": plan.interval, "reason": str(exc)})
             fatal = exc if exc.fails_whole_run else None
+            continue
+        except Exception as exc:  # a bug or an odd body must cost one pair, not the run
+            reason = f"internal_error: {type(exc).__name__}: {redact(str(exc))[:200]}"
+            summary["failed_pairs"][pair] = reason
+            logger.error("pair failed unexpectedly", extra={"pair": pair, "reason": reason})
             continue
         for reason in fetched.invalid:
             logger.warning("invalid upstream bar skipped", extra={"pair": pair, "reason": reason})

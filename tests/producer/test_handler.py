@@ -294,3 +294,21 @@ def test_metrics_are_emitted_as_emf(moto, simulator, capsys, monkeypatch):
     assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "cryptostream"
     values = {name: blob[name] if not isinstance(blob[name], list) else blob[name][0] for name in blob}
     assert (values["Published"], values["Fetched"], values["FailedPairs"], values["Interval"]) == (200, 200, 0, "5min")
+
+
+def test_an_unexpected_error_in_one_pair_costs_only_that_pair(moto, simulator, monkeypatch):
+    from producer import fetching
+
+    real = fetching.parse_series
+
+    def broken_for_eth(series, meta, **kwargs):
+        if kwargs["symbol"] == "ETH":
+            raise ZeroDivisionError("a bug that only ETH's bars trigger")
+        return real(series, meta, **kwargs)
+
+    monkeypatch.setattr(fetching, "parse_series", broken_for_eth)
+    summary = produce(moto, simulator)
+    assert summary["failed_pairs"] == {
+        "ETH-USD": "internal_error: ZeroDivisionError: a bug that only ETH's bars trigger"
+    }
+    assert summary["published"] == 100
