@@ -1,4 +1,6 @@
 -- title: Price-jump alerts: consecutive quotes of a pair and interval whose close moved 0.5 % or more
+-- Event time orders each pair's quotes; a quote reaching the stream more than 5 s behind the newest one is late and
+-- skipped (intraday bars arrive after their bar closes), so live alerts come from spot snapshots.
 SELECT *
 FROM quotes_stream
   MATCH_RECOGNIZE (
