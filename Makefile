@@ -82,17 +82,3 @@ test-infra: install  ## CDK assertions, cdk-nag and cfn-lint on the synthesized 
 
 cfn-lint: synth  ## CloudFormation lint of every synthesized template
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
-
-# PyFlink is ~850 MB (apache-beam, pandas, a JVM bridge): it gets its own venv, outside the default install.
-FLINK_VENV := .venv-flink
-
-$(FLINK_VENV)/.installed:
-	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
-	@command -v java >/dev/null || { echo "error: java not found; PyFlink needs a Java 11 or 17 runtime" >&2; exit 1; }
-	$(PYTHON) -m venv $(FLINK_VENV)
-	$(FLINK_VENV)/bin/python -m pip install -q --upgrade pip
-	$(FLINK_VENV)/bin/python -m pip install -q apache-flink==2.3.0 pytest==9.2.0
-	touch $@
-
-test-flink: $(FLINK_VENV)/.installed  ## the Studio notebook's Flink SQL on PyFlink (own venv, needs Java)
-	PYTHONPATH=$(CURDIR) $(FLINK_VENV)/bin/python -m pytest tests/flink --noconftest -p no:cacheprovider
