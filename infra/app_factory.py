@@ -38,8 +38,6 @@ def build_app(*, outdir: str | None = None, context: dict[str, Any] | None = Non
     app = App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
     config = load_config(app.node.try_get_context(CONTEXT_KEY))
     skip = str(app.node.try_get_context("skip_layer_bundling")).lower() in ("true", "1")
-    stack = CryptostreamStack(
-        app, stack_name(config), config=config, env=environment(app), skip_layer_bundling=skip
-    )
+    stack = CryptostreamStack(app, stack_name(config), config=config, env=environment(app), skip_layer_bundling=skip)
     enable_nag(app)
     return app, stack

@@ -201,9 +201,7 @@ class Catalog(Construct):
             assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
             description="Athena DynamoDB connector: reads the cryptostream table, spills to its own bucket",
         )
-        logs_group = function_log_group(
-            self, "ConnectorLogs", function_name=config.athena_catalog_name, config=config
-        )
+        logs_group = function_log_group(self, "ConnectorLogs", function_name=config.athena_catalog_name, config=config)
         logs_group.grant_write(role)
         table.table.grant(role, "dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan")
         table.key.grant(role, "kms:Decrypt", "kms:DescribeKey")
@@ -244,9 +242,7 @@ class Catalog(Construct):
     def _spill_bucket_grants(self, role: iam.Role, archive: Archive) -> None:
         spill_objects = self.spill_bucket.arn_for_objects(f"{SPILL_PREFIX}/*")
         role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[spill_objects]
-            )
+            iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[spill_objects])
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -291,4 +287,3 @@ class Catalog(Construct):
         # The function must find its role's policies in place on its first query.
         application.node.add_dependency(self.connector_role)
         return application
-

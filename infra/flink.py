@@ -49,10 +49,17 @@ class StudioNotebook(Construct):
         self.role.add_to_policy(
             iam.PolicyStatement(
                 actions=[
-                    "glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "glue:GetTables",
-                    "glue:CreateTable", "glue:UpdateTable", "glue:DeleteTable",
-                    "glue:GetPartition", "glue:GetPartitions",
-                    "glue:GetUserDefinedFunction", "glue:GetUserDefinedFunctions",
+                    "glue:GetDatabase",
+                    "glue:GetDatabases",
+                    "glue:GetTable",
+                    "glue:GetTables",
+                    "glue:CreateTable",
+                    "glue:UpdateTable",
+                    "glue:DeleteTable",
+                    "glue:GetPartition",
+                    "glue:GetPartitions",
+                    "glue:GetUserDefinedFunction",
+                    "glue:GetUserDefinedFunctions",
                 ],  # fmt: skip
                 resources=[
                     stack.format_arn(service="glue", resource="catalog"),

@@ -27,6 +27,7 @@ from infra.serving import QuoteTable
 from infra.stream import QuoteStream
 
 PRODUCER_TIMEOUT = Duration.minutes(2)
+LEASE_MARGIN_SECONDS = 30
 SECRET_SUFFIX = "alphavantage"  # same name as the local stack's secret: <prefix>/alphavantage
 
 
@@ -105,7 +106,7 @@ class Ingestion(Construct):
             self,
             "AlphaVantageApiKey",
             secret_name=f"{config.prefix}/{SECRET_SUFFIX}",
-            description="Alpha Vantage API key (plain string or {\"api_key\": \"...\"}); set it after deploying",
+            description='Alpha Vantage API key (plain string or {"api_key": "..."}); set it after deploying',
             encryption_key=self.key,
             removal_policy=RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY,
         )
@@ -127,6 +128,8 @@ class Ingestion(Construct):
             "POWERTOOLS_SERVICE_NAME": "cryptostream-producer",
             "POWERTOOLS_METRICS_NAMESPACE": "cryptostream",
             "POWERTOOLS_LOG_LEVEL": "INFO",
+            # A run that dies with its Lambda frees the schedule's lease soon after the timeout, not 15 min later.
+            "PRODUCER_LEASE_SECONDS": str(int(PRODUCER_TIMEOUT.to_seconds()) + LEASE_MARGIN_SECONDS),
         }
         base_url = config.extra.get("alphavantage_base_url")
         if base_url:

@@ -216,6 +216,19 @@ class Observability(Construct):
                 ],
             ),
         )
+        dashboard.add_widgets(
+            graph(
+                "Consumer outcome (records)",
+                [
+                    powertools_metric("cryptostream-consumer", name, label=name)
+                    for name in ("Records", "Written", "Duplicates", "Quarantined", "FailedReported")
+                ],
+            ),
+            graph(
+                "Consumer ingest lag (ms)",
+                [powertools_metric("cryptostream-consumer", "IngestLagMaxMs", statistic="Maximum", label="max")],
+            ),
+        )
         delivery = pipeline.archive.delivery_stream
         if delivery is not None:
             dashboard.add_widgets(
@@ -247,12 +260,24 @@ def construct_id_to_name(construct_id: str) -> str:
 
 def producer_metric(name: str, interval: str, *, label: str | None = None) -> cloudwatch.Metric:
     """A Powertools metric of the producer (default dimension ``service`` plus ``Interval``)."""
+    return powertools_metric("cryptostream-producer", name, {"Interval": interval}, label=label)
+
+
+def powertools_metric(
+    service: str,
+    name: str,
+    dimensions: dict[str, str] | None = None,
+    *,
+    statistic: str = "Sum",
+    label: str | None = None,
+) -> cloudwatch.Metric:
+    """A metric a Lambda publishes through Powertools Metrics (EMF) in the ``cryptostream`` namespace."""
     return cloudwatch.Metric(
         namespace=METRICS_NAMESPACE,
         metric_name=name,
-        dimensions_map={"service": "cryptostream-producer", "Interval": interval},
+        dimensions_map={"service": service, **(dimensions or {})},
         period=PERIOD,
-        statistic="Sum",
+        statistic=statistic,
         label=label,  # a label turns an alarm's metric into metric math: dashboards only
     )
 

@@ -132,4 +132,3 @@ class Processing(Construct):
         acknowledge_kms_grant_wildcards(self.role)
         acknowledge_table_indexes(self.role, table.table)
         return function
-

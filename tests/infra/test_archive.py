@@ -46,9 +46,7 @@ def test_dynamic_partitioning_yields_the_local_archive_layout(synth) -> None:
 def test_parquet_conversion_from_the_glue_table(synth) -> None:
     conversion = _destination(synth)["DataFormatConversionConfiguration"]
     assert conversion["Enabled"] is True
-    assert conversion["InputFormatConfiguration"]["Deserializer"] == {
-        "OpenXJsonSerDe": {"CaseInsensitive": False}
-    }
+    assert conversion["InputFormatConfiguration"]["Deserializer"] == {"OpenXJsonSerDe": {"CaseInsensitive": False}}
     assert conversion["OutputFormatConfiguration"]["Serializer"]["ParquetSerDe"]["Compression"] == "SNAPPY"
     schema = conversion["SchemaConfiguration"]
     assert schema["TableName"] == {"Ref": synth.logical_id(synth.stack.catalog.archive_table)}

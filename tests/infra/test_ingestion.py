@@ -27,6 +27,7 @@ def test_producer_handler_runtime_and_environment(synth) -> None:
     assert env["ALPHAVANTAGE_SECRET_ARN"] == {"Ref": synth.logical_id(synth.stack.ingestion.secret)}
     assert env["STREAM_NAME"] == {"Ref": synth.logical_id(synth.stack.stream.stream)}
     assert env["TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.table.table)}
+    assert int(env["PRODUCER_LEASE_SECONDS"]) > props["Timeout"]  # a lease outlives the run that holds it
     assert not any("API_KEY" in name for name in env), "the API key never travels as plaintext environment"
     assert props["Layers"] == [{"Ref": synth.logical_id(synth.stack.ingestion.layer)}]
     assert props["ReservedConcurrentExecutions"] == 3  # one per schedule; the lease serialises each schedule

@@ -28,6 +28,8 @@ def _dashboard_body(synth) -> str:
         "DeliveryToS3.DataFreshness",
         "DeliveryToS3.Success",
         "FailedConversion.Records",
+        "IngestLagMaxMs",
+        "Quarantined",
     ],
 )
 def test_dashboard_shows(synth, metric: str) -> None:

@@ -22,9 +22,9 @@ ENCRYPTION = {
     "AWS::KinesisFirehose::DeliveryStream": lambda p: p["ExtendedS3DestinationConfiguration"][
         "EncryptionConfiguration"
     ]["KMSEncryptionConfig"],
-    "AWS::Athena::WorkGroup": lambda p: p["WorkGroupConfiguration"]["ResultConfiguration"][
-        "EncryptionConfiguration"
-    ]["KmsKey"],
+    "AWS::Athena::WorkGroup": lambda p: p["WorkGroupConfiguration"]["ResultConfiguration"]["EncryptionConfiguration"][
+        "KmsKey"
+    ],
 }
 
 
