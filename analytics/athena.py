@@ -126,7 +126,8 @@ def _results(client: Any, execution_id: str) -> list[dict[str, Any]]:
         result_set = page["ResultSet"]
         data = result_set.get("Rows", [])
         if columns is None:
-            columns = [(c["Name"], c["Type"]) for c in result_set["ResultSetMetadata"]["ColumnInfo"]]
+            metadata = result_set.get("ResultSetMetadata", {}).get("ColumnInfo", [])
+            columns = [(c["Name"], c["Type"]) for c in metadata]
             data = data[1:]  # a SELECT's first row repeats the column names
         for row in data:
             values = [cell.get("VarCharValue") for cell in row["Data"]]

@@ -100,3 +100,18 @@ def test_api_errors_are_one_line(athena) -> None:
     stubber.add_client_error("start_query_execution", "InvalidRequestException", "WorkGroup cryptostream is disabled")
     with pytest.raises(AthenaError, match="InvalidRequestException: WorkGroup cryptostream is disabled"):
         run_athena_query("latest", client=client)
+
+
+def test_runs_against_mocked_athena_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """moto's Athena accepts the query in the workgroup and answers with an empty result set."""
+    from moto import mock_aws
+
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("athena", region_name="us-east-1")
+        client.create_work_group(Name=load_config().athena_workgroup, Configuration={})
+        assert run_athena_query("data_quality", {"pair": "BTC-USD"}, client=client, sleep=lambda _: None) == []
+        [execution_id] = client.list_query_executions(WorkGroup=load_config().athena_workgroup)["QueryExecutionIds"]
+        query = client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
+        assert "'BTC-USD'" in query and "cryptostream.quotes" in query
