@@ -9,6 +9,7 @@ from pathlib import Path
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from cryptostream.local import moto_patches
 from cryptostream.local.journal import JournalingApp, replay
 
 
@@ -32,6 +33,7 @@ class EmbeddedMotoServer:
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         app = DomainDispatcherApplication(create_backend_app)
         _reset_moto_state()
+        moto_patches.apply()
         if self._journal_path is not None:
             self.replayed = replay(app, self._journal_path)
         self._journal = JournalingApp(app, self._journal_path)

@@ -168,9 +168,8 @@ class LocalStack:
 
     # wiring --------------------------------------------------------------------------------------------
     def _wire_runners(self) -> None:
-        from consumer.handler import lambda_handler as consumer_lambda
-
         from consumer import handler as consumer_handler
+        from consumer.handler import lambda_handler as consumer_lambda
 
         self._consumer_listeners = consumer_handler.STATS_LISTENERS
         self._consumer_listeners.append(self.consumer_totals.add)
@@ -222,7 +221,7 @@ class LocalStack:
         if simulator_url:
             env["ALPHAVANTAGE_BASE_URL"] = simulator_url
         if self._quiet:  # EMF metrics and INFO logs would bury the demo's output; AWS keeps both
-            env |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+            env |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
         return env
 
     def _set_env(self, values: dict[str, str]) -> None:
