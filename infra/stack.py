@@ -5,6 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from infra.analyst_access import analyst_policy
 from infra.archive import Archive
 from infra.catalog import Catalog
 from infra.config import Config
@@ -35,6 +36,9 @@ class CryptostreamStack(Stack):
         self.archive = Archive(self, "Archive", config=config)
         self.catalog = Catalog(self, "Catalog", config=config, archive=self.archive, table=self.table)
         self.archive.deliver_from(self.stream, self.catalog.archive_table)
+        self.analyst_policy = analyst_policy(
+            self, "AnalystPolicy", config=config, archive=self.archive, catalog=self.catalog
+        )
         self.flink = StudioNotebook(self, "Flink", config=config, stream=self.stream) if config.flink_studio else None
         if self.flink is not None:
             self.flink.node.add_dependency(self.catalog.database)
@@ -62,5 +66,6 @@ class CryptostreamStack(Stack):
             "ProducerFunction": self.ingestion.function.function_name,
             "ConsumerFunction": self.processing.function.function_name,
             "AlarmTopicArn": self.observability.topic.topic_arn,
+            "AnalystPolicyArn": self.analyst_policy.managed_policy_arn,
         }.items():
             CfnOutput(self, name, value=value)

@@ -115,3 +115,15 @@ def test_connector_role_reads_only_this_table(synth) -> None:
 def _actions(statement: dict) -> list[str]:
     value = statement["Action"]
     return [value] if isinstance(value, str) else value
+
+
+def test_analyst_policy_queries_through_the_workgroup_and_changes_nothing(synth) -> None:
+    document = synth.one("AWS::IAM::ManagedPolicy")["PolicyDocument"]
+    actions = {a for s in document["Statement"] for a in _actions(s)}
+    assert {"athena:StartQueryExecution", "athena:GetDataCatalog", "lambda:InvokeFunction", "glue:GetTable"} <= actions
+    writes = {a for a in actions if a.split(":")[1].startswith(("Put", "Delete", "Create", "Update"))}
+    assert writes == {"s3:PutObject"}  # query results only
+    (results,) = [s for s in document["Statement"] if "s3:PutObject" in _actions(s)]
+    assert results["Resource"]["Fn::Join"][1][-1] == "/results/*"
+    athena = next(s for s in document["Statement"] if "athena:StartQueryExecution" in _actions(s))
+    assert athena["Resource"]["Fn::Join"][1][-1] == ":workgroup/cryptostream"

@@ -73,7 +73,9 @@ def _as_list(value: object) -> list:
 
 
 def test_no_star_actions_and_wildcard_resources_only_with_a_recorded_reason(synth) -> None:
-    for logical_id, policy in synth.resources("AWS::IAM::Policy").items():
+    policies = {**synth.resources("AWS::IAM::Policy"), **synth.resources("AWS::IAM::ManagedPolicy")}
+    assert policies
+    for logical_id, policy in policies.items():
         acknowledged = _acknowledged(policy)
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
             for action in _as_list(statement["Action"]):
