@@ -12,6 +12,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -120,6 +121,48 @@ def count_bars(stack: LocalStack, pairs: list[str], interval: str) -> int:
     return total
 
 
+@dataclass
+class Streamed:
+    runs: int = 0
+    published: int = 0
+    kinesis_requests: int = 0
+    failed_pairs: dict[str, str] = field(default_factory=dict)
+
+
+def stream_market(
+    stack: LocalStack,
+    pairs: list[str],
+    interval: str,
+    start: datetime,
+    end: datetime,
+    steps: int,
+    on_step: Callable[[datetime], None] | None = None,
+) -> Streamed:
+    """Move the simulator's clock from ``start`` to ``end`` in ``steps``; produce and drain at each step.
+
+    The first run backfills (the daily backfill schedule's job); the rest are incremental runs driven
+    by the watermarks, as the EventBridge schedules run them.
+    """
+    streamed = Streamed()
+    step = timedelta(seconds=max(interval_seconds(interval), (end - start).total_seconds() / steps))
+    clock = start
+    while clock < end:
+        clock = min(end, clock + step)
+        stack.simulator.clock.set(clock)
+        event: dict[str, Any] = {"interval": interval, "pairs": pairs, "mode": "incremental"}
+        if streamed.runs == 0:
+            event |= {"mode": "full", "start": format_ts(start), "end": format_ts(clock)}
+        summary = stack.produce(event)
+        streamed.runs += 1
+        streamed.published += int(summary.get("published", 0))
+        streamed.kinesis_requests += int(summary.get("kinesis_requests", 0))
+        streamed.failed_pairs.update(summary.get("failed_pairs") or {})
+        stack.pump(flush=True)
+        if on_step:
+            on_step(clock)
+    return streamed
+
+
 def run_demo(
     *,
     pairs: list[str],
@@ -139,29 +182,20 @@ def run_demo(
     bar = interval_seconds(interval)
     end = datetime.fromtimestamp(int(time.time()) // bar * bar, UTC)
     start = end - timedelta(hours=hours)
-    step = timedelta(seconds=max(bar, (end - start).total_seconds() / steps))
     with tempfile.TemporaryDirectory(prefix="cryptostream-demo-") as scratch:
         stack = LocalStack(Path(scratch), seed=seed, archive_buffer_seconds=3600)
         with stack:
             task = progress.add_task("streaming", total=steps + 1) if progress else None
-            clock, first, kinesis_requests = start, True, 0
-            while clock < end:
-                clock = min(end, clock + step)
-                stack.simulator.clock.set(clock)
-                event: dict[str, Any] = {"interval": interval, "pairs": list(pairs)}
-                if first:  # the daily backfill's job: the first run fills the history window
-                    event |= {"mode": "full", "start": format_ts(start), "end": format_ts(clock)}
-                    first = False
-                else:
-                    event["mode"] = "incremental"
-                summary = stack.produce(event)
-                result.producer_runs += 1
-                result.published += int(summary.get("published", 0))
-                result.failed_pairs.update(summary.get("failed_pairs") or {})
-                kinesis_requests += int(summary.get("kinesis_requests", 0))
-                stack.pump(flush=True)
+
+            def advanced(clock: datetime) -> None:
                 if progress:
                     progress.update(task, advance=1, description=f"market time {format_ts(clock)}")
+
+            streamed = stream_market(stack, list(pairs), interval, start, end, steps, on_step=advanced)
+            result.producer_runs = streamed.runs
+            result.published = streamed.published
+            result.failed_pairs = streamed.failed_pairs
+            kinesis_requests = streamed.kinesis_requests
             injected = poison_records(poison, interval, end)
             if injected:
                 stack.clients.kinesis.put_records(
