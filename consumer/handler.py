@@ -6,11 +6,13 @@ boto3 honours ``AWS_ENDPOINT_URL``. Returns ``{"batchItemFailures": [...]}`` (Re
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Callable
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
@@ -20,6 +22,8 @@ from consumer.settings import ConsumerSettings
 from consumer.stats import BatchStats
 
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME") or "cryptostream-consumer")
+# The consumer's modules log through the standard library: give them the same structured JSON output.
+copy_config_to_registered_loggers(source_logger=logger, include={"consumer"})
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "cryptostream")
 
 # Called with each batch's stats: the local stack's event source runner and the demo count with it.
@@ -41,7 +45,9 @@ _COUNTS = (
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     settings = ConsumerSettings.from_env()
     # The local stack invokes in-process and may change the level between invocations.
-    logger.setLevel(os.getenv("POWERTOOLS_LOG_LEVEL") or "INFO")
+    level = os.getenv("POWERTOOLS_LOG_LEVEL") or "INFO"
+    logger.setLevel(level)
+    logging.getLogger("consumer").setLevel(level)
     if context is not None:
         logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
     processor = QuoteBatchProcessor(
