@@ -1,0 +1,80 @@
+"""Metrics (CloudWatch EMF through Powertools) and the stats hook, with stub clients (no AWS needed)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from consumer import handler
+from consumer.stats import BatchStats
+from tests.consumer.conftest import FakeLambdaContext
+from tests.consumer.events import kinesis_event, quote
+
+
+class AcceptEverything:
+    def batch_write_item(self, **_: Any) -> dict[str, Any]:
+        return {"UnprocessedItems": {}}
+
+    def transact_write_items(self, **_: Any) -> dict[str, Any]:
+        return {}
+
+    def send_message_batch(self, Entries: list[dict[str, Any]], **_: Any) -> dict[str, Any]:  # noqa: N803
+        return {"Successful": [{"Id": entry["Id"]} for entry in Entries], "Failed": []}
+
+
+@pytest.fixture(autouse=True)
+def stubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TABLE_NAME", "cryptostream-quotes")
+    monkeypatch.setenv("QUARANTINE_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
+    monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+    stub = AcceptEverything()
+    monkeypatch.setattr(handler, "client", lambda *_: stub)
+
+
+def emf_documents(output: str) -> list[dict[str, Any]]:
+    documents = [json.loads(line) for line in output.splitlines() if line.startswith("{")]
+    return [document for document in documents if "_aws" in document]
+
+
+def test_metrics_are_published_as_emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
+    monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
+    handler.lambda_handler(kinesis_event([quote(), quote(), quote(high="1")]), FakeLambdaContext())
+    (document,) = emf_documents(capsys.readouterr().out)
+    (directive,) = document["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "cryptostream"
+    value = {name: document[name] for name in document if name != "_aws" and isinstance(document[name], list)}
+    assert {name: value[name] for name in ("Records", "Written", "Duplicates", "Quarantined", "FailedReported")} == {
+        "Records": [3.0],
+        "Written": [1.0],
+        "Duplicates": [1.0],
+        "Quarantined": [1.0],
+        "FailedReported": [0.0],
+    }
+    assert value["DynamoDBRequests"] == [2.0] and value["SQSRequests"] == [1.0]
+    assert value["IngestLagMaxMs"][0] >= value["IngestLagMeanMs"][0] > 0
+
+
+def test_disabled_metrics_stay_silent_over_many_batches(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    event = kinesis_event([quote()])
+    for _ in range(105):  # Powertools prints a pending set by itself once a metric holds 100 values
+        handler.lambda_handler(event, FakeLambdaContext())
+    assert emf_documents(capsys.readouterr().out) == []
+
+
+def test_listeners_get_every_batch_and_a_context_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    seen: list[BatchStats] = []
+    handler.STATS_LISTENERS.append(seen.append)
+    try:
+        handler.lambda_handler(kinesis_event([quote(), quote(ts="2026-11-22T09:05:00Z")]), None)
+        handler.lambda_handler(kinesis_event([quote(interval="2min")]), FakeLambdaContext())
+    finally:
+        handler.STATS_LISTENERS.remove(seen.append)
+    assert [(s.records, s.written, s.quarantined) for s in seen] == [(2, 2, 0), (1, 0, 1)]
+    assert seen[1].quarantined_by_reason == {"unknown_interval": 1}
