@@ -66,3 +66,24 @@ def test_optional_keys_have_defaults() -> None:
     config = load_config(minimal)
     assert config.retain_data is True and config.glue_table == "quotes"
     assert config.athena_connector_version != "2022.47.1"  # the placeholder in the connector's master template
+
+
+def test_app_py_reports_a_bad_configuration_in_one_line() -> None:
+    """What a user sees from ``cdk synth`` with a broken context: one line, exit 2, no traceback."""
+    import json
+    import os
+    import subprocess
+    import sys
+
+    from infra.assets import REPO_ROOT
+
+    bad = _block(pairs=["BTC"])
+    env = {**os.environ, "CDK_CONTEXT_JSON": json.dumps({CONTEXT_KEY: bad})}
+    result = subprocess.run(
+        [sys.executable, str(REPO_ROOT / "app.py")], capture_output=True, text=True, env=env, timeout=120, check=False
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: cdk.json context.cryptostream.pairs: invalid pair 'BTC': expected SYMBOL-MARKET, e.g. BTC-USD"
+    )
+    assert "Traceback" not in result.stderr
