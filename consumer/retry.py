@@ -55,8 +55,8 @@ class Backoff:
     base_seconds: float = 0.05
     cap_seconds: float = 2.0
     deadline: float | None = None  # time.monotonic() value after which we stop retrying
-    sleep: Callable[[float], None] = time.sleep
-    clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] | None = None  # default time.sleep, looked up when called
+    clock: Callable[[], float] | None = None  # default time.monotonic, looked up when called
     rng: random.Random = field(default_factory=random.Random)
 
     def pause(self, attempt: int) -> bool:
@@ -64,7 +64,7 @@ class Backoff:
         if attempt >= self.max_attempts:
             return False
         delay = self.rng.uniform(0, min(self.cap_seconds, self.base_seconds * 2**attempt))
-        if self.deadline is not None and self.clock() + delay >= self.deadline:
+        if self.deadline is not None and (self.clock or time.monotonic)() + delay >= self.deadline:
             return False
-        self.sleep(delay)
+        (self.sleep or time.sleep)(delay)
         return True

@@ -4,7 +4,10 @@ nothing poison is ever reported, and Lambda's redelivery converges on the same t
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
+
+import pytest
 
 from tests.consumer.conftest import TABLE, Aws
 from tests.consumer.events import kinesis_event, quote, sequence_numbers
@@ -175,3 +178,55 @@ def test_redelivery_under_random_faults_converges_on_the_clean_result(aws: Aws) 
     assert aws.table_items() == clean
     quarantined = {json.loads(m["Body"])["sequence_number"] for m in aws.quarantine_messages()}
     assert quarantined == poison  # at least once each (a redelivered batch may park one again)
+
+
+def test_a_record_the_per_record_stage_cannot_handle_is_retried_not_dropped(aws: Aws) -> None:
+    event = kinesis_event(bars(4))
+    del event["Records"][2]["kinesis"]["approximateArrivalTimestamp"]  # not a shape Lambda delivers
+    response, stats = consume(event, aws)
+    assert failed_sequence_numbers(response) == sequence_numbers(event)[2:]
+    assert (stats.written, stats.failed) == (2, 2)
+
+
+class VirtualTime:
+    """time.monotonic and time.sleep on a virtual clock: sleeping advances it, nothing waits."""
+
+    def __init__(self) -> None:
+        self.now, self.slept = 1000.0, 0.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+    def time(self) -> float:
+        return time.time()
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.slept += seconds
+
+
+def test_retries_stop_before_the_function_times_out(aws: Aws, monkeypatch: pytest.MonkeyPatch) -> None:
+    from aws_lambda_powertools.utilities.batch import process_partial_response
+
+    from consumer.processor import QuoteBatchProcessor
+    from consumer.settings import ConsumerSettings
+    from tests.consumer.conftest import FakeLambdaContext
+
+    clock = VirtualTime()
+    monkeypatch.setattr("consumer.retry.time", clock)
+    monkeypatch.setattr("consumer.processor.time", clock)
+    event = kinesis_event(bars(3))
+    dynamodb = FaultyClient(aws.dynamodb, batch_write_item=Script(then=throttled))
+    processor = QuoteBatchProcessor(ConsumerSettings(TABLE, aws.queue_url), dynamodb=dynamodb, sqs=aws.sqs)
+    context = FakeLambdaContext(remaining_ms=10_000)  # retries must end by 10 s - 2 s margin
+    response = process_partial_response(event, processor.record_handler, processor, context)
+    assert failed_sequence_numbers(response) == sequence_numbers(event)
+    assert clock.slept <= 8.0
+    assert processor.stats.retries == 5  # the attempt budget, each pause well inside the deadline
+
+    clock.slept = 0.0
+    processor = QuoteBatchProcessor(ConsumerSettings(TABLE, aws.queue_url), dynamodb=dynamodb, sqs=aws.sqs)
+    context = FakeLambdaContext(remaining_ms=500)  # little time left: stop long before the attempt budget
+    response = process_partial_response(event, processor.record_handler, processor, context)
+    assert failed_sequence_numbers(response) == sequence_numbers(event)
+    assert clock.slept <= 0.4  # unbounded by the deadline, the five pauses average 1.55 s

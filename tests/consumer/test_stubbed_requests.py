@@ -97,7 +97,7 @@ def test_handler_retries_a_throttled_batch_write(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("QUARANTINE_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setattr(handler, "client", lambda service, *_: dynamodb)
-    monkeypatch.setattr("consumer.retry.Backoff.sleep", staticmethod(lambda _: None))
+    monkeypatch.setattr("consumer.retry.time.sleep", lambda _: None)
     event = kinesis_event([quote(), quote(ts="2026-11-22T09:05:00Z")])
     with Stubber(dynamodb) as stubber:
         stubber.add_client_error(
