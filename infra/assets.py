@@ -87,14 +87,14 @@ def _copy_package(package: Path, destination: Path) -> None:
 
 @jsii.implements(ILocalBundling)
 class DependencyLayerBundling:
-    """Fills ``<asset>/python/`` with the pinned dependencies and the shared model package."""
+    """Fills ``<asset>/python/`` with the pinned dependencies (already built) and the shared model package."""
 
-    def __init__(self, version: str) -> None:
-        self._version = version
+    def __init__(self, dependencies: Path) -> None:
+        self._dependencies = dependencies
 
     def try_bundle(self, output_dir: str, *, image: DockerImage, **_: object) -> bool:
         python_dir = Path(output_dir) / "python"
-        shutil.copytree(site_packages(self._version), python_dir, ignore=shutil.ignore_patterns(".complete"),
+        shutil.copytree(self._dependencies, python_dir, ignore=shutil.ignore_patterns(".complete"),
                         dirs_exist_ok=True)  # fmt: skip
         _copy_package(MODEL_PACKAGE, python_dir)
         return True
@@ -138,5 +138,6 @@ def dependency_layer_code(runtime: lambda_.Runtime, *, stub: bool = False) -> la
         str(LAYER_SOURCE),
         asset_hash_type=AssetHashType.CUSTOM,
         asset_hash=_sources_digest(REQUIREMENTS, MODEL_PACKAGE, extra=f"{version}:{PLATFORM}"),
-        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=DependencyLayerBundling(version)),
+        # pip runs here, in Python, so a failure is a LayerBuildError rather than a jsii bundling error.
+        bundling=BundlingOptions(image=_UNUSED_IMAGE, local=DependencyLayerBundling(site_packages(version))),
     )
