@@ -209,6 +209,8 @@ def main() -> None:
         "handler_records_per_s_wall": round(median["handler_wall"]),
         "bare_decode_records_per_s_wall": round(median["bare_wall"]),
         "dynamodb_requests_per_1000_valid_records": round(requests * 1000 / written, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
     }
     us_handler, us_bare = result["handler_us_per_record"], result["bare_decode_us_per_record"]
     print(f"consumer handler (DynamoDB/SQS stubbed): {handler_rate:>10,.0f} records/s  ({us_handler} us/record)")
@@ -220,6 +222,9 @@ def main() -> None:
     print(
         f"DynamoDB requests per 1,000 valid records: {result['dynamodb_requests_per_1000_valid_records']}"
         f"  (batch {args.batch_size}, {args.pairs} pairs; one PutItem per record would be 1,000)"
+    )
+    print(
+        f"machine: {result['cpus']} CPUs, load average {result['load_average_1m']} (other work inflates both figures)"
     )
     if not args.no_import:
         result["cold_import_ms"] = {
