@@ -102,7 +102,9 @@ def _timed_rollup_in_child(archive: Path, full: bool) -> dict[str, Any]:
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     done = subprocess.run([sys.executable, "-c", code, str(archive), "full" if full else "incremental"],
-                          capture_output=True, text=True, check=True, env=env)
+                          capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise RuntimeError(f"rollup child failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 

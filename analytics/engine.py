@@ -41,6 +41,7 @@ def connect(s3: S3Access | None = None) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB session in UTC, with S3 access configured when ``s3`` is given."""
     con = duckdb.connect(":memory:", config={"autoinstall_known_extensions": False, "autoload_known_extensions": False})
     con.execute("SET TimeZone = 'UTC'")
+    con.execute("SET enable_progress_bar = false")  # it writes to stdout and would corrupt --json/--csv output
     if s3 is not None:
         con.execute(f"LOAD '{httpfs_extension_path()}'")
         options = {"KEY_ID": s3.key_id, "SECRET": s3.secret, "REGION": s3.region}
@@ -58,12 +59,10 @@ def _quote(value: str) -> str:
 
 
 def register_quotes(con: duckdb.DuckDBPyConnection, location: ArchiveLocation,
-                    partitions: Iterable[str] | None = None) -> None:
-    """Create the ``quotes`` view over the whole archive, or over the given partition directories only."""
-    if partitions is None:
-        files = _quote(location.quotes_glob)
-    else:
-        files = "[" + ", ".join(_quote(f"{p.rstrip('/')}/*.parquet") for p in partitions) + "]"
+                    objects: Iterable[str] | None = None) -> None:
+    """Create the ``quotes`` view over the whole archive, or over the given object URIs only."""
+    listed = None if objects is None else "[" + ", ".join(_quote(uri) for uri in objects) + "]"
+    files = listed or _quote(location.quotes_glob)
     try:
         con.execute(_QUOTES_VIEW.format(files=files))
     except duckdb.IOException as exc:

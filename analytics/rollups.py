@@ -107,14 +107,16 @@ def _iso(mtime_ns: int) -> str | None:
     return datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat() if mtime_ns >= 0 else None
 
 
-def _rebuild(location: ArchiveLocation, table: str, partitions: list[str], source_interval: str) -> int:
-    """Recompute ``partitions`` of ``table`` from all their archive objects; returns rows written."""
+def _rebuild(location: ArchiveLocation, table: str, partitions: list[str], objects: list[ArchiveObject],
+             source_interval: str) -> int:
+    """Recompute ``partitions`` of ``table`` from all their archive ``objects``; returns rows written."""
     fs = location.filesystem
     table_root = location.fs_path(f"{location.rollups_root}/{table}")
     sql = load_query(table).render({"source_interval": source_interval}, dialect="duckdb")
     con = connect(location.s3)
     try:
-        register_quotes(con, location, [f"{location.quotes_root}/{p}" for p in partitions])
+        # The listed objects, not a glob: an object landing after the listing waits for the next run.
+        register_quotes(con, location, [location.uri(o.path) for o in objects])
         result = con.execute(f"SELECT *, strftime(bucket, '%Y-%m-%d') AS dt FROM ({sql})").arrow()
     finally:
         con.close()
@@ -130,6 +132,7 @@ def _rebuild(location: ArchiveLocation, table: str, partitions: list[str], sourc
             result, table_root, filesystem=fs, format="parquet",
             partitioning=pads.partitioning(result.select(["symbol", "market", "dt"]).schema, flavor="hive"),
             existing_data_behavior="delete_matching", basename_template="part-{i}.parquet",
+            max_partitions=max(1024, len(produced)),  # rows arrive sorted by partition: one file each
         )
     return result.num_rows
 
@@ -156,7 +159,9 @@ def run_rollups(archive: str | None = None, *, full: bool = False, rollups: str 
         rows = 0
         if partitions:
             fs.create_dir(table_root, recursive=True)
-            rows = _rebuild(location, table, partitions, source_interval)
+            touched = set(partitions)
+            rows = _rebuild(location, table, partitions, [o for o in objects if o.partition in touched],
+                            source_interval)
             mark = mark.advanced(new)
             _save_watermark(fs, mark_path, mark)
         reports.append(RollupReport(table, "full" if full else "incremental", len(new), len(partitions), rows,
