@@ -34,10 +34,11 @@ _DEADLINE_MARGIN_SECONDS = 5.0
 
 @contextmanager
 def _cyclic_gc_paused() -> Iterator[None]:
-    """The per-record stage allocates ~20 small dicts per record, all kept until the batch is written:
-    the cyclic collector would walk them (and every boto3 object of a warm Lambda) over and over
-    for nothing, as they hold no cycles. Pausing it for this CPU-only stage saves ~20% of the
-    consumer's time; reference counting still frees garbage, and collection resumes right after."""
+    """The per-record stage allocates several objects per record, all kept until the batch is written.
+    With the cyclic collector running, 5,000 records set off ~120 collections, and now and then a full
+    one that walks every boto3 object of a warm Lambda (tens of ms); paused, ~10. They hold no
+    cycles, reference counting still frees garbage, and collection resumes right after this
+    CPU-only stage (no I/O happens inside it)."""
     enabled = gc.isenabled()
     gc.disable()
     try:
