@@ -1,0 +1,33 @@
+"""The local stack's archiver output (its schema, its key layout) reads the same as the fixture writer's."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from analytics import run_query
+from tests.analytics import reference
+from tests.analytics.test_queries import assert_rows_equal
+from tests.fixtures.archive.builder import build_rows
+
+archiver = pytest.importorskip("cryptostream.local.archiver")
+
+
+def test_queries_read_what_the_local_archiver_writes(tmp_path: Path) -> None:
+    first, redelivered = build_rows()
+    rows = first + redelivered
+    partitions: dict[str, list[dict]] = defaultdict(list)
+    for record in rows:
+        payload = json.dumps({k: v for k, v in record.items() if v is not None}).encode()
+        prefix, row = archiver.to_archive_row(payload)
+        partitions[prefix].append(row)
+    for prefix, members in partitions.items():
+        (tmp_path / prefix).mkdir(parents=True)
+        pq.write_table(pa.Table.from_pylist(members, schema=archiver.ARCHIVE_SCHEMA), tmp_path / prefix / "o.parquet")
+    assert_rows_equal(run_query("vwap_1d", {}, str(tmp_path)), reference.vwap_1d(rows))
+    assert_rows_equal(run_query("rollup_1h", {}, str(tmp_path)), reference.rollup(rows, "hour"))
