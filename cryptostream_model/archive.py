@@ -9,6 +9,7 @@ Firehose dynamic partitioning writes them; the columns below are what every file
 """
 
 ARCHIVE_PREFIX = "quotes/"
+ARCHIVE_TABLE = "quotes"  # the Glue (Athena) table and the local DuckDB view over this layout
 ERROR_PREFIX = "errors/"
 
 # (name, Glue/Athena type). Prices are double here: the archive is for analytics; the serving

@@ -17,10 +17,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sam as sam
 from constructs import Construct
 
-from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, PARTITION_COLUMNS
+from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, ARCHIVE_TABLE, PARTITION_COLUMNS
 from infra.archive import Archive
 from infra.assets import REPO_ROOT
-from infra.config import Config
+from infra.config import Config, ConfigError
 from infra.log_groups import function_log_group
 from infra.nag import acknowledge, acknowledge_table_indexes, logical_id, rendered
 from infra.serving import QuoteTable
@@ -57,6 +57,29 @@ def projection_parameters(config: Config, bucket_name: str) -> dict[str, str]:
 def named_query_files(directory: Path = QUERIES_DIR) -> list[Path]:
     """The analytics SQL shipped as Athena named queries (none is fine)."""
     return sorted(directory.glob("*.sql")) if directory.is_dir() else []
+
+
+def athena_query_text(name: str, config: Config) -> str:
+    """A query file as Athena runs it (``analytics.athena.athena_sql``): defaults inlined, logical table
+    names (``quotes``, ``serving``) mapped to this deployment's Glue table and DynamoDB catalog."""
+    from analytics.athena import athena_sql
+    from analytics.catalog import QueryError
+    from analytics.config import AnalyticsConfig
+
+    names = AnalyticsConfig(
+        archive_bucket=config.archive_bucket_name,
+        table_name=config.table_name,
+        glue_database=config.glue_database,
+        athena_workgroup=config.athena_workgroup,
+        athena_catalog=config.athena_catalog_name,
+        pairs=config.pairs,
+        region="",
+        endpoint_url=None,
+    )
+    try:
+        return athena_sql(name, config=names)
+    except (QueryError, ValueError) as exc:
+        raise ConfigError(f"analytics/queries/{name}.sql cannot be rendered for Athena: {exc}") from None
 
 
 def _description(sql: str, fallback: str) -> str:
@@ -140,7 +163,7 @@ class Catalog(Construct):
             catalog_id=Aws.ACCOUNT_ID,
             database_name=config.glue_database,
             table_input=glue.CfnTable.TableInputProperty(
-                name=config.glue_table,
+                name=ARCHIVE_TABLE,
                 description="Every quote that passed through the stream, as Firehose archived it",
                 table_type="EXTERNAL_TABLE",
                 parameters={
@@ -165,14 +188,13 @@ class Catalog(Construct):
         return table
 
     def _named_query(self, path: Path) -> athena.CfnNamedQuery:
-        sql = path.read_text(encoding="utf-8")
         query = athena.CfnNamedQuery(
             self,
             f"Query-{path.stem}",
             name=f"{self._config.prefix}-{path.stem}",
-            description=_description(sql, path.name),
+            description=_description(path.read_text(encoding="utf-8"), path.name),
             database=self._config.glue_database,
-            query_string=sql,
+            query_string=athena_query_text(path.stem, self._config),
             work_group=self.workgroup.name,
         )
         query.node.add_dependency(self.workgroup)

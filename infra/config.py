@@ -30,7 +30,6 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
     "athena_connector_version": DEFAULT_ATHENA_CONNECTOR_VERSION,
     "archive_tiering_after_days": 30,
     "retain_data": True,
-    "glue_table": "quotes",
     "log_retention_days": 30,
     "iterator_age_alarm_seconds": 600,
 }
@@ -92,7 +91,6 @@ class Config:
     producer_reserved_concurrency: int | None = None
     archive_tiering_after_days: int = 30
     retain_data: bool = True
-    glue_table: str = "quotes"
     log_retention_days: int = 30
     iterator_age_alarm_seconds: int = 600
     extra: Mapping[str, Any] = field(default_factory=dict)
@@ -235,7 +233,6 @@ def load_config(context: Any) -> Config:
         producer_reserved_concurrency=reserved,
         archive_tiering_after_days=_positive(block, "archive_tiering_after_days", minimum=0),
         retain_data=_require(block, "retain_data", bool),
-        glue_table=_name(block, "glue_table", _GLUE_NAME),
         log_retention_days=_log_retention(block),
         iterator_age_alarm_seconds=_positive(block, "iterator_age_alarm_seconds", minimum=60),
         extra={k: v for k, v in block.items() if k not in Config.__dataclass_fields__},

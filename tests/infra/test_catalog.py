@@ -6,8 +6,8 @@ import re
 
 import pytest
 
-from cryptostream_model.archive import ARCHIVE_COLUMNS, PARTITION_COLUMNS, archive_partition_prefix
-from infra.catalog import CONNECTOR_APPLICATION_ID, named_query_files
+from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_TABLE, PARTITION_COLUMNS, archive_partition_prefix
+from infra.catalog import CONNECTOR_APPLICATION_ID, athena_query_text, named_query_files
 
 pytestmark = pytest.mark.infra
 
@@ -26,7 +26,7 @@ def _render(value: object, bucket_ref: dict, bucket_name: str) -> str:
 
 def test_columns_and_partition_keys_come_from_the_model(synth) -> None:
     table = _table_input(synth)
-    assert table["Name"] == "quotes"
+    assert table["Name"] == ARCHIVE_TABLE
     assert [(c["Name"], c["Type"]) for c in table["StorageDescriptor"]["Columns"]] == list(ARCHIVE_COLUMNS)
     assert [(c["Name"], c["Type"]) for c in table["PartitionKeys"]] == list(PARTITION_COLUMNS)
     serde = table["StorageDescriptor"]["SerdeInfo"]["SerializationLibrary"]
@@ -70,8 +70,13 @@ def test_every_analytics_query_is_a_named_query(synth) -> None:
     assert set(queries) == {f"cryptostream-{path.stem}" for path in files}
     for path in files:
         query = queries[f"cryptostream-{path.stem}"]
-        assert query["QueryString"] == path.read_text(encoding="utf-8")
+        text = query["QueryString"]
+        assert text == athena_query_text(path.stem, synth.stack.config)
+        # Logical names are resolved to the deployed ones: nothing reads a table Athena does not have.
+        assert not re.search(r"\b(FROM|JOIN)\s+(quotes|serving)\b", text, re.IGNORECASE), path.name
         assert query["WorkGroup"] == "cryptostream" and query["Database"] == "cryptostream"
+    serving = [q["QueryString"] for q in queries.values() if '"cryptostream-ddb"' in q["QueryString"]]
+    assert all('"cryptostream-ddb"."default"."cryptostream-quotes"' in text for text in serving)
 
 
 def test_dynamodb_connector_from_sar_with_a_released_version(synth) -> None:

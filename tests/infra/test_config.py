@@ -62,9 +62,9 @@ def test_missing_block_is_one_line() -> None:
 
 
 def test_optional_keys_have_defaults() -> None:
-    minimal = {k: v for k, v in _block().items() if k not in ("athena_connector_version", "retain_data", "glue_table")}
+    minimal = {k: v for k, v in _block().items() if k not in ("athena_connector_version", "retain_data")}
     config = load_config(minimal)
-    assert config.retain_data is True and config.glue_table == "quotes"
+    assert config.retain_data is True
     assert config.athena_connector_version != "2022.47.1"  # the placeholder in the connector's master template
 
 
