@@ -238,16 +238,20 @@ def quote(
     """Latest quote of a pair (one GetItem)."""
     from cryptostream_model.serving import get_latest
 
+    pair, interval = _pair(pair), _interval(interval)
     target = resolve(endpoint)
-    item = get_latest(target.clients.dynamodb, target.config.table_name, _pair(pair), _interval(interval))
+    item = get_latest(target.clients.dynamodb, target.config.table_name, pair, interval)
     if item is None:
         raise UserError(f"no {interval} quote for {pair.upper()} in {target.config.table_name} at {target.describe()}")
-    _print_rows(
-        [_plain(item)],
-        as_json,
-        f"{pair.upper()} latest {interval}",
-        ["ts", "open", "high", "low", "close", "volume", "bid", "ask", "fetched_at"],
-    )
+    row = _plain(item)
+    if as_json:
+        print(json.dumps(row))
+        return
+    table = Table(title=f"{pair.upper()} latest {interval} bar", show_header=False)
+    for field in ("ts", "open", "high", "low", "close", "volume", "bid", "ask", "fetched_at", "ingested_at"):
+        if row.get(field) is not None:
+            table.add_row(field, str(row[field]))
+    console.print(table)
 
 
 @app.command()
@@ -263,13 +267,14 @@ def bars(
     """Bars of a pair and interval in a time range (one paginated Query)."""
     from cryptostream_model.serving import query_bars
 
+    pair, interval = _pair(pair), _interval(interval)
     now = datetime.now(UTC)
     first, last = _when(start, now - timedelta(days=1)), _when(end, now)
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
     target = resolve(endpoint)
     items = query_bars(
-        target.clients.dynamodb, target.config.table_name, _pair(pair), _interval(interval), first, last, limit=limit
+        target.clients.dynamodb, target.config.table_name, pair, interval, first, last, limit=limit
     )
     _print_rows(
         [_plain(i) for i in items],
@@ -310,7 +315,15 @@ def dlq_redrive(
 
 
 def _plain(item: dict[str, Any]) -> dict[str, Any]:
-    return {k: (str(v) if not isinstance(v, str | int | float | type(None)) else v) for k, v in item.items()}
+    """DynamoDB's Decimals as JSON-safe values: integers stay numbers, prices stay exact strings."""
+    from decimal import Decimal
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, Decimal):
+            return int(value) if value == value.to_integral_value() and abs(value) < 2**53 else str(value)
+        return value
+
+    return {key: plain(value) for key, value in item.items()}
 
 
 def _register_extensions() -> None:
