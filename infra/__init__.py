@@ -1,1 +1,1 @@
-"""cryptostream: see README.md."""
+"""The CDK app of cryptostream: one construct per capability (see docs/infrastructure.md)."""
