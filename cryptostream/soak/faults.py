@@ -1,0 +1,206 @@
+"""Fault injectors for the soak: wrappers around real (moto) boto3 clients and around the consumer.
+
+moto never fails on demand, so each wrapper decides, with a seeded random generator, whether a call
+fails and how, then either raises what AWS would raise, answers what AWS would answer (a partial
+PutRecords, UnprocessedItems) after passing part of the request to moto, or passes the call through.
+Every injected fault is counted by kind in one ``FaultBook``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+THROTTLED = "ProvisionedThroughputExceededException"
+
+
+class ConsumerCrash(RuntimeError):
+    """The consumer's process dies mid-batch (after part of the batch was written)."""
+
+
+class ProducerCrash(RuntimeError):
+    """The producer dies after publishing, before saving its watermark."""
+
+
+@dataclass(frozen=True)
+class FaultRates:
+    """Probabilities per call (or per invocation/run, as named). Zero disables a kind."""
+
+    kinesis_partial_failure: float = 0.3  # per PutRecords: some records come back with an ErrorCode
+    kinesis_partial_share: float = 0.15  # up to this share of that call's records fail
+    kinesis_throttled: float = 0.05  # per PutRecords: the whole call is throttled
+    dynamodb_throttled: float = 0.02  # per BatchWriteItem / TransactWriteItems
+    dynamodb_unprocessed: float = 0.04  # per BatchWriteItem: part of the items come back unprocessed
+    consumer_crash: float = 0.04  # per consumer invocation: dies after one of its BatchWriteItem calls
+    duplicate_delivery: float = 0.03  # per successful invocation: Lambda delivers the same batch again
+    producer_crash: float = 0.1  # per producer run (not the first): dies before saving watermarks
+    replay_share: float = 0.01  # earlier records re-put on the stream (duplicates, out of order), of quotes
+    poison_share: float = 0.01  # malformed records put on the stream, of quotes
+    alphavantage_throttle_every_n: int = 7  # every Nth Alpha Vantage request gets a throttle body
+
+    @classmethod
+    def none(cls) -> FaultRates:
+        return cls(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+
+
+@dataclass
+class FaultBook:
+    """The seeded dice and the tally of what was injected."""
+
+    rates: FaultRates
+    seed: int = 1
+    injected: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self.rng = random.Random(self.seed)
+
+    def roll(self, probability: float) -> bool:
+        return probability > 0 and self.rng.random() < probability
+
+    def count(self, kind: str, n: int = 1) -> None:
+        self.injected[kind] += n
+
+    @property
+    def total(self) -> int:
+        return sum(self.injected.values())
+
+
+def client_error(code: str, operation: str, status: int = 400) -> ClientError:
+    error = {"Error": {"Code": code, "Message": f"injected {code}"}, "ResponseMetadata": {"HTTPStatusCode": status}}
+    return ClientError(error, operation)  # type: ignore[arg-type]
+
+
+class _Wrapper:
+    """Passes every attribute not overridden to the real client."""
+
+    def __init__(self, client: Any, book: FaultBook) -> None:
+        self._client = client
+        self._book = book
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._client, name)
+
+
+class FaultyProducerKinesis(_Wrapper):
+    """The producer's Kinesis client: partial PutRecords failures and throttled calls; it also keeps
+    every record Kinesis accepted (``accepted``: (data, partition key, sequence number)) for the verifier."""
+
+    def __init__(self, client: Any, book: FaultBook) -> None:
+        super().__init__(client, book)
+        self.accepted: list[tuple[bytes, str, str]] = []
+        self.requests = 0
+
+    def put_records(self, StreamName: str, Records: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803
+        self.requests += 1
+        rates = self._book.rates
+        if self._book.roll(rates.kinesis_throttled):
+            self._book.count("kinesis_throttled")
+            raise client_error(THROTTLED, "PutRecords")
+        failing: set[int] = set()
+        if len(Records) > 1 and self._book.roll(rates.kinesis_partial_failure):
+            share = self._book.rng.uniform(0.01, rates.kinesis_partial_share)
+            failing = set(self._book.rng.sample(range(len(Records)), max(1, int(len(Records) * share))))
+            self._book.count("kinesis_partial_failure")
+            self._book.count("kinesis_records_refused", len(failing))
+        sent = [record for index, record in enumerate(Records) if index not in failing]
+        answered = iter(self._client.put_records(StreamName=StreamName, Records=sent, **kwargs)["Records"])
+        results = []
+        for index, record in enumerate(Records):
+            if index in failing:
+                results.append({"ErrorCode": THROTTLED, "ErrorMessage": "Rate exceeded for shard (injected)"})
+                continue
+            result = next(answered)
+            results.append(result)
+            self.accepted.append((record["Data"], record["PartitionKey"], result["SequenceNumber"]))
+        return {"FailedRecordCount": len(failing), "Records": results}
+
+
+class FaultyProducerDynamoDB(_Wrapper):
+    """The producer's DynamoDB client: when armed, the run dies on its first watermark update."""
+
+    def __init__(self, client: Any, book: FaultBook) -> None:
+        super().__init__(client, book)
+        self.crash_before_watermark = False
+
+    def update_item(self, **kwargs: Any) -> dict[str, Any]:
+        if self.crash_before_watermark and kwargs.get("Key", {}).get("sk", {}).get("S") == "WATERMARK":
+            self.crash_before_watermark = False
+            self._book.count("producer_crash_before_watermark")
+            raise ProducerCrash("injected: producer died after publishing, before saving its watermark")
+        return self._client.update_item(**kwargs)
+
+
+class FaultyConsumerDynamoDB(_Wrapper):
+    """The consumer's DynamoDB client: throttling, UnprocessedItems, and a crash after a chosen
+    BatchWriteItem call of an invocation (that call reaches moto first: part of the batch is written)."""
+
+    def __init__(self, client: Any, book: FaultBook) -> None:
+        super().__init__(client, book)
+        self.crash_after_call: int | None = None  # set per invocation by FaultyConsumer
+        self.calls_this_invocation = 0
+
+    def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803
+        rates = self._book.rates
+        self.calls_this_invocation += 1
+        if self._book.roll(rates.dynamodb_throttled):
+            self._book.count("dynamodb_throttled")
+            raise client_error(THROTTLED, "BatchWriteItem")
+        ((table, requests),) = RequestItems.items()
+        back: list[dict[str, Any]] = []
+        if len(requests) > 1 and self._book.roll(rates.dynamodb_unprocessed):
+            cut = self._book.rng.randrange(1, len(requests))
+            requests, back = requests[:cut], requests[cut:]
+            self._book.count("dynamodb_unprocessed_items")
+        response = self._client.batch_write_item(RequestItems={table: requests}, **kwargs)
+        if self.crash_after_call == self.calls_this_invocation:
+            self.crash_after_call = None
+            self._book.count("consumer_crash_mid_batch")
+            raise ConsumerCrash("injected: consumer died mid-batch after a BatchWriteItem")
+        unprocessed = list(response.get("UnprocessedItems", {}).get(table, [])) + back
+        return {**response, "UnprocessedItems": {table: unprocessed} if unprocessed else {}}
+
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        if self._book.roll(self._book.rates.dynamodb_throttled):
+            self._book.count("dynamodb_throttled")
+            raise client_error(THROTTLED, "TransactWriteItems")
+        return self._client.transact_write_items(**kwargs)
+
+
+Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class FaultyConsumer:
+    """Wraps the consumer handler as the event source mapping calls it: arms a mid-batch crash for
+    some invocations and delivers some successful batches a second time (Lambda is at-least-once)."""
+
+    def __init__(self, handler: Handler, dynamodb: FaultyConsumerDynamoDB, book: FaultBook) -> None:
+        self._handler = handler
+        self._dynamodb = dynamodb
+        self._book = book
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        response = self._invoke(event, context)
+        failures = response.get("batchItemFailures") if isinstance(response, dict) else None
+        if not failures and self._book.roll(self._book.rates.duplicate_delivery):
+            self._book.count("duplicate_batch_delivery")
+            try:
+                self._invoke(event, context)
+            except ConsumerCrash:
+                pass  # the first delivery succeeded; a crashed duplicate changes nothing for Lambda
+        return response
+
+    def _invoke(self, event: dict[str, Any], context: Any) -> Any:
+        self._dynamodb.calls_this_invocation = 0
+        self._dynamodb.crash_after_call = None
+        if self._book.roll(self._book.rates.consumer_crash):
+            chunks = max(1, len(event.get("Records", [])) // 25)
+            self._dynamodb.crash_after_call = self._book.rng.randint(1, chunks)
+        try:
+            return self._handler(event, context)
+        finally:
+            self._dynamodb.crash_after_call = None
