@@ -23,6 +23,8 @@ from sqlglot import exp
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 PARAMS_CTE = "params"
 LOGICAL_TABLES = frozenset({"quotes", "serving", "rollup_1h", "rollup_1d"})
+# Trino functions sqlglot 30 passes through unchanged although DuckDB names them differently.
+_DUCKDB_FUNCTION_NAMES = {"is_finite": "isfinite"}
 _HEADER_PARAM = re.compile(r"^--\s*@param\s+(\w+)\s*:\s*(.*)$")
 _HEADER_TABLES = re.compile(r"^--\s*@tables\s*:\s*(.*)$")
 
@@ -59,6 +61,9 @@ class NamedQuery:
         _inline_params(tree, bound)
         if table_names:
             _rename_tables(tree, table_names)
+        if dialect == "duckdb":
+            for call in tree.find_all(exp.Anonymous):
+                call.set("this", _DUCKDB_FUNCTION_NAMES.get(str(call.this).lower(), call.this))
         return tree.sql(dialect=dialect, pretty=pretty, comments=False)
 
     def bind(self, params: Mapping[str, str]) -> dict[str, exp.Expression]:

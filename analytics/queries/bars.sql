@@ -1,5 +1,7 @@
 -- bars: OHLCV bars of one pair and interval in a time range, oldest first (what charts draw).
 -- Answers: each bar once (the copy with the newest fetched_at wins over at-least-once duplicates).
+--   Rows that break the record model (the archive keeps whatever the stream carried, poison included) are left
+--   out; data_quality counts them.
 -- @param pair: one pair such as 'BTC-USD'
 -- @param source_interval: bar interval ('1min' ... '60min', '1d' or 'spot')
 -- @param start_ts: first bar time, inclusive (UTC)
@@ -17,6 +19,9 @@ ranked AS (
   FROM quotes AS q
   CROSS JOIN params
   WHERE q."interval" = params.source_interval
+    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
+    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
+    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
     AND q.symbol = split_part(upper(params.pair), '-', 1)
     AND q.market = split_part(upper(params.pair), '-', 2)
     AND q.dt BETWEEN date_format(params.start_ts, '%Y-%m-%d') AND date_format(params.end_ts, '%Y-%m-%d')

@@ -1,6 +1,7 @@
 -- data_quality: completeness and hygiene of the archive per pair and interval.
 -- Answers: raw rows, distinct bars (symbol, market, interval, ts), duplicate rows (at-least-once redeliveries),
---   rows whose prices break the model (non-positive, high < low, open or close outside [low, high]), rows filed
+--   rows that break the record model (missing or non-finite numbers, non-positive prices, negative volume,
+--   high < low, open or close outside [low, high]: the archive keeps poison the consumer quarantined), rows filed
 --   under the wrong dt partition, first and last bar, gaps (consecutive bars further apart than one interval;
 --   not counted for 'spot', which has no fixed cadence) and the bars missing in them, seconds since the last bar
 --   at as_of, and stale = no bar for longer than max(stale_after_seconds, two intervals).
@@ -35,8 +36,9 @@ row_counts AS (
     "interval",
     count(*) AS row_count,
     count(DISTINCT ts) AS bars,
-    count_if(NOT (open > 0 AND high > 0 AND low > 0 AND close > 0 AND high >= low
-      AND open BETWEEN low AND high AND close BETWEEN low AND high)) AS invalid_rows,
+    count_if(NOT coalesce(is_finite(open) AND is_finite(high) AND is_finite(low) AND is_finite(close)
+      AND is_finite(volume) AND low > 0 AND high >= low AND volume >= 0
+      AND open BETWEEN low AND high AND close BETWEEN low AND high, false)) AS invalid_rows,
     count_if(dt <> date_format(ts, '%Y-%m-%d')) AS misfiled_rows,
     min(ts) AS first_ts,
     max(ts) AS last_ts,

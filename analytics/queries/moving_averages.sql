@@ -4,6 +4,8 @@
 --   below it last time they differed, 'death_cross' the other way round. Averages within a relative 1e-9 of each
 --   other count as touching, not crossing (float noise). Each (symbol, market, interval, ts) counts once: the
 --   copy with the newest fetched_at. Windows start at start_date.
+--   Rows that break the record model (the archive keeps whatever the stream carried, poison included) are left
+--   out; data_quality counts them.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param source_interval: bar interval ('1min' ... '60min' or '1d')
 -- @param short_window: bars in the short average
@@ -23,6 +25,9 @@ ranked AS (
   FROM quotes AS q
   CROSS JOIN params
   WHERE q."interval" = params.source_interval
+    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
+    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
+    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
     AND q.dt BETWEEN date_format(params.start_date, '%Y-%m-%d') AND date_format(params.end_date, '%Y-%m-%d')
     AND (params.pair = 'ALL'
       OR (q.symbol = split_part(upper(params.pair), '-', 1) AND q.market = split_part(upper(params.pair), '-', 2)))

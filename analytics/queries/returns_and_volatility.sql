@@ -3,6 +3,8 @@
 --   window_bars log returns (rolling realised volatility per bar; NULL until the window is full) and that
 --   volatility annualised for a market trading 24/7: times sqrt(seconds per 365-day year / bar seconds).
 --   Each (symbol, market, interval, ts) counts once: the copy with the newest fetched_at. Windows start at start_date.
+--   Rows that break the record model (the archive keeps whatever the stream carried, poison included) are left
+--   out; data_quality counts them.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param source_interval: bar interval ('1min' ... '60min' or '1d')
 -- @param window_bars: returns per rolling window
@@ -21,6 +23,9 @@ ranked AS (
   FROM quotes AS q
   CROSS JOIN params
   WHERE q."interval" = params.source_interval
+    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
+    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
+    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
     AND q.dt BETWEEN date_format(params.start_date, '%Y-%m-%d') AND date_format(params.end_date, '%Y-%m-%d')
     AND (params.pair = 'ALL'
       OR (q.symbol = split_part(upper(params.pair), '-', 1) AND q.market = split_part(upper(params.pair), '-', 2)))

@@ -4,6 +4,8 @@
 --   is counted once, the copy with the newest fetched_at. Rows filed under a dt partition other than their ts date
 --   are left out (data_quality counts them): each bucket then comes from its own partition only, which is what
 --   lets `cryptostream rollup` rebuild just the partitions that received new objects.
+--   Rows that break the record model (the archive keeps whatever the stream carried, poison included) are left
+--   out; data_quality counts them.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param source_interval: the intraday interval rolled up ('1min' ... '60min'); one interval, so volume is not counted twice
 -- @param start_date: first UTC date, inclusive
@@ -19,6 +21,9 @@ ranked AS (
   FROM quotes AS q
   CROSS JOIN params
   WHERE q."interval" = params.source_interval
+    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
+    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
+    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
     AND q.dt BETWEEN date_format(params.start_date, '%Y-%m-%d') AND date_format(params.end_date, '%Y-%m-%d')
     AND q.dt = date_format(q.ts, '%Y-%m-%d')
     AND (params.pair = 'ALL'

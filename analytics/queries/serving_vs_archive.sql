@@ -3,6 +3,8 @@
 --   in the S3 archive, how far the archive lags the serving table in seconds, and whether both hold the same
 --   bar with the same close (in_sync). Pairs missing from the archive come back with NULL archive columns.
 --   Archive duplicates count once: the copy with the newest fetched_at.
+--   Rows that break the record model (the archive keeps whatever the stream carried, poison included) are left
+--   out; data_quality counts them.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param since_date: the first archive date scanned; set a recent date to keep Athena's scan small
 -- @tables: serving, quotes
@@ -28,6 +30,9 @@ ranked AS (
   FROM quotes AS q
   CROSS JOIN params
   WHERE q.dt >= date_format(params.since_date, '%Y-%m-%d')
+    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
+    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
+    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
     AND (params.pair = 'ALL'
       OR (q.symbol = split_part(upper(params.pair), '-', 1) AND q.market = split_part(upper(params.pair), '-', 2)))
 ),

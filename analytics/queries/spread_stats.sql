@@ -2,6 +2,8 @@
 -- Answers: number of snapshots with both sides quoted, mean absolute spread (ask - bid) and, in basis points of
 --   the mid price, its mean, minimum, maximum and approximate median and 95th percentile (approx_percentile).
 --   Each (symbol, market, interval, ts) counts once: the copy with the newest fetched_at.
+--   Rows that break the record model (the archive keeps whatever the stream carried, poison included) are left
+--   out; data_quality counts them.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param start_date: first UTC date, inclusive
 -- @param end_date: last UTC date, inclusive
@@ -16,6 +18,9 @@ ranked AS (
   FROM quotes AS q
   CROSS JOIN params
   WHERE q."interval" = 'spot'
+    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
+    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
+    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
     AND q.dt BETWEEN date_format(params.start_date, '%Y-%m-%d') AND date_format(params.end_date, '%Y-%m-%d')
     AND (params.pair = 'ALL'
       OR (q.symbol = split_part(upper(params.pair), '-', 1) AND q.market = split_part(upper(params.pair), '-', 2)))
@@ -28,7 +33,7 @@ spreads AS (
     ask - bid AS spread,
     (ask - bid) / ((ask + bid) / 2) * 10000 AS spread_bps
   FROM ranked
-  WHERE copy_rank = 1 AND bid IS NOT NULL AND ask IS NOT NULL
+  WHERE copy_rank = 1 AND bid > 0 AND ask >= bid AND is_finite(bid) AND is_finite(ask)
 )
 SELECT
   symbol,

@@ -2,6 +2,8 @@
 -- Answers: VWAP of the day's bars (typical price (high + low + close) / 3 weighted by volume), the day's volume,
 --   bar count, last close, and how far the close sits from the VWAP in basis points. NULL VWAP when the day
 --   traded no volume. Each (symbol, market, interval, ts) counts once: the copy with the newest fetched_at.
+--   Rows that break the record model (the archive keeps whatever the stream carried, poison included) are left
+--   out; data_quality counts them.
 -- @param pair: 'ALL' or one pair such as 'BTC-USD'
 -- @param source_interval: the intraday bar interval the VWAP is computed from
 -- @param start_date: first UTC date, inclusive
@@ -17,6 +19,9 @@ ranked AS (
   FROM quotes AS q
   CROSS JOIN params
   WHERE q."interval" = params.source_interval
+    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
+    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
+    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
     AND q.dt BETWEEN date_format(params.start_date, '%Y-%m-%d') AND date_format(params.end_date, '%Y-%m-%d')
     AND (params.pair = 'ALL'
       OR (q.symbol = split_part(upper(params.pair), '-', 1) AND q.market = split_part(upper(params.pair), '-', 2)))

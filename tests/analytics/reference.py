@@ -15,10 +15,19 @@ def ts_of(row: dict[str, Any]) -> datetime:
     return datetime.strptime(row["ts"], "%Y-%m-%dT%H:%M:%SZ")
 
 
+def valid(row: dict[str, Any]) -> bool:
+    """The record model's price rules (the consumer quarantines the rest; the archive keeps them)."""
+    numbers = [row[k] for k in ("open", "high", "low", "close", "volume")]
+    if any(n is None or not math.isfinite(n) for n in numbers):
+        return False
+    return (row["low"] > 0 and row["high"] >= row["low"] and row["volume"] >= 0
+            and row["low"] <= row["open"] <= row["high"] and row["low"] <= row["close"] <= row["high"])
+
+
 def deduped(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """One row per (symbol, market, interval, ts): the newest fetched_at."""
+    """Valid rows, one per (symbol, market, interval, ts): the newest fetched_at."""
     best: dict[tuple, dict[str, Any]] = {}
-    for row in rows:
+    for row in filter(valid, rows):
         key = (row["symbol"], row["market"], row["interval"], row["ts"])
         if key not in best or row["fetched_at"] > best[key]["fetched_at"]:
             best[key] = row
@@ -108,7 +117,7 @@ def spread_stats(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     days: dict[tuple, list[tuple[float, float]]] = defaultdict(list)
     for (symbol, market), snaps in series(rows, "spot").items():
         for snap in snaps:
-            if snap["bid"] is not None and snap["ask"] is not None:
+            if snap["bid"] is not None and snap["ask"] is not None and 0 < snap["bid"] <= snap["ask"]:
                 spread = snap["ask"] - snap["bid"]
                 mid = (snap["ask"] + snap["bid"]) / 2
                 days[(symbol, market, ts_of(snap).date())].append((spread, spread / mid * 1e4))
@@ -138,10 +147,7 @@ def data_quality(rows: list[dict[str, Any]], as_of: datetime, misfiled: list[dic
             if step and seconds > step:
                 gaps += 1
                 missing += int(seconds // step) - 1
-        invalid = sum(
-            1 for r in members
-            if not (min(r["open"], r["high"], r["low"], r["close"]) > 0 and r["high"] >= r["low"]
-                    and r["low"] <= r["open"] <= r["high"] and r["low"] <= r["close"] <= r["high"]))
+        invalid = sum(1 for r in members if not valid(r))
         misfiled_rows = sum(1 for r in members if any(r is m for m in misfiled))
         since = int((as_of - times[-1]).total_seconds())
         result.append({"symbol": symbol, "market": market, "interval": interval, "rows": len(members),

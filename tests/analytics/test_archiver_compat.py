@@ -19,8 +19,8 @@ archiver = pytest.importorskip("cryptostream.local.archiver")
 
 
 def test_queries_read_what_the_local_archiver_writes(tmp_path: Path) -> None:
-    first, redelivered = build_rows()
-    rows = first + redelivered
+    first, redelivered, poison = build_rows()
+    rows = first + redelivered + poison
     partitions: dict[str, list[dict]] = defaultdict(list)
     for record in rows:
         payload = json.dumps({k: v for k, v in record.items() if v is not None}).encode()

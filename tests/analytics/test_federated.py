@@ -12,6 +12,7 @@ from moto import mock_aws
 from analytics import run_query
 from analytics.catalog import QueryError
 from consumer.items import bar_item, latest_item
+from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK
 from cryptostream_model.record import quote_from_dict
 from tests.analytics import reference
@@ -59,13 +60,13 @@ def serving(monkeypatch: pytest.MonkeyPatch, fixture_archive: FixtureArchive) ->
         latest: dict[tuple, dict] = {}
         for row in reference.deduped(fixture_archive.rows):
             key = (row["symbol"], row["market"], row["interval"])
-            if row["high"] >= row["low"] and (key not in latest or row["ts"] > latest[key]["ts"]):
+            if row["interval"] in INTERVALS and (key not in latest or row["ts"] > latest[key]["ts"]):
                 latest[key] = row
         ahead = dict(latest[("SOL", "USD", "5min")], ts="2026-11-22T01:05:00Z")
         latest[("SOL", "USD", "5min")] = ahead
         latest[("ETH", "USD", "spot")] = dict(latest[("ETH", "USD", "spot")], ts="2026-11-22T05:00:17Z")
         for row in list(reference.deduped(fixture_archive.rows))[:40]:
-            if row["high"] >= row["low"]:
+            if row["interval"] in INTERVALS:
                 put_quote(client, row, latest=False)
         for row in latest.values():
             put_quote(client, row)

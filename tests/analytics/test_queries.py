@@ -95,9 +95,21 @@ def test_data_quality_reports_duplicates_gaps_staleness(fixture_archive: Fixture
     assert_rows_equal(rows, expected)
     by_key = {(r["symbol"], r["interval"]): r for r in rows}
     assert by_key[("ETH", "5min")]["gaps"] == 2 and by_key[("ETH", "5min")]["missing_bars"] == 4
-    assert by_key[("BTC", "5min")]["duplicate_rows"] == 9
+    assert by_key[("BTC", "5min")]["duplicate_rows"] == 11  # 9 redeliveries + 2 archived poison copies
     assert by_key[("SOL", "5min")]["stale"] and not by_key[("BTC", "5min")]["stale"]
-    assert by_key[("SOL", "5min")]["invalid_rows"] == 1 and by_key[("BTC", "1d")]["misfiled_rows"] == 1
+    assert [by_key[(s, "5min")]["invalid_rows"] for s in ("BTC", "ETH", "SOL")] == [2, 1, 1]
+    assert by_key[("BTC", "1d")]["misfiled_rows"] == 1 and by_key[("BTC", "7min")]["rows"] == 1
+
+
+def test_archived_poison_never_wins_the_dedupe(fixture_archive: FixtureArchive) -> None:
+    """The archive keeps what the consumer quarantined; a newer but invalid copy must not replace a valid bar."""
+    rows = run_query("bars", {"pair": "BTC-USD", "start_ts": "2026-11-22T02:00:00Z", "end_ts": "2026-11-22T03:00:00Z"},
+                     str(fixture_archive.root))
+    first = {r["ts"]: r for r in fixture_archive.rows[:400] if r["symbol"] == "BTC" and r["interval"] == "5min"}
+    assert rows[0]["close"] == first["2026-11-22T02:00:00Z"]["close"] != 105.0
+    assert rows[-1]["volume"] == first["2026-11-22T03:00:00Z"]["volume"] > 0
+    eth = run_query("returns_and_volatility", {"pair": "ETH-USD"}, str(fixture_archive.root))
+    assert all(r["log_return"] is None or math.isfinite(r["log_return"]) for r in eth)
 
 
 def test_data_quality_defaults_to_now(fixture_archive: FixtureArchive) -> None:

@@ -45,10 +45,11 @@ def s3_archive(endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[list[
     s3 = boto3.client("s3", endpoint_url=endpoint)
     s3.create_bucket(Bucket=BUCKET)
     location = resolve_archive(None, endpoint)
-    first, redelivered = build_rows()
+    first, redelivered, poison = build_rows()
     write_archive_objects(first, BUCKET, filesystem=location.filesystem, object_name="a")
     write_archive_objects(redelivered, BUCKET, filesystem=location.filesystem, object_name="b")
-    yield first + redelivered
+    write_archive_objects(poison, BUCKET, filesystem=location.filesystem, object_name="c")
+    yield first + redelivered + poison
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET):
         for obj in page.get("Contents", []):
             s3.delete_object(Bucket=BUCKET, Key=obj["Key"])
