@@ -28,7 +28,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 110)
     config = SoakConfig(
         quotes=args.quotes,
         pairs=args.pairs,

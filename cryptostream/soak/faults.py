@@ -8,6 +8,7 @@ Every injected fault is counted by kind in one ``FaultBook``.
 
 from __future__ import annotations
 
+import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -17,6 +18,8 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 THROTTLED = "ProvisionedThroughputExceededException"
+FORCED_AT_OPPORTUNITY = 3
+BURST_CALLS = 7  # consecutive throttled BatchWriteItem calls in a burst: one more than the consumer's 6 attempts
 
 
 class ConsumerCrash(RuntimeError):
@@ -35,6 +38,7 @@ class FaultRates:
     kinesis_partial_share: float = 0.15  # up to this share of that call's records fail
     kinesis_throttled: float = 0.05  # per PutRecords: the whole call is throttled
     dynamodb_throttled: float = 0.02  # per BatchWriteItem / TransactWriteItems
+    dynamodb_throttle_burst: float = 0.004  # per BatchWriteItem: throttled longer than the consumer retries
     dynamodb_unprocessed: float = 0.04  # per BatchWriteItem: part of the items come back unprocessed
     consumer_crash: float = 0.04  # per consumer invocation: dies after one of its BatchWriteItem calls
     duplicate_delivery: float = 0.03  # per successful invocation: Lambda delivers the same batch again
@@ -45,22 +49,30 @@ class FaultRates:
 
     @classmethod
     def none(cls) -> FaultRates:
-        return cls(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0)
+        return cls(**{name: 0 for name in cls.__dataclass_fields__})
 
 
 @dataclass
 class FaultBook:
-    """The seeded dice and the tally of what was injected."""
+    """The seeded dice and the tally of what was injected.
+
+    A kind with a non-zero rate that has not happened by its third opportunity is forced then, so
+    even a short soak exercises every kind (the seed still decides everything else)."""
 
     rates: FaultRates
     seed: int = 1
     injected: Counter[str] = field(default_factory=Counter)
+    opportunities: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.rng = random.Random(self.seed)
 
-    def roll(self, probability: float) -> bool:
-        return probability > 0 and self.rng.random() < probability
+    def roll(self, probability: float, kind: str, force_at: int = FORCED_AT_OPPORTUNITY) -> bool:
+        if probability <= 0:
+            return False
+        self.opportunities[kind] += 1
+        overdue = not self.injected[kind] and self.opportunities[kind] >= force_at
+        return self.rng.random() < probability or overdue
 
     def count(self, kind: str, n: int = 1) -> None:
         self.injected[kind] += n
@@ -98,11 +110,11 @@ class FaultyProducerKinesis(_Wrapper):
     def put_records(self, StreamName: str, Records: list[dict[str, Any]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803
         self.requests += 1
         rates = self._book.rates
-        if self._book.roll(rates.kinesis_throttled):
+        if self._book.roll(rates.kinesis_throttled, "kinesis_throttled"):
             self._book.count("kinesis_throttled")
             raise client_error(THROTTLED, "PutRecords")
         failing: set[int] = set()
-        if len(Records) > 1 and self._book.roll(rates.kinesis_partial_failure):
+        if len(Records) > 1 and self._book.roll(rates.kinesis_partial_failure, "kinesis_partial_failure"):
             share = self._book.rng.uniform(0.01, rates.kinesis_partial_share)
             failing = set(self._book.rng.sample(range(len(Records)), max(1, int(len(Records) * share))))
             self._book.count("kinesis_partial_failure")
@@ -143,16 +155,24 @@ class FaultyConsumerDynamoDB(_Wrapper):
         super().__init__(client, book)
         self.crash_after_call: int | None = None  # set per invocation by FaultyConsumer
         self.calls_this_invocation = 0
+        self.burst_left = 0
 
     def batch_write_item(self, RequestItems: dict[str, list[dict[str, Any]]], **kwargs: Any) -> dict[str, Any]:  # noqa: N803
         rates = self._book.rates
         self.calls_this_invocation += 1
-        if self._book.roll(rates.dynamodb_throttled):
+        if self.burst_left or self._book.roll(rates.dynamodb_throttle_burst, "dynamodb_throttle_burst"):
+            # longer than the consumer's own retries: it reports the rest of the batch to Lambda to retry
+            if not self.burst_left:
+                self.burst_left = BURST_CALLS
+                self._book.count("dynamodb_throttle_burst")
+            self.burst_left -= 1
+            raise client_error(THROTTLED, "BatchWriteItem")
+        if self._book.roll(rates.dynamodb_throttled, "dynamodb_throttled"):
             self._book.count("dynamodb_throttled")
             raise client_error(THROTTLED, "BatchWriteItem")
         ((table, requests),) = RequestItems.items()
         back: list[dict[str, Any]] = []
-        if len(requests) > 1 and self._book.roll(rates.dynamodb_unprocessed):
+        if len(requests) > 1 and self._book.roll(rates.dynamodb_unprocessed, "dynamodb_unprocessed_items"):
             cut = self._book.rng.randrange(1, len(requests))
             requests, back = requests[:cut], requests[cut:]
             self._book.count("dynamodb_unprocessed_items")
@@ -165,7 +185,7 @@ class FaultyConsumerDynamoDB(_Wrapper):
         return {**response, "UnprocessedItems": {table: unprocessed} if unprocessed else {}}
 
     def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
-        if self._book.roll(self._book.rates.dynamodb_throttled):
+        if self._book.roll(self._book.rates.dynamodb_throttled, "dynamodb_throttled"):
             self._book.count("dynamodb_throttled")
             raise client_error(THROTTLED, "TransactWriteItems")
         return self._client.transact_write_items(**kwargs)
@@ -186,18 +206,16 @@ class FaultyConsumer:
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         response = self._invoke(event, context)
         failures = response.get("batchItemFailures") if isinstance(response, dict) else None
-        if not failures and self._book.roll(self._book.rates.duplicate_delivery):
+        if not failures and self._book.roll(self._book.rates.duplicate_delivery, "duplicate_batch_delivery"):
             self._book.count("duplicate_batch_delivery")
-            try:
+            with contextlib.suppress(ConsumerCrash):  # the first delivery succeeded: Lambda moves on regardless
                 self._invoke(event, context)
-            except ConsumerCrash:
-                pass  # the first delivery succeeded; a crashed duplicate changes nothing for Lambda
         return response
 
     def _invoke(self, event: dict[str, Any], context: Any) -> Any:
         self._dynamodb.calls_this_invocation = 0
         self._dynamodb.crash_after_call = None
-        if self._book.roll(self._book.rates.consumer_crash):
+        if self._book.roll(self._book.rates.consumer_crash, "consumer_crash_mid_batch"):
             chunks = max(1, len(event.get("Records", [])) // 25)
             self._dynamodb.crash_after_call = self._book.rng.randint(1, chunks)
         try:

@@ -37,6 +37,7 @@ from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
 from cryptostream_model.record import format_ts
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)  # fixed, so a seed reproduces the same market
+PRODUCER_CRASH = "producer_crash_before_watermark"
 MAX_PAIRS = len(DEFAULT_SYMBOLS) * len(DEFAULT_MARKETS)
 
 
@@ -153,8 +154,9 @@ def run_soak(config: SoakConfig, progress: Callable[[int, int], None] | None = N
     bars_per_pair = -(-config.quotes // len(pairs))
     start = END - timedelta(seconds=bars_per_pair * bar)
     ledger = Ledger(config.interval)
-    ledger.expected = {bar_key(pair, format_ts(start + timedelta(seconds=i * bar))) for pair in pairs
-                       for i in range(bars_per_pair)}
+    ledger.expected = {
+        bar_key(pair, format_ts(start + timedelta(seconds=i * bar))) for pair in pairs for i in range(bars_per_pair)
+    }
     book = FaultBook(config.rates, seed=config.seed)
     with LocalStack(None, seed=config.seed, archive_buffer_seconds=3600) as stack:
         session = _Session(stack, config, pairs, ledger, book)
@@ -202,7 +204,12 @@ class _Session:
         event: dict[str, Any] = {"interval": self.config.interval, "pairs": self.pairs, "mode": "incremental"}
         if first:
             event |= {"mode": "full", "start": format_ts(start), "end": format_ts(clock)}
-        self._produce(event, crash=not first and may_crash and self.book.roll(self.config.rates.producer_crash))
+        self._produce(
+            event,
+            crash=not first
+            and may_crash
+            and self.book.roll(self.config.rates.producer_crash, "producer_crash_before_watermark"),
+        )
         self._inject(clock)
         self.stack.mapping.poll(flush=True)
 
@@ -266,7 +273,9 @@ class _Session:
                     self.book.count("replayed_record")
                 else:
                     code, archivable = tag.split(":")
-                    self.ledger.poison.append(PoisonSent(result["ShardId"], result["SequenceNumber"], code, archivable == "1"))
+                    self.ledger.poison.append(
+                        PoisonSent(result["ShardId"], result["SequenceNumber"], code, archivable == "1")
+                    )
                     self.book.count("poison_record")
 
     def report(self, verdict: Verdict) -> SoakReport:

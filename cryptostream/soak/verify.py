@@ -155,11 +155,17 @@ def _check_quarantine(stack: LocalStack, ledger: Ledger, verdict: Verdict) -> No
         found.setdefault(record, set()).add(str(body.get("reason_code")))
     expected = {(poison.shard_id, poison.sequence_number): poison.reason_code for poison in ledger.poison}
     missing = [seq for seq in expected if seq not in found]
-    wrong = [f"{seq}: {found[seq]} != {code}" for seq, code in expected.items() if seq in found and found[seq] != {code}]
+    wrong = [
+        f"{seq}: {found[seq]} != {code}" for seq, code in expected.items() if seq in found and found[seq] != {code}
+    ]
     valid = [seq for seq in found if seq not in expected]
     verdict.poison_injected = len(expected)
     verdict.poison_quarantined = len(expected) - len(missing)
-    verdict.poison_missing, verdict.poison_wrong_reason, verdict.valid_quarantined = len(missing), len(wrong), len(valid)
+    verdict.poison_missing, verdict.poison_wrong_reason, verdict.valid_quarantined = (
+        len(missing),
+        len(wrong),
+        len(valid),
+    )
     verdict.note("poison not in quarantine", missing)
     verdict.note("poison quarantined with another reason", wrong)
     verdict.note("valid record quarantined", valid)
