@@ -64,7 +64,8 @@ class ArchiveLocation:
 
     @property
     def quotes_glob(self) -> str:
-        return f"{self.quotes_root}/symbol=*/market=*/dt=*/*.parquet"
+        # Firehose names objects without an extension unless told; names starting with _ or . are hidden (Hive).
+        return f"{self.quotes_root}/symbol=*/market=*/dt=*/[!_.]*"
 
     @cached_property
     def filesystem(self) -> pafs.FileSystem:

@@ -25,7 +25,7 @@ from analytics.location import ArchiveError, ArchiveLocation, resolve_archive
 
 ROLLUP_TABLES = ("rollup_1h", "rollup_1d")
 WATERMARK_FILE = "_watermark.json"
-_PARTITION = re.compile(r"(symbol=[^/]+/market=[^/]+/dt=[^/]+)/[^/]+\.parquet")
+_PARTITION = re.compile(r"(symbol=[^/]+/market=[^/]+/dt=[^/]+)/[^/_.][^/]*")  # as ArchiveLocation.quotes_glob
 
 
 @dataclass(frozen=True)

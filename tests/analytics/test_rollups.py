@@ -122,3 +122,16 @@ def test_rollup_of_a_missing_or_empty_archive_is_a_one_line_error(tmp_path: Path
         run_rollups(str(tmp_path / "missing"))
     with pytest.raises(QueryError, match="no archive files"):
         run_rollups(str(tmp_path))
+
+
+def test_objects_without_extension_count_and_hidden_files_do_not(fresh_archive: FixtureArchive) -> None:
+    """Firehose writes Parquet objects without an extension unless configured; Hive hides _ and . names."""
+    root = fresh_archive.root
+    [path] = write_archive_objects(new_bars(datetime(2026, 11, 25, tzinfo=UTC)), str(root), object_name="fh")
+    Path(path).rename(path.removesuffix(".parquet"))
+    (Path(path).parent / "_SUCCESS").write_text("")
+    (Path(path).parent / ".part.tmp").write_text("partial")
+    reports = run_rollups(str(root))
+    assert [r.partitions_rebuilt for r in reports] == [7, 7]
+    daily = [r for r in read_rollup(root / "rollups", "rollup_1d") if r["bucket"].day == 25]
+    assert [(r["symbol"], r["bars"]) for r in daily] == [("BTC", 24)]
