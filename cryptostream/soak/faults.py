@@ -8,7 +8,6 @@ Every injected fault is counted by kind in one ``FaultBook``.
 
 from __future__ import annotations
 
-import contextlib
 import random
 from collections import Counter
 from collections.abc import Callable
@@ -208,14 +207,13 @@ class FaultyConsumer:
         failures = response.get("batchItemFailures") if isinstance(response, dict) else None
         if not failures and self._book.roll(self._book.rates.duplicate_delivery, "duplicate_batch_delivery"):
             self._book.count("duplicate_batch_delivery")
-            with contextlib.suppress(ConsumerCrash):  # the first delivery succeeded: Lambda moves on regardless
-                self._invoke(event, context)
+            self._invoke(event, context, may_crash=False)  # a crash here would be invisible to Lambda
         return response
 
-    def _invoke(self, event: dict[str, Any], context: Any) -> Any:
+    def _invoke(self, event: dict[str, Any], context: Any, may_crash: bool = True) -> Any:
         self._dynamodb.calls_this_invocation = 0
         self._dynamodb.crash_after_call = None
-        if self._book.roll(self._book.rates.consumer_crash, "consumer_crash_mid_batch"):
+        if may_crash and self._book.roll(self._book.rates.consumer_crash, "consumer_crash_mid_batch"):
             chunks = max(1, len(event.get("Records", [])) // 25)
             self._dynamodb.crash_after_call = self._book.rng.randint(1, chunks)
         try:
