@@ -17,6 +17,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 console = Console()
@@ -25,7 +26,7 @@ MAX_TABLE_ROWS = 200
 
 ArchiveOption = Annotated[
     str | None,
-    typer.Option("--archive", help="archive directory or s3://bucket[/prefix] (default: the stack's archive bucket)"),
+    typer.Option("--archive", help="archive directory, s3://bucket or s3://bucket/prefix (default: the stack's bucket)"),
 ]
 EndpointOption = Annotated[
     str | None,
@@ -48,7 +49,7 @@ def run_query(name: str, params: dict[str, str], archive: str | None) -> list[di
 
 
 def _fail(message: str) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(2)
 
 

@@ -61,6 +61,7 @@ def test_query_sql_shows_what_athena_would_run() -> None:
     "args, message",
     [
         (["query", "nope"], "unknown query 'nope'"),
+        (["query", "x[/y]"], "unknown query 'x[/y]'"),
         (["query", "vwap_1d", "--param", "oops"], "expected name=value"),
         (["query", "vwap_1d", "--param", "start_date=tomorrow"], "expects a date"),
         (["query", "vwap_1d", "--archive", "/no/such/archive"], "archive directory not found"),
@@ -99,3 +100,10 @@ def test_write_chart_for_spot_and_errors(fixture_archive: FixtureArchive, tmp_pa
         write_chart("DOGE-USD", "5min", str(fixture_archive.root), tmp_path / "doge.png")
     with pytest.raises(QueryError, match="must end in"):
         write_chart("BTC-USD", "5min", str(fixture_archive.root), tmp_path / "btc.txt")
+
+
+@pytest.mark.parametrize("command", ["query", "rollup", "chart"])
+def test_help_renders(command: str) -> None:
+    result = invoke(command, "--help")
+    assert result.exit_code == 0, result.output
+    assert "--archive" in result.stdout
