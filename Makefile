@@ -82,3 +82,13 @@ test-infra: install  ## CDK assertions, cdk-nag and cfn-lint on the synthesized 
 
 cfn-lint: synth  ## CloudFormation lint of every synthesized template
 	$(VENV)/bin/cfn-lint --ignore-checks W3005 -- cdk.out/*.template.json
+
+# --- proof under load and faults: see docs/benchmarks.md ----------------------------------------
+bench: install  ## benchmarks (medians of repeated runs); rewrites docs/benchmarks.md (~10 min)
+	$(PY) -m bench
+
+soak: install  ## 100,000 quotes on the embedded stack under every fault kind; fails if anything is lost
+	$(PY) -m cryptostream.soak --quotes 100000
+
+soak-short: install  ## the soak at 10,000 quotes (CI)
+	$(PY) -m cryptostream.soak --quotes 10000
