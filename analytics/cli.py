@@ -26,7 +26,7 @@ MAX_TABLE_ROWS = 200
 
 ArchiveOption = Annotated[
     str | None,
-    typer.Option("--archive", help="archive directory, s3://bucket or s3://bucket/prefix (default: the stack's bucket)"),
+    typer.Option("--archive", help="archive directory, s3://bucket or s3://bucket/prefix (default: the stack bucket)"),
 ]
 EndpointOption = Annotated[
     str | None,
