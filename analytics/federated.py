@@ -38,6 +38,13 @@ def _plain(value: Any) -> Any:
     return float(value) if isinstance(value, Decimal) else value
 
 
+def _index_missing(exc: ClientError) -> bool:
+    # DynamoDB answers ValidationException for an unknown index; moto (and some emulators) ResourceNotFound.
+    error = exc.response["Error"]
+    return error["Code"] in ("ValidationException", "ResourceNotFoundException") and "index" in str(
+        error.get("Message", "")).lower()
+
+
 def _query_pages(table: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     while True:
         page = table.query(**kwargs)
@@ -64,7 +71,7 @@ def latest_items(table_name: str, endpoint_url: str | None, pairs: tuple[str, ..
             if all("close" in item for item in items):
                 return items
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ValidationException":  # the index is missing
+            if not _index_missing(exc):
                 raise
         items = []
         for pair in pairs:

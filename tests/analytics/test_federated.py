@@ -118,3 +118,25 @@ def test_missing_serving_table_is_a_one_line_error(monkeypatch: pytest.MonkeyPat
     with mock_aws(), pytest.raises(QueryError, match="cannot read DynamoDB table cryptostream-quotes"):
         run_query("latest", {})
 
+
+
+def test_without_the_latest_index_each_configured_pair_is_queried(monkeypatch: pytest.MonkeyPatch,
+                                                                 fixture_archive: FixtureArchive) -> None:
+    """A table created without the sparse index still answers: one Query per configured pair and interval."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    with mock_aws():
+        client = boto3.client("dynamodb", region_name="us-east-1")
+        client.create_table(
+            TableName=TABLE, BillingMode="PAY_PER_REQUEST",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+        )
+        newest = {}
+        for row in reference.deduped(fixture_archive.rows):
+            if row["interval"] == "5min":
+                newest[row["symbol"]] = row
+        for row in newest.values():
+            put_quote(client, row)
+        rows = run_query("latest", {"quote_interval": "5min"})
+    assert [(r["symbol"], r["ts"]) for r in rows] == [(s, newest[s]["ts"]) for s in sorted(newest)]
