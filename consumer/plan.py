@@ -15,7 +15,19 @@ from consumer.records import Accepted
 @dataclass
 class Dedupe:
     kept: dict[tuple[str, str], int] = field(default_factory=dict)  # (pk, sk) -> index of the kept record
-    duplicates: set[int] = field(default_factory=set)
+    duplicates: dict[int, tuple[str, str]] = field(default_factory=dict)  # index -> (pk, sk) it duplicates
+    first_of_pk: dict[str, int] = field(default_factory=dict)  # pk -> index of its first record in the batch
+
+    def settle(self, first: int) -> int:
+        """Lower the first unfinished index to any duplicate before it whose kept copy is not durable
+        (at or after it): a duplicate is only done once the copy that replaced it is."""
+        while True:
+            lowered = min(
+                (index for index, key in self.duplicates.items() if index < first <= self.kept[key]), default=first
+            )
+            if lowered == first:
+                return first
+            first = lowered
 
 
 def dedupe(accepted: list[tuple[int, Accepted]]) -> Dedupe:
@@ -25,15 +37,16 @@ def dedupe(accepted: list[tuple[int, Accepted]]) -> Dedupe:
     kept, duplicates = result.kept, result.duplicates
     fetched_at: dict[int, str] = {}
     for index, record in accepted:
+        result.first_of_pk.setdefault(record.pk, index)
         key = (record.pk, record.ts)
         previous = kept.get(key)
         if previous is None:
             kept[key] = index
         elif record.fetched_at >= fetched_at[previous]:
-            duplicates.add(previous)
+            duplicates[previous] = key
             kept[key] = index
         else:
-            duplicates.add(index)
+            duplicates[index] = key
             continue
         fetched_at[index] = record.fetched_at
     return result

@@ -12,7 +12,7 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -95,31 +95,34 @@ class QuoteBatchProcessor(BatchProcessor):
             else:
                 poison.append(Quarantined(index, result, records[index]))
 
+        choice = dedupe(accepted)
         not_sent = send_to_quarantine(self.sqs, settings.quarantine_queue_url, poison, backoff, stats) if poison else []
         unfinished.update(not_sent)
-        first = min(unfinished, default=len(records))
+        # The first record not durably handled; Lambda redelivers everything from there on, so
+        # nothing from there on is written now.
+        first = choice.settle(min(unfinished, default=len(records)))
 
-        # Records from `first` on will be redelivered whatever happens, so they are not written now.
-        choice = dedupe(accepted)
         items = dict(accepted)
         bars = sorted((index, items[index].item) for index in choice.kept.values() if index < first)
         unfinished.update(write_bars(self.dynamodb, settings.table_name, bars, backoff, stats))
-        first = min(unfinished, default=len(records))
+        first = choice.settle(min(unfinished, default=first))
 
         # LATEST copies the newest history item written durably; a redelivery moves it on from there.
+        # Every record of a pk counts on that pk's LATEST: when it cannot be moved, none of them is done.
         newest = newest_per_pk(items, (index for index in choice.kept.values() if index < first))
         latest = sorted((index, latest_item(items[index].item)) for index in newest.values())
-        unfinished.update(write_latest(self.dynamodb, settings.table_name, latest, backoff, stats))
-        first = min(unfinished, default=len(records))
+        not_moved = write_latest(self.dynamodb, settings.table_name, latest, backoff, stats)
+        unfinished.update(choice.first_of_pk[items[index].pk] for index in not_moved)
+        first = choice.settle(min(unfinished, default=first))
 
-        self._account(records, first, choice.kept.values(), choice.duplicates, poison, set(not_sent))
+        self._account(records, first, choice.kept.values(), choice.duplicates.keys(), poison, set(not_sent))
 
     def _account(
         self,
         records: list[dict],
         first: int,
-        kept: Any,
-        duplicates: set[int],
+        kept: Iterable[int],
+        duplicates: Iterable[int],
         poison: list[Quarantined],
         not_sent: set[int],
     ) -> None:

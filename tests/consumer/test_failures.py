@@ -15,6 +15,7 @@ from tests.consumer.faults import (
     FaultyClient,
     Randomly,
     Script,
+    client_error,
     server_error,
     sqs_entries_fail,
     throttled,
@@ -133,16 +134,36 @@ def test_failed_queue_entries_are_resent_and_refused_ones_reported(aws: Aws) -> 
     assert (stats.quarantined, stats.failed) == (11, 1)
 
 
-def test_latest_that_cannot_be_written_reports_from_its_record(aws: Aws) -> None:
+def test_latest_that_cannot_be_moved_reports_from_the_first_record_of_its_pair(aws: Aws) -> None:
     eth = [quote(symbol="ETH", ts=b["ts"], open="3000", high="3000", low="3000", close="3000") for b in bars(2)]
-    event = kinesis_event([*bars(3), *eth])  # LATEST records: BTC #2, ETH #4
+    event = kinesis_event([*bars(2), *eth, *bars(1, start_minute=2)])  # BTC 0, 1, 4 and ETH 2, 3
     dynamodb = FaultyClient(aws.dynamodb, transact_write_items=Script(then=throttled))
     response, stats = consume(event, aws, dynamodb=dynamodb, max_attempts=3)
-    assert failed_sequence_numbers(response) == sequence_numbers(event)[2:]
-    assert (stats.written, stats.failed) == (2, 3)
+    # BTC's LATEST (record 4) and ETH's (record 3) never move: every record of both pairs counts on them
+    assert failed_sequence_numbers(response) == sequence_numbers(event)
+    assert (stats.written, stats.failed) == (0, 5)
     assert len(aws.table_items()) == 5  # all history landed; the LATEST items wait for the retry
     redeliver_until_done(event, aws)
     assert aws.item("ETH-USD#5min", "LATEST")["ts"]["S"] == eth[-1]["ts"]
+    assert aws.item("BTC-USD#5min", "LATEST")["ts"]["S"] == bars(3)[-1]["ts"]
+
+
+def test_latest_failing_for_one_pair_keeps_the_records_before_its_first(aws: Aws) -> None:
+    eth = quote(symbol="ETH", open="3000", high="3000", low="3000", close="3000")
+    event = kinesis_event([*bars(2), eth])  # ETH's only record is the last one
+
+    def cancel_eth(real: Any, kwargs: dict[str, Any]) -> Any:  # ETH's put is refused for good, BTC's rolled back
+        pks = [action["Put"]["Item"]["pk"]["S"] for action in kwargs["TransactItems"]]
+        if all(pk.startswith("BTC") for pk in pks):
+            return real(**kwargs)
+        reasons = [{"Code": "ValidationError" if pk.startswith("ETH") else "None"} for pk in pks]
+        raise client_error("TransactionCanceledException", 400, CancellationReasons=reasons)
+
+    dynamodb = FaultyClient(aws.dynamodb, transact_write_items=Script(then=cancel_eth))
+    response, stats = consume(event, aws, dynamodb=dynamodb)
+    assert failed_sequence_numbers(response) == sequence_numbers(event)[2:]
+    assert (stats.written, stats.failed, stats.latest_written) == (2, 1, 1)  # BTC alone, resent at once
+    assert aws.item("BTC-USD#5min", "LATEST") is not None
 
 
 def wipe(aws: Aws) -> None:
