@@ -134,6 +134,7 @@ def query(
                         for q in list_queries()], as_json, as_csv, title="named queries")
             return
         named = load_query(name)
+        named.bind(params)  # bad parameters fail before any endpoint or archive is looked for
         if show_sql:
             from analytics.athena import athena_sql
 
@@ -145,9 +146,11 @@ def query(
             rows = run_athena_query(name, params)
         else:
             from analytics.local import run_named_query
-            from analytics.location import discover_endpoint
+            from analytics.location import discover_endpoint, needs_endpoint
 
-            rows = run_named_query(name, params, archive, discover_endpoint(endpoint))
+            wanted = needs_endpoint(archive) and bool(named.tables & {"quotes", "rollup_1h", "rollup_1d"})
+            wanted = wanted or "serving" in named.tables
+            rows = run_named_query(name, params, archive, discover_endpoint(endpoint) if wanted else endpoint)
     except QueryError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - engine errors (DuckDB, botocore) become one line, not a traceback
@@ -167,15 +170,15 @@ def rollup(
 ) -> None:
     """Bring rollup_1h and rollup_1d up to date from archive partitions newer than their watermarks."""
     from analytics.catalog import QueryError
-    from analytics.location import discover_endpoint
+    from analytics.location import discover_endpoint, needs_endpoint
     from analytics.rollups import run_rollups
     from cryptostream_model.intervals import INTRADAY_INTERVALS
 
     if source_interval not in INTRADAY_INTERVALS:
         raise _fail(f"--source-interval must be one of {', '.join(INTRADAY_INTERVALS)}, got {source_interval!r}")
     try:
-        reports = run_rollups(archive, full=full, rollups=rollups, endpoint=discover_endpoint(endpoint),
-                              source_interval=source_interval)
+        endpoint = discover_endpoint(endpoint) if needs_endpoint(archive) else endpoint
+        reports = run_rollups(archive, full=full, rollups=rollups, endpoint=endpoint, source_interval=source_interval)
     except QueryError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001
@@ -195,7 +198,7 @@ def chart(
 ) -> None:
     """Candlesticks with volume and 20/50-bar moving averages of one pair, from the archive."""
     from analytics.catalog import QueryError
-    from analytics.location import discover_endpoint
+    from analytics.location import discover_endpoint, needs_endpoint
     from cryptostream_model.intervals import INTERVALS
     from cryptostream_model.record import parse_pair
 
@@ -207,8 +210,9 @@ def chart(
         raise _fail(f"unknown interval {interval!r}; expected one of {', '.join(INTERVALS)}")
     target = out or Path(f"chart-{symbol}-{market}-{interval}.png")
     try:
+        endpoint = discover_endpoint(endpoint) if needs_endpoint(archive) else endpoint
         path = write_chart(f"{symbol}-{market}", interval, archive, target, start=start, end=end,
-                           endpoint=discover_endpoint(endpoint), max_bars=bars)
+                           endpoint=endpoint, max_bars=bars)
     except QueryError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001

@@ -133,16 +133,20 @@ def resolve_archive(
 
 def discover_endpoint(endpoint: str | None = None) -> str | None:
     """``--endpoint``, else ``AWS_ENDPOINT_URL``, else the running local stack's endpoint (from its state
-    file), else None (real AWS)."""
+    file), else None (real AWS). ArchiveError when there is neither a stack nor AWS credentials."""
     explicit = endpoint or load_config().endpoint_url
     if explicit:
         return explicit
     try:
-        from cryptostream.target import resolve
+        from cryptostream.target import TargetError, resolve
     except ImportError:  # analytics installed without the local stack
         return None
     try:
-        target = resolve()
-    except Exception:  # noqa: BLE001 - no stack and no credentials: the caller reports what it cannot reach
-        return None
-    return target.endpoint
+        return resolve().endpoint
+    except TargetError as exc:
+        raise ArchiveError(str(exc)) from None
+
+
+def needs_endpoint(archive: str | None) -> bool:
+    """Only the stack's bucket and S3 URIs need an endpoint; a local directory does not."""
+    return archive is None or archive.startswith("s3://")
