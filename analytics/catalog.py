@@ -81,8 +81,11 @@ def _literal(param: Parameter, raw: str) -> exp.Expression:
     """The user's text as a typed SQL literal, or a one-line QueryError."""
     value = raw.strip()
     try:
-        if param.kind == "integer":
-            return exp.Literal.number(int(value))
+        if param.kind == "integer":  # window lengths and durations: zero or negative makes no sense
+            number = int(value)
+            if number < 1:
+                raise ValueError(value)
+            return exp.Literal.number(number)
         if param.kind == "double":
             return exp.Literal.number(float(value))
         if param.kind == "date":
@@ -100,7 +103,7 @@ def _literal(param: Parameter, raw: str) -> exp.Expression:
 
 
 _KIND_HINT = {
-    "integer": "an integer",
+    "integer": "a positive integer",
     "double": "a number",
     "date": "a date YYYY-MM-DD",
     "timestamp": "a UTC time such as 2026-11-22T09:05:00Z",

@@ -144,7 +144,8 @@ def test_newest_redelivery_wins(fixture_archive: FixtureArchive) -> None:
     [
         ("nope", {}, "unknown query 'nope'; available:"),
         ("vwap_1d", {"window": "3"}, "has no parameter 'window'"),
-        ("returns_and_volatility", {"window_bars": "ten"}, "expects an integer"),
+        ("returns_and_volatility", {"window_bars": "ten"}, "expects a positive integer"),
+        ("moving_averages", {"short_window": "0"}, "expects a positive integer"),
         ("vwap_1d", {"start_date": "22/11/2026"}, "expects a date"),
         ("bars", {"start_ts": "yesterday"}, "expects a UTC time"),
     ],
