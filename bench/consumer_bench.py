@@ -3,6 +3,9 @@ base64+JSON decoding of the same records; DynamoDB requests per 1,000 valid reco
 
     .venv/bin/python bench/consumer_bench.py [--batches 20] [--batch-size 500] [--pairs 10] [--repeats 7] [--json]
 
+or ``measure()`` from Python. Importing this module quiets the consumer's logs and metrics, and
+measuring swaps its client factory for the stubs (it is a benchmark, not a library).
+
 The stubs accept every call and answer success at once (no network), so the figure is the
 consumer's own CPU cost per record: Powertools' batch loop, decoding, validation, item building,
 dedupe and request assembly. Figures are medians over the repeats, on one core.
@@ -167,6 +170,42 @@ def cold_import_ms(statement: str, repeats: int) -> float:
     return round((statistics.median(run(statement) for _ in range(repeats)) - baseline) * 1000, 1)
 
 
+def measure(batches: int = 20, batch_size: int = 500, pairs: int = 10, repeats: int = 7) -> dict[str, Any]:
+    """The figures as a dict (medians over ``repeats``); for bench/ runners that collect every benchmark."""
+    events = make_events(batches, batch_size, pairs)
+    records = batches * batch_size
+    time_handler(events[:2])  # warm up: clients, caches, first-call imports
+
+    runs: dict[str, list[float]] = {"handler_cpu": [], "handler_wall": [], "bare_cpu": [], "bare_wall": []}
+    stats: list[BatchStats] = []
+    for _ in range(repeats):
+        handler_clock, stats = time_handler(events)
+        bare_clock = time_bare_decode(events)
+        runs["handler_cpu"].append(records / handler_clock.cpu)
+        runs["handler_wall"].append(records / handler_clock.wall)
+        runs["bare_cpu"].append(records / bare_clock.cpu)
+        runs["bare_wall"].append(records / bare_clock.wall)
+    median = {name: statistics.median(values) for name, values in runs.items()}
+    written = sum(s.written for s in stats)
+    requests = sum(s.dynamodb_requests for s in stats)
+    return {
+        "records": records,
+        "batch_size": batch_size,
+        "pairs": pairs,
+        "repeats": repeats,
+        "handler_records_per_s": round(median["handler_cpu"]),
+        "bare_decode_records_per_s": round(median["bare_cpu"]),
+        "handler_us_per_record": round(1e6 / median["handler_cpu"], 2),
+        "bare_decode_us_per_record": round(1e6 / median["bare_cpu"], 2),
+        "handler_vs_bare_ratio": round(median["bare_cpu"] / median["handler_cpu"], 2),
+        "handler_records_per_s_wall": round(median["handler_wall"]),
+        "bare_decode_records_per_s_wall": round(median["bare_wall"]),
+        "dynamodb_requests_per_1000_valid_records": round(requests * 1000 / written, 1),
+        "load_average_1m": round(os.getloadavg()[0], 2),
+        "cpus": os.cpu_count(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batches", type=int, default=20)
@@ -179,45 +218,19 @@ def main() -> None:
     if args.repeats < 1 or args.batches < 1 or not 1 <= args.batch_size <= 10_000 or args.pairs < 1:
         parser.error("--repeats, --batches, --pairs must be >= 1 and --batch-size 1..10000")
 
-    events = make_events(args.batches, args.batch_size, args.pairs)
-    records = args.batches * args.batch_size
-    time_handler(events[:2])  # warm up: clients, caches, first-call imports
-
-    runs: dict[str, list[float]] = {"handler_cpu": [], "handler_wall": [], "bare_cpu": [], "bare_wall": []}
-    stats: list[BatchStats] = []
-    for _ in range(args.repeats):
-        handler_clock, stats = time_handler(events)
-        bare_clock = time_bare_decode(events)
-        runs["handler_cpu"].append(records / handler_clock.cpu)
-        runs["handler_wall"].append(records / handler_clock.wall)
-        runs["bare_cpu"].append(records / bare_clock.cpu)
-        runs["bare_wall"].append(records / bare_clock.wall)
-    median = {name: statistics.median(values) for name, values in runs.items()}
-    handler_rate, bare_rate = median["handler_cpu"], median["bare_cpu"]
-    written = sum(s.written for s in stats)
-    requests = sum(s.dynamodb_requests for s in stats)
-    result: dict[str, Any] = {
-        "records": records,
-        "batch_size": args.batch_size,
-        "pairs": args.pairs,
-        "repeats": args.repeats,
-        "handler_records_per_s": round(handler_rate),
-        "bare_decode_records_per_s": round(bare_rate),
-        "handler_us_per_record": round(1e6 / handler_rate, 2),
-        "bare_decode_us_per_record": round(1e6 / bare_rate, 2),
-        "handler_vs_bare_ratio": round(bare_rate / handler_rate, 2),
-        "handler_records_per_s_wall": round(median["handler_wall"]),
-        "bare_decode_records_per_s_wall": round(median["bare_wall"]),
-        "dynamodb_requests_per_1000_valid_records": round(requests * 1000 / written, 1),
-        "load_average_1m": round(os.getloadavg()[0], 2),
-        "cpus": os.cpu_count(),
-    }
-    us_handler, us_bare = result["handler_us_per_record"], result["bare_decode_us_per_record"]
-    print(f"consumer handler (DynamoDB/SQS stubbed): {handler_rate:>10,.0f} records/s  ({us_handler} us/record)")
-    print(f"bare base64 + json.loads, same records:  {bare_rate:>10,.0f} records/s  ({us_bare} us/record)")
+    result = measure(args.batches, args.batch_size, args.pairs, args.repeats)
+    print(
+        f"consumer handler (DynamoDB/SQS stubbed): {result['handler_records_per_s']:>10,} records/s"
+        f"  ({result['handler_us_per_record']} us/record)"
+    )
+    print(
+        f"bare base64 + json.loads, same records:  {result['bare_decode_records_per_s']:>10,} records/s"
+        f"  ({result['bare_decode_us_per_record']} us/record)"
+    )
     print(
         f"handler costs {result['handler_vs_bare_ratio']}x bare decoding (CPU time, median of {args.repeats} runs"
-        f" of {records:,} records; wall clock: {median['handler_wall']:,.0f} vs {median['bare_wall']:,.0f} records/s)"
+        f" of {result['records']:,} records; wall clock: {result['handler_records_per_s_wall']:,}"
+        f" vs {result['bare_decode_records_per_s_wall']:,} records/s)"
     )
     print(
         f"DynamoDB requests per 1,000 valid records: {result['dynamodb_requests_per_1000_valid_records']}"
