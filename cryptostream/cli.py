@@ -16,6 +16,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from cryptostream.target import TargetError, resolve
@@ -48,7 +49,7 @@ class UserError(RuntimeError):
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -273,9 +274,7 @@ def bars(
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
     target = resolve(endpoint)
-    items = query_bars(
-        target.clients.dynamodb, target.config.table_name, pair, interval, first, last, limit=limit
-    )
+    items = query_bars(target.clients.dynamodb, target.config.table_name, pair, interval, first, last, limit=limit)
     _print_rows(
         [_plain(i) for i in items],
         as_json,
@@ -358,7 +357,7 @@ def main() -> None:
 def _one_line(exc: BaseException, code: int) -> int:
     name = "" if isinstance(exc, UserError | TargetError | ValueError) else f"{type(exc).__name__}: "
     message = " ".join(str(exc).split()) or type(exc).__name__
-    err.print(f"[red]error:[/red] {name}{message}", highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(name + message)}", highlight=False, soft_wrap=True)
     return code
 
 

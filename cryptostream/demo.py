@@ -229,11 +229,10 @@ def _account(stack: LocalStack, result: DemoResult, injected: list[tuple[bytes, 
     result.archive_errors = stack.archiver.stats.errors
     result.archive_objects = stack.archiver.stats.objects
     # nothing lost: every published quote is a distinct bar in the table (or a counted duplicate),
-    # every injected poison record is in quarantine, and the archive holds every convertible record
-    convertible = sum(1 for _, ok in injected if ok)
+    # every injected poison record is in quarantine, and the archive holds every valid record
     table_lost = max(0, result.published - result.duplicates - result.written)
     quarantine_lost = max(0, result.poison_injected - result.quarantined)
-    archive_lost = max(0, result.published + convertible - result.archived)
+    archive_lost = max(0, result.published - result.duplicates - result.archived)
     result.lost = table_lost + quarantine_lost + archive_lost
     latencies = stack.mapping.stats.latencies_ms
     result.latency_ms_p50 = round(statistics.median(latencies), 1) if latencies else 0.0

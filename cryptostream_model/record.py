@@ -62,9 +62,20 @@ def format_ts(moment: datetime) -> str:
 
 def parse_ts(value: str) -> datetime:
     """The contract's timestamp as an aware UTC datetime; raises ValueError."""
-    if not isinstance(value, str) or len(value) != 20 or value[-1] != "Z" or value[10] != "T":
-        raise ValueError(f"not an ISO-8601 UTC timestamp ending in Z: {value!r}")
-    return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+    # Exact shape only (it is a sort key): "2026-11-22T09:05+01Z" is also 20 characters long.
+    if (
+        not isinstance(value, str)
+        or len(value) != 20
+        or value[-1] != "Z"
+        or value[10] != "T"
+        or value[13] != ":"
+        or value[16] != ":"
+    ):
+        raise ValueError(f"not an ISO-8601 UTC timestamp like 2026-11-22T09:05:00Z: {value!r}")
+    moment = datetime.fromisoformat(value[:-1])
+    if moment.tzinfo is not None:
+        raise ValueError(f"not an ISO-8601 UTC timestamp like 2026-11-22T09:05:00Z: {value!r}")
+    return moment.replace(tzinfo=UTC)
 
 
 def _decimal(name: str, raw: object) -> Decimal:

@@ -1,11 +1,13 @@
 """The local stand-in for Firehose: reads the stream and archives it to S3 as Parquet.
 
 moto's Firehose never reads a Kinesis source, so this archiver does what the deployed delivery
-stream does: buffer by size and time, convert JSON records to Parquet with the Glue table's schema
-(SNAPPY, Firehose's default), and write one object per partition and flush under the same
-Hive-style keys dynamic partitioning produces (``quotes/symbol=BTC/market=USD/dt=2026-11-22/...``).
-Records that cannot be converted go under ``errors/format-conversion-failed/``, as Firehose's error
-output does. Object names carry shard and sequence range, so a retried flush overwrites itself.
+stream does: buffer by size and time, run each record through the same transformation the
+deployed stream's Lambda runs (``archive_transform``: only valid quotes are archived), convert to
+Parquet with the Glue table's schema (SNAPPY, Firehose's default), and write one object per
+partition and flush under the keys dynamic partitioning produces
+(``quotes/symbol=BTC/market=USD/dt=2026-11-22/...``). Poison goes under
+``errors/processing-failed/``, as Firehose's error output does. Object names carry shard and
+sequence range, so a retried flush overwrites itself.
 """
 
 from __future__ import annotations
@@ -17,55 +19,50 @@ import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from archive_transform.transform import judge
 from cryptostream.local.shard_reader import ShardReader, ShardState
-from cryptostream_model.archive import ARCHIVE_COLUMNS, ERROR_PREFIX, archive_partition_prefix
+from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, ERROR_PREFIX
 
 _ARROW_TYPES = {"int": pa.int32(), "string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us")}
 ARCHIVE_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in ARCHIVE_COLUMNS])
 
 
-class NotConvertible(ValueError):
-    pass
+class NotArchivable(ValueError):
+    """The transformation step (``archive_transform``) refused the record: poison goes to errors/."""
 
 
-def _timestamp(value: Any) -> datetime:
-    if not isinstance(value, str) or not value.endswith("Z"):
-        raise NotConvertible(f"not an ISO-8601 UTC timestamp: {value!r}")
+def _timestamp(value: str) -> datetime:
     return datetime.fromisoformat(value[:-1])
 
 
-def _double(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool):
-        raise NotConvertible("boolean where a number belongs")
-    return float(value)
+def _double(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def to_archive_row(data: bytes) -> tuple[str, dict[str, Any]]:
-    """Parse one record as Firehose's conversion would: (partition prefix, row) or NotConvertible."""
-    try:
-        body = json.loads(data)
-        symbol, market, ts = body["symbol"], body["market"], body["ts"]
-        if not all(isinstance(v, str) and v for v in (symbol, market, ts)):
-            raise NotConvertible("symbol, market and ts must be strings")
-        row = {
-            "v": int(body.get("v", 1)),
-            "source": body.get("source"),
-            "interval": body.get("interval"),
-            "ts": _timestamp(ts),
-            "fetched_at": _timestamp(body["fetched_at"]) if body.get("fetched_at") else None,
-        }
-        for name in ("open", "high", "low", "close", "volume", "bid", "ask"):
-            row[name] = _double(body.get(name))
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as exc:
-        raise NotConvertible(str(exc)[:200]) from None
-    return archive_partition_prefix(symbol, market, ts), row
+    """What the deployed Firehose does with one record: the transformation Lambda's verdict, then
+    JSON-to-Parquet conversion under the partition keys the Lambda returned."""
+    verdict = judge(data)
+    if verdict.quote is None:
+        raise NotArchivable(verdict.reason or "invalid")
+    quote = verdict.quote
+    keys = verdict.partition_keys()
+    row: dict[str, Any] = {
+        "v": quote.v,
+        "source": quote.source,
+        "interval": quote.interval,
+        "ts": _timestamp(quote.ts),
+        "fetched_at": _timestamp(quote.fetched_at),
+    }
+    for name in ("open", "high", "low", "close", "volume", "bid", "ask"):
+        row[name] = _double(getattr(quote, name))
+    return f"{ARCHIVE_PREFIX}symbol={keys['symbol']}/market={keys['market']}/dt={keys['dt']}/", row
 
 
 @dataclass
@@ -130,7 +127,7 @@ class LocalArchiver:
         for record in records:
             try:
                 prefix, row = to_archive_row(record["Data"])
-            except NotConvertible as exc:
+            except NotArchivable as exc:
                 failed.append(_error_line(record, str(exc)))
                 continue
             partitions[prefix].append(row)
@@ -143,7 +140,7 @@ class LocalArchiver:
         if failed:
             day = datetime.now(UTC).strftime("%Y-%m-%d")
             body = "".join(json.dumps(line) + "\n" for line in failed).encode()
-            self._put(f"{ERROR_PREFIX}format-conversion-failed/dt={day}/{suffix}.jsonl", body)
+            self._put(f"{ERROR_PREFIX}processing-failed/dt={day}/{suffix}.jsonl", body)
             self.stats.errors += len(failed)
         self.stats.records += len(records)
         self.stats.flushes += 1
@@ -159,7 +156,7 @@ def _error_line(record: dict[str, Any], message: str) -> dict[str, Any]:
     return {
         "attemptsMade": 1,
         "arrivalTimestamp": int(record["ApproximateArrivalTimestamp"].timestamp() * 1000),
-        "errorCode": "DataFormatConversion.MalformedData",
+        "errorCode": "Lambda.ProcessingFailed",
         "errorMessage": message,
         "sequenceNumber": record["SequenceNumber"],
         "rawData": base64.b64encode(record["Data"]).decode("ascii"),

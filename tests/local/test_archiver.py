@@ -49,15 +49,16 @@ def test_partitions_by_pair_and_utc_date_and_converts_to_parquet(stream):
             quote("BTC", "2026-11-22T00:00:00Z"),
             quote("ETH", "2026-11-22T00:00:00Z"),
             b"{broken",
+            quote("ETH", "2026-11-22T00:01:00Z", close="500"),  # valid JSON, but close above high
         ],
     )
     archiver = LocalArchiver(reader(stream, name="firehose"), s3, BUCKET, buffer_seconds=3600)
     assert archiver.poll() == 0  # buffered, not yet due
-    assert archiver.poll(flush=True) == 4
+    assert archiver.poll(flush=True) == 5
     written = keys(s3)
     prefixes = sorted(k.rsplit("/", 1)[0] for k in written)
     assert prefixes == [
-        "errors/format-conversion-failed/dt=" + written[0].split("dt=")[1].split("/")[0],
+        "errors/processing-failed/dt=" + written[0].split("dt=")[1].split("/")[0],
         "quotes/symbol=BTC/market=USD/dt=2026-11-21",
         "quotes/symbol=BTC/market=USD/dt=2026-11-22",
         "quotes/symbol=ETH/market=USD/dt=2026-11-22",
@@ -70,8 +71,8 @@ def test_partitions_by_pair_and_utc_date_and_converts_to_parquet(stream):
     assert row["close"] == 100.5 and row["volume"] == 3.0 and row["bid"] is None
     assert row["ts"].isoformat() == "2026-11-22T00:00:00"
     error = json.loads(s3.get_object(Bucket=BUCKET, Key=written[0])["Body"].read().decode().splitlines()[0])
-    assert error["errorCode"] == "DataFormatConversion.MalformedData"
-    assert archiver.stats.archived == 3 and archiver.stats.errors == 1
+    assert error["errorCode"] == "Lambda.ProcessingFailed"
+    assert archiver.stats.archived == 3 and archiver.stats.errors == 2  # broken JSON, close above high
 
 
 def test_flush_is_checkpointed_and_retried_flush_overwrites(stream, tmp_path):

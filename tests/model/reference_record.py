@@ -36,10 +36,10 @@ def format_ts(moment: datetime) -> str:
 
 
 def parse_ts(value: str) -> datetime:
-    """The contract's timestamp as an aware UTC datetime; raises ValueError."""
-    if not isinstance(value, str) or len(value) != 20 or value[-1] != "Z" or value[10] != "T":
-        raise ValueError(f"not an ISO-8601 UTC timestamp ending in Z: {value!r}")
-    return datetime.fromisoformat(value[:-1]).replace(tzinfo=UTC)
+    """Strict contract shape (the oracle spells it as a regular expression)."""
+    if not isinstance(value, str) or not re.fullmatch(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z", value):
+        raise ValueError(f"not an ISO-8601 UTC timestamp: {value!r}")
+    return datetime.strptime(value, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
 
 
 def _decimal(name: str, raw: object) -> Decimal:

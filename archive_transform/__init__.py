@@ -1,0 +1,1 @@
+"""Firehose data transformation: only valid quotes reach the archive; poison goes to the error prefix."""
