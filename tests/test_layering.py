@@ -10,8 +10,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 FORBIDDEN = {
-    "producer": {"cryptostream", "consumer", "tests", "moto", "analytics", "infra"},
-    "consumer": {"cryptostream", "producer", "tests", "moto", "analytics", "infra"},
+    "producer": {"cryptostream", "consumer", "tests", "moto", "analytics", "infra", "archive_transform"},
+    "consumer": {"cryptostream", "producer", "tests", "moto", "analytics", "infra", "archive_transform"},
+    "archive_transform": {"cryptostream", "producer", "consumer", "tests", "moto", "analytics", "infra"},
     "cryptostream_model": {"cryptostream", "producer", "consumer", "tests", "moto", "boto3", "analytics", "infra"},
 }
 
