@@ -96,6 +96,16 @@ def _print_rows(rows: list[dict[str, Any]], as_json: bool, title: str, columns: 
     console.print(table)
 
 
+def _emulator(endpoint: str | None) -> str | None:
+    """An external emulator for the local stack (--endpoint or AWS_ENDPOINT_URL); checked up front."""
+    from cryptostream.target import reachable
+
+    url = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    if url and not reachable(url):
+        raise UserError(f"cannot reach endpoint {url}: is the emulator running?")
+    return url
+
+
 # ----------------------------------------------------------------------------------------------------------
 @app.command()
 def demo(
@@ -108,6 +118,7 @@ def demo(
     seed: Annotated[int, typer.Option(help="Market simulator seed (same seed, same market).")] = 42,
     out: Annotated[Path | None, typer.Option("--out", help="Keep the archive (Parquet, Hive layout) in DIR.")] = None,
     chart: Annotated[bool, typer.Option(help="Draw a candlestick chart at the end.")] = True,
+    endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
     """Run the whole pipeline on the embedded local stack and account for every record."""
@@ -137,6 +148,7 @@ def demo(
                 out_dir=out,
                 chart=chart,
                 progress=progress,
+                endpoint=_emulator(endpoint),
             )
         except ValueError as exc:
             raise UserError(str(exc)) from None
@@ -193,7 +205,13 @@ def up(
 
     _interval(interval)
     run_until_interrupted(
-        data_dir(), every=every, interval=interval, seed=seed, endpoint=endpoint, verbose=verbose, console=console
+        data_dir(),
+        every=every,
+        interval=interval,
+        seed=seed,
+        endpoint=_emulator(endpoint),
+        verbose=verbose,
+        console=console,
     )
 
 

@@ -174,6 +174,7 @@ def run_demo(
     out_dir: Path | None = None,
     chart: bool = True,
     progress: Any = None,
+    endpoint: str | None = None,
 ) -> DemoResult:
     if interval not in INTRADAY_INTERVALS:
         raise ValueError(f"the demo streams intraday bars: --interval must be one of {', '.join(INTRADAY_INTERVALS)}")
@@ -183,7 +184,7 @@ def run_demo(
     end = datetime.fromtimestamp(int(time.time()) // bar * bar, UTC)
     start = end - timedelta(hours=hours)
     with tempfile.TemporaryDirectory(prefix="cryptostream-demo-") as scratch:
-        stack = LocalStack(Path(scratch), seed=seed, archive_buffer_seconds=3600)
+        stack = LocalStack(Path(scratch), endpoint=endpoint, seed=seed, archive_buffer_seconds=3600)
         with stack:
             task = progress.add_task("streaming", total=steps + 1) if progress else None
 
@@ -208,7 +209,8 @@ def run_demo(
                 progress.update(task, advance=1, description="accounting")
             _account(stack, result, injected)
             result.kinesis_requests_per_1000 = round(kinesis_requests * 1000 / max(1, result.published), 2)
-            result.archive_location = f"s3://{stack.config.archive_bucket_name}/quotes/ (local stack, discarded)"
+            where = f"at {endpoint}" if endpoint else "in the embedded stack, discarded at exit"
+            result.archive_location = f"s3://{stack.config.archive_bucket_name}/quotes/ ({where})"
             if out_dir is not None:
                 result.archive_location = str(_download_archive(stack, out_dir))
             if chart:

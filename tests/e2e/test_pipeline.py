@@ -102,3 +102,21 @@ def test_restarted_stack_resumes_from_checkpoints_without_loss(tmp_path):
             TableName=again.config.table_name, Key={"pk": {"S": table_pk("BTC-USD", "1min")}, "sk": {"S": "WATERMARK"}}
         )["Item"]
         assert item["ts"]["S"] == format_ts(END - timedelta(minutes=1)) or item["ts"]["S"] == format_ts(END)
+
+
+def test_external_emulator_is_used_unchanged(tmp_path):
+    """--endpoint / AWS_ENDPOINT_URL: the same stack on someone else's emulator (here a separate moto)."""
+    from cryptostream.local.moto_server import EmbeddedMotoServer
+
+    emulator = EmbeddedMotoServer(None)
+    url = emulator.start()
+    try:
+        with LocalStack(tmp_path, endpoint=url, seed=11) as stack:
+            assert stack.endpoint == url
+            stack.simulator.clock.set(END)
+            assert stack.produce({"mode": "incremental", "interval": "1min", "pairs": ["BTC-USD"]})["published"] == 100
+            stack.pump(flush=True)
+            assert count_bars(stack, ["BTC-USD"], "1min") == 100
+        assert not (tmp_path / "journal.jsonl").exists()  # the emulator keeps its own state
+    finally:
+        emulator.stop()
