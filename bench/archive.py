@@ -1,0 +1,29 @@
+"""Archive bytes per million quotes (Parquet against JSON lines) and the local rollup over 1,000,000
+bars with its peak memory: the analytics engineer's ``analytics.bench.bench_rollup``, repeated."""
+
+from __future__ import annotations
+
+import statistics
+from typing import Any
+
+
+def bench_archive(n_bars: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
+    from analytics.bench import bench_rollup
+
+    runs = [bench_rollup(n_bars) for _ in range(repeats)]
+    first = runs[0]
+    return {
+        "n_bars": n_bars,
+        "repeats": repeats,
+        "bytes_per_million_quotes": first["bytes_per_million_quotes"],  # deterministic (seeded data)
+        "archive_objects": first["archive_objects"],
+        "rollup_full_seconds": round(statistics.median(r["rollup_full_seconds"] for r in runs), 2),
+        "rollup_full_peak_rss_mib": round(statistics.median(r["rollup_full_peak_rss_mib"] for r in runs), 1),
+        "rollup_incremental_one_new_day_seconds": round(
+            statistics.median(r["rollup_incremental_one_new_day_seconds"] for r in runs), 2
+        ),
+        "rollup_rerun_no_new_data_seconds": round(
+            statistics.median(r["rollup_rerun_no_new_data_seconds"] for r in runs), 2
+        ),
+        "rollup_full_rows_written": first["rollup_full_rows_written"],
+    }
