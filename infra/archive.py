@@ -1,9 +1,10 @@
 """Archive: the S3 buckets (data and access logs) and the Firehose that writes the stream to Parquet.
 
 The key layout is the one in ``cryptostream_model.archive`` that the local archiver writes:
-``quotes/symbol=BTC/market=USD/dt=2026-11-22/<object>.parquet``. Firehose's dynamic partitioning
-extracts ``symbol``, ``market`` and the UTC date of ``ts`` with jq, and converts each record to
-Parquet with the Glue table's schema (so the archive table and the files cannot drift apart).
+``quotes/symbol=BTC/market=USD/dt=2026-11-22/<object>.parquet``. The transformation Lambda
+(``infra.archive_transform``) keeps poison out and returns ``symbol``, ``market`` and the UTC date of
+``ts`` as partition keys; Firehose converts each record to Parquet with the Glue table's schema (so the
+archive table and the files cannot drift apart). Poison lands under ``errors/processing-failed/``.
 """
 
 from __future__ import annotations
@@ -11,24 +12,26 @@ from __future__ import annotations
 from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kinesisfirehose as firehose
+from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
+from infra.archive_transform import ArchiveTransform
 from infra.config import Config
 from infra.encryption import customer_key
 from infra.log_groups import retention
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
 from infra.stream import QuoteStream
 
-# !{partitionKeyFromQuery:...} are filled per record by the jq query below.
+# !{partitionKeyFromLambda:...} are the partition keys the transformation returns with each record.
 DATA_OUTPUT_PREFIX = (
-    f"{ARCHIVE_PREFIX}symbol=!{{partitionKeyFromQuery:symbol}}/market=!{{partitionKeyFromQuery:market}}"
-    "/dt=!{partitionKeyFromQuery:dt}/"
+    f"{ARCHIVE_PREFIX}symbol=!{{partitionKeyFromLambda:symbol}}/market=!{{partitionKeyFromLambda:market}}"
+    "/dt=!{partitionKeyFromLambda:dt}/"
 )
+# Records the transformation rejects land under errors/processing-failed/, like the local archiver's poison.
 ERROR_OUTPUT_PREFIX = f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
-PARTITION_QUERY = {"symbol": ".symbol", "market": ".market", "dt": ".ts[0:10]"}  # ts is ISO-8601 UTC
 ACCESS_LOG_RETENTION = Duration.days(365)
 FIREHOSE_CIDR_MAPPING_ID = "@aws-cdk--aws-kinesisfirehose.CidrBlocks"
 
@@ -81,6 +84,7 @@ class Archive(Construct):
             ],
         )
         self.delivery_stream: firehose.DeliveryStream | None = None
+        self.transform: ArchiveTransform | None = None
 
     def data_bucket(
         self,
@@ -112,9 +116,12 @@ class Archive(Construct):
             removal_policy=self._removal,
         )
 
-    def deliver_from(self, stream: QuoteStream, schema_table: glue.CfnTable) -> firehose.DeliveryStream:
-        """Firehose from the stream into the archive, converting to Parquet with ``schema_table``."""
+    def deliver_from(
+        self, stream: QuoteStream, schema_table: glue.CfnTable, *, layer: lambda_.ILayerVersion
+    ) -> firehose.DeliveryStream:
+        """Firehose from the stream through the transformation Lambda into the archive, as Parquet."""
         config = self._config
+        self.transform = ArchiveTransform(self, "Transform", config=config, layer=layer)
         log_group = logs.LogGroup(
             self,
             "DeliveryLogs",
@@ -130,7 +137,7 @@ class Archive(Construct):
             buffering_size=Size.mebibytes(config.firehose_buffer_mib),
             encryption_key=self.key,
             dynamic_partitioning=firehose.DynamicPartitioningProps(enabled=True, retry_duration=Duration.minutes(5)),
-            processors=[firehose.MetadataExtractionProcessor.jq16(PARTITION_QUERY)],
+            processors=[self.transform.processor()],
             data_format_conversion=firehose.DataFormatConversionProps(
                 schema_configuration=firehose.SchemaConfiguration.from_cfn_table(schema_table),
                 # OpenX parses ISO-8601 "yyyy-MM-dd'T'HH:mm:ss'Z'" timestamps and decimal strings as doubles.
@@ -175,3 +182,10 @@ class Archive(Construct):
             "Parquet conversion: Firehose calls glue:GetSchemaVersion, which supports no resource-level permission",
         )
         acknowledge_kms_grant_wildcards(delivery)
+        assert self.transform is not None
+        acknowledge(
+            delivery,
+            f"AwsSolutions-IAM5[Resource::<{logical_id(self.transform.function)}.Arn>:*]",
+            "CDK's LambdaFunctionProcessor grants lambda:InvokeFunction on the archive transformation function "
+            "and its versions (<arn>:*); one function, no other",
+        )

@@ -23,7 +23,7 @@ from infra.serving import QuoteTable
 from infra.stream import QuoteStream
 
 PERIOD = Duration.minutes(5)
-METRICS_NAMESPACE = "cryptostream"  # POWERTOOLS_METRICS_NAMESPACE of both Lambdas
+METRICS_NAMESPACE = "cryptostream"  # POWERTOOLS_METRICS_NAMESPACE of the producer and consumer
 
 
 @dataclass(frozen=True)
@@ -163,6 +163,21 @@ class Observability(Construct):
                 delivery.metric("FailedConversion.Records", period=PERIOD, statistic="Sum"),
                 description="Firehose could not convert records to Parquet (see errors/ in the archive bucket).",
             )
+            # Catches what the function's own Errors cannot: Firehose unable to invoke it (throttled, denied).
+            self._alarm(
+                "ArchiveTransformInvocationFailures",
+                delivery.metric("ExecuteProcessing.Success", period=PERIOD, statistic="Minimum"),
+                description="Firehose failed to invoke the archive transformation: after its retries the whole "
+                "batch goes to errors/processing-failed/ in the archive bucket.",
+                comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            )
+        transform = pipeline.archive.transform
+        if transform is not None:
+            self._alarm(
+                "ArchiveTransformErrors",
+                transform.function.metric_errors(period=PERIOD, statistic="Sum"),
+                description="The archive transformation Lambda failed whole invocations (Firehose retries them).",
+            )
 
     # -- dashboard --------------------------------------------------------------------------------
 
@@ -186,7 +201,10 @@ class Observability(Construct):
                 ],
             ),
         )
-        for label, function in (("Producer", pipeline.ingestion.function), ("Consumer", pipeline.processing.function)):
+        functions = [("Producer", pipeline.ingestion.function), ("Consumer", pipeline.processing.function)]
+        if pipeline.archive.transform is not None:
+            functions.append(("Archive transform", pipeline.archive.transform.function))
+        for label, function in functions:
             dashboard.add_widgets(*lambda_widgets(label, function))
         dashboard.add_widgets(
             graph(
@@ -242,6 +260,15 @@ class Observability(Construct):
                         delivery.metric("DeliveryToS3.Success", period=PERIOD, statistic="Minimum"),
                         delivery.metric("FailedConversion.Records", period=PERIOD, statistic="Sum"),
                         delivery.metric("PartitionCountExceeded", period=PERIOD, statistic="Sum"),
+                    ],
+                ),
+                graph(
+                    "Firehose transformation",
+                    [
+                        delivery.metric("ExecuteProcessing.Success", period=PERIOD, statistic="Minimum"),
+                        delivery.metric("DataReadFromKinesisStream.Records", period=PERIOD, statistic="Sum"),
+                        # Read minus succeeded = poison written to errors/processing-failed/.
+                        delivery.metric("SucceedProcessing.Records", period=PERIOD, statistic="Sum"),
                     ],
                 ),
             )

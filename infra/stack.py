@@ -35,7 +35,7 @@ class CryptostreamStack(Stack):
         )
         self.archive = Archive(self, "Archive", config=config)
         self.catalog = Catalog(self, "Catalog", config=config, archive=self.archive, table=self.table)
-        self.archive.deliver_from(self.stream, self.catalog.archive_table)
+        self.archive.deliver_from(self.stream, self.catalog.archive_table, layer=self.ingestion.layer)
         self.analyst_policy = analyst_policy(
             self, "AnalystPolicy", config=config, archive=self.archive, catalog=self.catalog
         )

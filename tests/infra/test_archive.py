@@ -2,45 +2,147 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import re
+from pathlib import Path
 
 import pytest
 
+from archive_transform.handler import lambda_handler
 from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX, archive_partition_prefix
 
 pytestmark = pytest.mark.infra
 
-QUOTE = {"symbol": "BTC", "market": "USD", "ts": "2026-11-22T09:05:00Z"}
+FIXTURE = Path(__file__).parents[1] / "fixtures" / "firehose" / "transformation_event.json"
+EVENT = json.loads(FIXTURE.read_text())  # one valid quote, one with high below low, one not JSON
+LAMBDA_SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 
 
 def _destination(synth) -> dict:
     return synth.one("AWS::KinesisFirehose::DeliveryStream")["ExtendedS3DestinationConfiguration"]
 
 
-def _jq(query: str) -> str:
-    """Evaluate the three jq forms the partition query uses: ``.field`` and ``.field[a:b]``."""
-    match = re.fullmatch(r"\.(\w+)(?:\[(\d+):(\d+)\])?", query)
-    assert match, f"unexpected jq expression {query!r}"
-    field = QUOTE[match.group(1)]
-    return field[int(match.group(2)) : int(match.group(3))] if match.group(2) else field
+def _processor_parameters(synth) -> tuple[str, dict]:
+    (processor,) = _destination(synth)["ProcessingConfiguration"]["Processors"]
+    return processor["Type"], {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
 
 
-def test_dynamic_partitioning_yields_the_local_archive_layout(synth) -> None:
+def _transformed(event: dict) -> list[dict]:
+    """The transformation's answer to a Firehose event, records in order."""
+    return lambda_handler(event, None)["records"]
+
+
+def test_the_processor_is_the_transformation_lambda(synth) -> None:
+    destination = _destination(synth)
+    assert destination["ProcessingConfiguration"]["Enabled"] is True
+    kind, parameters = _processor_parameters(synth)
+    assert kind == "Lambda"  # the jq MetadataExtraction processor is gone: partition keys come from the Lambda
+    assert parameters["LambdaArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.archive.transform.function), "Arn"]}
+    assert parameters["RoleArn"] == {"Fn::GetAtt": [synth.logical_id(_delivery_role(synth)), "Arn"]}
+    assert parameters["BufferSizeInMBs"] == "1"
+    assert parameters["BufferIntervalInSeconds"] == "60"
+    assert parameters["NumberOfRetries"] == "3"
+
+
+def test_dynamic_partitioning_from_the_lambda_yields_the_local_archive_layout(synth) -> None:
     destination = _destination(synth)
     assert destination["DynamicPartitioningConfiguration"]["Enabled"] is True
-    (processor,) = destination["ProcessingConfiguration"]["Processors"]
-    parameters = {p["ParameterName"]: p["ParameterValue"] for p in processor["Parameters"]}
-    assert processor["Type"] == "MetadataExtraction"
-    assert parameters["JsonParsingEngine"] == "JQ-1.6"
-    query = parameters["MetadataExtractionQuery"]
-    assert query == '{"symbol":.symbol,"market":.market,"dt":.ts[0:10]}'
-    keys = dict(re.findall(r'"(\w+)":([^,}]+)', query.strip("{}")))
     prefix = destination["Prefix"]
-    rendered = re.sub(r"!\{partitionKeyFromQuery:(\w+)\}", lambda m: _jq(keys[m.group(1)]), prefix)
-    assert rendered == archive_partition_prefix(QUOTE["symbol"], QUOTE["market"], QUOTE["ts"])
     assert prefix.startswith(ARCHIVE_PREFIX)
-    expected_errors = f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
-    assert destination["ErrorOutputPrefix"] == expected_errors
+    assert "partitionKeyFromQuery" not in prefix
+    assert re.findall(r"!\{partitionKeyFromLambda:(\w+)\}", prefix) == ["symbol", "market", "dt"]
+    good = next(r for r in _transformed(EVENT) if r["result"] == "Ok")
+    keys = good["metadata"]["partitionKeys"]
+    rendered = re.sub(r"!\{partitionKeyFromLambda:(\w+)\}", lambda m: keys[m.group(1)], prefix)
+    quote = json.loads(base64.b64decode(good["data"]))
+    assert rendered == archive_partition_prefix(quote["symbol"], quote["market"], quote["ts"])
+
+
+def test_poison_lands_where_the_local_archiver_puts_it(synth) -> None:
+    error_prefix = _destination(synth)["ErrorOutputPrefix"]
+    assert error_prefix == f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
+    assert any(r["result"] == "ProcessingFailed" for r in _transformed(EVENT))
+    # Firehose names the error type of records a transformation failed "processing-failed".
+    rendered = error_prefix.replace("!{firehose:error-output-type}", "processing-failed").replace(
+        "!{timestamp:yyyy-MM-dd}", "2026-11-22"
+    )
+    assert rendered == f"{ERROR_PREFIX}processing-failed/dt=2026-11-22/"  # cryptostream/local/archiver.py
+
+
+def test_a_full_processor_buffer_fits_lambdas_synchronous_payload_limit(synth) -> None:
+    """Firehose sends each buffered record base64-encoded with its Kinesis metadata: the event must stay < 6 MB."""
+    _, parameters = _processor_parameters(synth)
+    buffer_bytes = int(parameters["BufferSizeInMBs"]) * 1024 * 1024
+    template = EVENT["records"][0]
+    count = buffer_bytes // len(base64.b64decode(template["data"]))
+    records = [{**template, "recordId": f"{template['recordId']}{i:06d}"} for i in range(count)]
+    event = {**EVENT, "records": records}
+    assert len(json.dumps(event)) < LAMBDA_SYNC_PAYLOAD_LIMIT
+    assert len(json.dumps(lambda_handler(event, None))) < LAMBDA_SYNC_PAYLOAD_LIMIT
+
+
+def _delivery_role(synth):
+    return synth.stack.archive.delivery_stream.node.find_child("S3 Destination Role")
+
+
+def _transform_props(synth) -> dict:
+    return synth.raw["Resources"][synth.logical_id(synth.stack.archive.transform.function)]["Properties"]
+
+
+def test_transformation_function_handler_runtime_layer_and_limits(synth) -> None:
+    props = _transform_props(synth)
+    transform = synth.stack.archive.transform
+    assert props["Handler"] == "archive_transform.handler.lambda_handler"
+    assert props["Runtime"] == "python3.14"
+    assert props["Architectures"] == ["x86_64"]
+    assert props["Layers"] == [{"Ref": synth.logical_id(synth.stack.ingestion.layer)}]
+    assert props["MemorySize"] == 256
+    assert props["Timeout"] <= 60  # Firehose gives a transformation at most 5 minutes
+    assert props["TracingConfig"] == {"Mode": "Active"}
+    assert props["LoggingConfig"]["LogGroup"] == {"Ref": synth.logical_id(transform.log_group)}
+    log_group = synth.raw["Resources"][synth.logical_id(transform.log_group)]["Properties"]
+    assert log_group["LogGroupName"] == "/aws/lambda/cryptostream-archive-transform"
+    assert log_group["RetentionInDays"] == 30
+    asset = synth.asset_dir(transform.function)
+    assert (asset / "archive_transform" / "handler.py").exists()
+    assert not (asset / "producer").exists() and not (asset / "consumer").exists()
+    assert not list(asset.rglob("*.pyc"))
+
+
+def test_transformation_role_writes_its_logs_and_traces_only(synth) -> None:
+    transform = synth.stack.archive.transform
+    role = synth.raw["Resources"][synth.logical_id(transform.role)]["Properties"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "lambda.amazonaws.com"}
+    assert "ManagedPolicyArns" not in role and "Policies" not in role
+    statements = synth.statements_of(transform.role)
+    by_actions = {tuple(sorted(s["Action"] if isinstance(s["Action"], list) else [s["Action"]])): s for s in statements}
+    assert set(by_actions) == {
+        ("logs:CreateLogStream", "logs:PutLogEvents"),
+        ("xray:PutTelemetryRecords", "xray:PutTraceSegments"),  # active tracing; no resource-level permission
+    }
+    logs = by_actions[("logs:CreateLogStream", "logs:PutLogEvents")]
+    assert logs["Resource"] == {"Fn::GetAtt": [synth.logical_id(transform.log_group), "Arn"]}
+    managed = synth.resources("AWS::IAM::ManagedPolicy").values()
+    assert not any({"Ref": synth.logical_id(transform.role)} in m["Properties"].get("Roles", []) for m in managed)
+
+
+def test_only_the_firehose_role_may_invoke_the_transformation(synth) -> None:
+    function_id = synth.logical_id(synth.stack.archive.transform.function)
+    arn = {"Fn::GetAtt": [function_id, "Arn"]}
+    invokers = [
+        (policy["Properties"]["Roles"], statement)
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if function_id in json.dumps(statement["Resource"])
+    ]
+    ((roles, statement),) = invokers
+    assert roles == [{"Ref": synth.logical_id(_delivery_role(synth))}]
+    assert statement["Action"] == "lambda:InvokeFunction"
+    assert statement["Resource"] == [arn, {"Fn::Join": ["", [arn, ":*"]]}]
+    permissions = synth.resources("AWS::Lambda::Permission").values()
+    assert not any(p["Properties"]["FunctionName"] in (arn, {"Ref": function_id}) for p in permissions)
 
 
 def test_parquet_conversion_from_the_glue_table(synth) -> None:

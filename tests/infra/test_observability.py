@@ -28,6 +28,8 @@ def _dashboard_body(synth) -> str:
         "DeliveryToS3.DataFreshness",
         "DeliveryToS3.Success",
         "FailedConversion.Records",
+        "ExecuteProcessing.Success",
+        "SucceedProcessing.Records",
         "IngestLagMaxMs",
         "Quarantined",
     ],
@@ -59,3 +61,19 @@ def test_topic_is_encrypted_and_email_is_optional(synth, variant) -> None:
     assert not synth.resources("AWS::SNS::Subscription")
     subscription = variant.one("AWS::SNS::Subscription")
     assert subscription["Protocol"] == "email" and subscription["Endpoint"] == "ops@example.com"
+
+
+def test_archive_transformation_is_watched_like_the_other_lambdas(synth) -> None:
+    function = {"Ref": synth.logical_id(synth.stack.archive.transform.function)}
+    body = _dashboard_body(synth)
+    assert json.dumps(function) in body
+    assert "Archive transform errors and throttles" in body
+    alarms = {a["Properties"]["AlarmName"]: a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()}
+    errors = alarms["cryptostream-archive-transform-errors"]
+    assert errors["MetricName"] == "Errors" and errors["Namespace"] == "AWS/Lambda"
+    assert errors["Dimensions"] == [{"Name": "FunctionName", "Value": function}]
+    assert errors["Threshold"] == 1 and errors["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    invocations = alarms["cryptostream-archive-transform-invocation-failures"]
+    assert invocations["MetricName"] == "ExecuteProcessing.Success" and invocations["Namespace"] == "AWS/Firehose"
+    assert invocations["Statistic"] == "Minimum"
+    assert invocations["Threshold"] == 1 and invocations["ComparisonOperator"] == "LessThanThreshold"
