@@ -142,6 +142,7 @@ def _lambda(c: _Context) -> list[LineItem]:
         c.v.consumer_invocations * c.a.consumer_base_ms + c.v.records * c.a.consumer_ms_per_record
     ) / 1000
     consumer_gbs = consumer_seconds * c.a.consumer_memory_mb / 1024
+    transform_gbs = c.v.transform_invocations * c.a.transform_ms_per_invocation / 1000 * c.a.transform_memory_mb / 1024
     return [
         LineItem(s, "Producer requests", c.v.runs, "requests", c.p["lambda.request"], "one per schedule run"),
         LineItem(
@@ -161,6 +162,22 @@ def _lambda(c: _Context) -> list[LineItem]:
             f"~{c.v.records_per_consumer_invocation:.0f} records per batch",
         ),
         LineItem(s, "Consumer duration", consumer_gbs, "GB-s", c.p["lambda.gb_second"], f"{c.a.consumer_memory_mb} MB"),
+        LineItem(
+            s,
+            "Archive transform requests",
+            c.v.transform_invocations,
+            "requests",
+            c.p["lambda.request"],
+            f"Firehose's buffer: {c.a.transform_buffer_mib:g} MiB or {c.a.transform_buffer_seconds} s",
+        ),
+        LineItem(
+            s,
+            "Archive transform duration",
+            transform_gbs,
+            "GB-s",
+            c.p["lambda.gb_second"],
+            f"{c.a.transform_memory_mb} MB x {c.a.transform_ms_per_invocation:.0f} ms per call",
+        ),
     ]
 
 
@@ -235,14 +252,6 @@ def _firehose(c: _Context) -> list[LineItem]:
             "objects",
             c.p["firehose.dynamic_partitioning_object"],
             f"one per pair per {c.w.firehose_buffer_seconds} s buffer flush",
-        ),
-        LineItem(
-            s,
-            "Dynamic partitioning: JQ",
-            c.v.records * c.a.jq_seconds_per_record / 3600,
-            "hours",
-            c.p["firehose.jq_hour"],
-            "partition keys extracted with JQ",
         ),
     ]
 
@@ -320,7 +329,7 @@ def _secrets(c: _Context) -> list[LineItem]:
 
 def _cloudwatch(c: _Context) -> list[LineItem]:
     s = "CloudWatch"
-    log_gb = (c.v.runs + c.v.consumer_invocations) * c.a.log_bytes_per_invocation / GIB
+    log_gb = (c.v.runs + c.v.consumer_invocations + c.v.transform_invocations) * c.a.log_bytes_per_invocation / GIB
     metrics = c.a.consumer_metrics + c.a.producer_metrics_per_schedule * c.w.schedules
     alarms = c.a.fixed_alarms + c.a.alarms_per_schedule * c.w.schedules
     return [
@@ -396,9 +405,12 @@ def _eventbridge(c: _Context) -> list[LineItem]:
 
 
 def _xray(c: _Context) -> list[LineItem]:
-    """Both Lambdas trace actively; X-Ray's default rule keeps the first request each second + 5% of the rest."""
+    """The Lambdas trace actively; X-Ray's default rule keeps the first request each second + 5% of the rest.
+
+    The archive transformation runs at most once per buffer interval (>= 60 s apart): every call is traced.
+    """
     consumer_per_run = c.v.consumer_invocations / c.v.runs
-    traces = c.v.runs * (1 + 1 + c.a.xray_extra_sample_rate * (consumer_per_run - 1))
+    traces = c.v.runs * (1 + 1 + c.a.xray_extra_sample_rate * (consumer_per_run - 1)) + c.v.transform_invocations
     return [
         LineItem(
             "X-Ray",
@@ -406,7 +418,7 @@ def _xray(c: _Context) -> list[LineItem]:
             traces,
             "traces",
             c.p["xray.trace_recorded"],
-            "producer run + consumer batches of each run (active tracing)",
+            "producer run + consumer batches of each run + archive transform calls (active tracing)",
         ),
     ]
 

@@ -106,7 +106,7 @@ class Assumptions:
     lease_writes_per_run: int = 2  # acquire + release of the schedule's run lease
     consumer_metrics: int = 11  # consumer/handler.py: 9 counts + 2 ingest-lag figures
     producer_metrics_per_schedule: int = 6  # producer/handler.py, one Interval dimension per schedule
-    fixed_alarms: int = 11  # infra/observability.py: stream, consumer, queues, producer, archive
+    fixed_alarms: int = 13  # infra/observability.py: stream, consumer, queues, producer, archive, transform
     alarms_per_schedule: int = 1  # failed pairs of each schedule
     dashboards: int = 1
     kms_keys: int = 6  # infra: stream, table, processing queues, ingestion, archive, alarm topic
@@ -120,7 +120,10 @@ class Assumptions:
     archive_object_overhead_bytes: int = 2048  # Parquet footer and page headers per object
     archive_months: int = 12  # S3 storage is shown as the bill in month 12 (no lifecycle transitions)
     athena_gets_per_object: int = 2  # footer read + column chunk read
-    jq_seconds_per_record: float = 0.0001  # JQ partition-key extraction time
+    transform_memory_mb: int = 256  # infra/archive_transform.py: Firehose's transformation Lambda
+    transform_ms_per_invocation: float = 100  # a 1 MiB batch validates in ~0.1 s on one core
+    transform_buffer_seconds: int = 60  # infra/archive_transform.py: Firehose invokes it on 60 s or 1 MiB
+    transform_buffer_mib: float = 1
     poison_fraction: float = 0.001
     sqs_requests_per_poison: int = 3  # send + receive + delete
 
@@ -142,6 +145,7 @@ class Volumes:
     producer_seconds_per_run: float
     cold_starts_per_function: float
     firehose_objects: float
+    transform_invocations: float
     archive_bytes_per_month: float
     athena_queries: float
 
@@ -161,6 +165,13 @@ def _firehose_flushes_per_partition(w: Workload, runs: float, seconds: float, by
         else (seconds / w.firehose_buffer_seconds)
     )
     by_size = bytes_per_pair / (w.firehose_buffer_mib * 1024 * 1024)
+    return max(by_time, by_size)
+
+
+def _transform_invocations(w: Workload, a: Assumptions, runs: float, seconds: float, records: float) -> float:
+    """Firehose calls the transformation when its buffer fills (1 MiB) or ages (60 s), whichever is first."""
+    by_time = runs if w.schedule_seconds() >= a.transform_buffer_seconds else seconds / a.transform_buffer_seconds
+    by_size = records * a.record_bytes / (a.transform_buffer_mib * 1024 * 1024)
     return max(by_time, by_size)
 
 
@@ -188,6 +199,7 @@ def derive_volumes(w: Workload, a: Assumptions, hours_per_month: float) -> Volum
         producer_seconds_per_run=(a.producer_base_ms + a.producer_ms_per_pair * w.pairs) / 1000,
         cold_starts_per_function=_cold_starts(runs, period, hours_per_month, a),
         firehose_objects=objects,
+        transform_invocations=_transform_invocations(w, a, runs, seconds, records),
         archive_bytes_per_month=records * a.archive_bytes_per_record + objects * a.archive_object_overhead_bytes,
         athena_queries=w.athena_queries_per_day * hours_per_month / 24,
     )

@@ -33,6 +33,10 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Lambda", "Consumer requests"): (1460, 1460 / 1e6 * 0.20),
     # 1,024 MB x (1,460 x 100 ms + 1,460 records x 0.5 ms)
     ("Lambda", "Consumer duration"): (146.73, 146.73 * 0.0000166667),
+    # runs an hour apart, longer than Firehose's 60 s transform buffer: one transformation call per run
+    ("Lambda", "Archive transform requests"): (730, 730 / 1e6 * 0.20),
+    # 256 MB x 100 ms per call: 730 x 0.25 GB x 0.1 s = 18.25 GB-s
+    ("Lambda", "Archive transform duration"): (18.25, 18.25 * 0.0000166667),
     ("DynamoDB", "Writes: bar items"): (1460, 1460 / 1e6 * 0.625),
     ("DynamoDB", "Writes: LATEST items"): (2920, 2920 / 1e6 * 0.625),
     ("DynamoDB", "Writes: latest-by-interval index"): (1460, 1460 / 1e6 * 0.625),
@@ -47,7 +51,6 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Data Firehose", "Parquet conversion"): (1460 * 5120 / GIB, 1460 * 5120 / GIB * 0.018),
     ("Data Firehose", "Dynamic partitioning: data"): (1460 * 350 / GIB, 1460 * 350 / GIB * 0.020),
     ("Data Firehose", "Dynamic partitioning: objects"): (1460, 1460 / 1000 * 0.005),
-    ("Data Firehose", "Dynamic partitioning: JQ"): (1460 * 0.0001 / 3600, 1460 * 0.0001 / 3600 * 0.07),
     ("S3", "Archive storage"): (12 * ARCHIVE_BYTES / GIB, 12 * ARCHIVE_BYTES / GIB * 0.023),
     ("S3", "PUT requests"): (1460 + QUERIES * 2, (1460 + QUERIES * 2) / 1000 * 0.005),
     # 102.4 MiB per query over ~2.1 KB objects would be 50,936 objects, more than the 17,520 the
@@ -59,10 +62,11 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Secrets Manager", "GetSecretValue calls"): (COLD_STARTS, COLD_STARTS / 10_000 * 0.05),
     # 11 consumer metrics + 6 producer metrics for each of cdk.json's 3 schedules
     ("CloudWatch", "EMF custom metrics"): (29, 29 * 0.30),
-    # 11 fixed alarms + 1 per schedule
-    ("CloudWatch", "Alarms"): (14, 14 * 0.10),
+    # 13 fixed alarms + 1 per schedule
+    ("CloudWatch", "Alarms"): (16, 16 * 0.10),
     ("CloudWatch", "Dashboard"): (1, 3.00),
-    ("CloudWatch", "Logs ingestion"): ((730 + 1460) * 2048 / GIB, (730 + 1460) * 2048 / GIB * 0.50),
+    # producer runs + consumer batches + transformation calls
+    ("CloudWatch", "Logs ingestion"): ((730 + 1460 + 730) * 2048 / GIB, (730 + 1460 + 730) * 2048 / GIB * 0.50),
     # 0.1% of 1,460 records quarantined: send, receive, delete
     ("SQS", "Quarantine requests"): (4.38, 4.38 / 1e6 * 0.40),
     ("KMS", "Customer managed keys"): (6, 6.00),
@@ -70,8 +74,8 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("KMS", "Requests"): (61_320 + QUERIES * 2 + 1460, (61_320 + QUERIES * 2 + 1460) / 10_000 * 0.03),
     # the first 14 million Scheduler invocations a month are $0
     ("EventBridge", "Scheduler invocations"): (730, 0.0),
-    # per run: the producer's trace + the first consumer batch + 5% of the other one
-    ("X-Ray", "Traces recorded"): (730 * 2.05, 730 * 2.05 / 1e6 * 5.0),
+    # per run: the producer's trace + the first consumer batch + 5% of the other one + the transformation call
+    ("X-Ray", "Traces recorded"): (730 * 3.05, 730 * 3.05 / 1e6 * 5.0),
 }
 
 
@@ -113,8 +117,8 @@ def test_the_model_prices_exactly_the_hand_computed_items(small):
 
 def test_total_is_the_sum_of_the_hand_computed_items(small):
     assert small.total_usd == pytest.approx(sum(monthly for _, monthly in EXPECTED.values()), rel=1e-9)
-    # 48.70 fixed (stream-hours, secret, metrics, alarms, dashboard, keys) + 4.26 S3 GETs + ~0.39 the rest
-    assert small.total_usd == pytest.approx(53.35, abs=0.01)
+    # 48.90 fixed (stream-hours, secret, metrics, alarms, dashboard, keys) + 4.26 S3 GETs + ~0.39 the rest
+    assert small.total_usd == pytest.approx(53.55, abs=0.01)
 
 
 def test_firehose_bills_each_record_as_five_kilobytes(small):

@@ -108,4 +108,4 @@ def test_a_small_provisioned_bill_names_the_fixed_monitoring_charges(book):
     report = estimate(Workload(pairs=10, interval="1min", shards=1), book)
     verdict = dominant(report, book)
     assert verdict.service == "CloudWatch"
-    assert "29 EMF custom metrics, 14 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
+    assert "29 EMF custom metrics, 16 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
