@@ -160,13 +160,16 @@ def run_soak(config: SoakConfig, progress: Callable[[int, int], None] | None = N
     book = FaultBook(config.rates, seed=config.seed)
     with LocalStack(None, seed=config.seed, archive_buffer_seconds=3600) as stack:
         session = _Session(stack, config, pairs, ledger, book)
-        steps = -(-bars_per_pair // config.step_bars)
-        for step in range(1, steps + 1):
-            clock = min(END, start + timedelta(seconds=step * config.step_bars * bar))
-            session.step(start, clock, first=step == 1, may_crash=step < steps)
-            if progress:
-                progress(step, steps)
-        session.finish()
+        try:
+            steps = -(-bars_per_pair // config.step_bars)
+            for step in range(1, steps + 1):
+                clock = min(END, start + timedelta(seconds=step * config.step_bars * bar))
+                session.step(start, clock, first=step == 1, may_crash=step < steps)
+                if progress:
+                    progress(step, steps)
+            session.finish()
+        finally:
+            session.unwire()
         verdict = verify(stack, ledger, pairs)
         report = session.report(verdict)
     report.wall_seconds = round(time.perf_counter() - started, 1)
@@ -218,6 +221,9 @@ class _Session:
         self._produce({"interval": self.config.interval, "pairs": self.pairs, "mode": "incremental"}, crash=False)
         self._inject(self.stack.simulator.clock.now(), rest=True)
         self.stack.pump(flush=True)
+
+    def unwire(self) -> None:
+        """Give the consumer its real clients back (the handler module outlives this stack)."""
         self._handler_module.client = self._real_client
 
     def _produce(self, event: dict[str, Any], crash: bool) -> None:
