@@ -7,9 +7,11 @@ poison -> ``ProcessingFailed``, which Firehose writes under the error output pre
 from __future__ import annotations
 
 import base64
+import os
 from typing import Any
 
-from aws_lambda_powertools import Logger
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes import KinesisFirehoseEvent, event_source
 from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import (
     KinesisFirehoseDataTransformationRecord,
@@ -20,8 +22,10 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import 
 from archive_transform.transform import judge
 
 logger = Logger(service="cryptostream-archive-transform")
+metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "cryptostream")
 
 
+@metrics.log_metrics
 @event_source(data_class=KinesisFirehoseEvent)
 def lambda_handler(event: KinesisFirehoseEvent, context: Any) -> dict[str, Any]:
     response = KinesisFirehoseDataTransformationResponse()
@@ -45,6 +49,8 @@ def lambda_handler(event: KinesisFirehoseEvent, context: Any) -> dict[str, Any]:
                     record_id=record.record_id, result="ProcessingFailed", data=record.data
                 )
             )
+    metrics.add_metric(name="ArchivedRecords", unit=MetricUnit.Count, value=total - failed)
+    metrics.add_metric(name="ArchiveRejectedRecords", unit=MetricUnit.Count, value=failed)
     if failed:
         logger.warning("records kept out of the archive", extra={"failed": failed, "records": total})
     return response.asdict()

@@ -24,3 +24,9 @@ def test_valid_quotes_pass_with_partition_keys_and_poison_fails():
     for failed, original in ((high_below_low, EVENT["records"][1]), (not_json, EVENT["records"][2])):
         assert failed["result"] == "ProcessingFailed"
         assert failed["data"] == original["data"]  # Firehose writes the raw record to the error prefix
+
+
+def test_counts_are_published_as_metrics(capsys):
+    lambda_handler(EVENT, None)
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
+    assert emitted[-1]["ArchivedRecords"] in (1.0, [1.0]) and emitted[-1]["ArchiveRejectedRecords"] in (2.0, [2.0])
