@@ -1,22 +1,11 @@
-"""Names the analytics needs, read from the one configuration (``cdk.json``) with the environment on top."""
+"""Names the analytics needs, from the one configuration (``infra.config``: cdk.json) with the environment on top."""
 
 from __future__ import annotations
 
-import json
 import os
-from dataclasses import dataclass
-from functools import lru_cache
-from pathlib import Path
+from dataclasses import dataclass, replace
 
-_CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
-_DEFAULTS = {
-    "archive_bucket_name": "cryptostream-archive",
-    "table_name": "cryptostream-quotes",
-    "glue_database": "cryptostream",
-    "athena_workgroup": "cryptostream",
-    "athena_catalog_name": "cryptostream-ddb",
-    "pairs": ["BTC-USD", "ETH-USD", "SOL-USD"],
-}
+from infra.config import Config, load_deployment_config
 
 
 @dataclass(frozen=True)
@@ -30,25 +19,34 @@ class AnalyticsConfig:
     region: str
     endpoint_url: str | None
 
-
-@lru_cache(maxsize=1)
-def _cdk_context() -> dict[str, object]:
-    try:
-        return json.loads(_CDK_JSON.read_text())["context"]["cryptostream"]
-    except (OSError, ValueError, KeyError):
-        return {}  # installed without the repository: fall back to the documented defaults
+    @classmethod
+    def of(cls, deployed: Config, region: str = "", endpoint_url: str | None = None) -> AnalyticsConfig:
+        """The deployment's names as they are (no environment overrides): what the CDK app renders."""
+        return cls(
+            archive_bucket=deployed.archive_bucket_name,
+            table_name=deployed.table_name,
+            glue_database=deployed.glue_database,
+            athena_workgroup=deployed.athena_workgroup,
+            athena_catalog=deployed.athena_catalog_name,
+            pairs=deployed.pairs,
+            region=region,
+            endpoint_url=endpoint_url,
+        )
 
 
 def load_config() -> AnalyticsConfig:
-    """cdk.json values; ``TABLE_NAME``, ``ARCHIVE_BUCKET``, ``AWS_ENDPOINT_URL`` and the region override them."""
-    ctx = {**_DEFAULTS, **_cdk_context()}
-    return AnalyticsConfig(
-        archive_bucket=os.environ.get("ARCHIVE_BUCKET") or str(ctx["archive_bucket_name"]),
-        table_name=os.environ.get("TABLE_NAME") or str(ctx["table_name"]),
-        glue_database=str(ctx["glue_database"]),
-        athena_workgroup=str(ctx["athena_workgroup"]),
-        athena_catalog=str(ctx["athena_catalog_name"]),
-        pairs=tuple(str(p) for p in ctx["pairs"]),  # type: ignore[union-attr]
-        region=os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1",
-        endpoint_url=os.environ.get("AWS_ENDPOINT_URL") or None,
+    """cdk.json values; ``TABLE_NAME``, ``ARCHIVE_BUCKET``, ``AWS_ENDPOINT_URL`` and the region override them.
+
+    The cdk.json is this checkout's or ``CRYPTOSTREAM_CDK_JSON``; a bad one raises ``ConfigError`` (one line).
+    """
+    env = os.environ
+    names = AnalyticsConfig.of(
+        load_deployment_config(),
+        region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
+    )
+    return replace(
+        names,
+        archive_bucket=env.get("ARCHIVE_BUCKET") or names.archive_bucket,
+        table_name=env.get("TABLE_NAME") or names.table_name,
     )

@@ -1,49 +1,41 @@
-"""The one configuration: ``cdk.json``'s ``context.cryptostream`` block, shared by CDK and the local stack.
+"""The local stack's and the CLI's view of the one configuration: cdk.json's ``context.cryptostream`` block.
 
-Environment variables (and ``.env``) override single values, so a user can point the CLI at other
-names without editing cdk.json. Defaults here mirror cdk.json for when the CLI runs outside a checkout.
+Reading, defaults and validation are ``infra.config``'s (the same code the CDK app uses); this module only
+picks what the local stack needs and lets environment variables (and ``.env``) override single values, so a
+user can point the CLI at other names without editing cdk.json. ``CRYPTOSTREAM_CDK_JSON`` names another
+cdk.json; outside a checkout, without one, the built-in defaults (equal to the repository's cdk.json) apply.
 """
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+
+from infra.config import CONSUMER_DEFAULTS, ConsumerConfig, load_deployment_config
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-_DEFAULTS: dict[str, Any] = {
-    "prefix": "cryptostream",
-    "pairs": ["BTC-USD", "ETH-USD", "SOL-USD"],
-    "stream_name": "cryptostream-quotes",
-    "stream_shards": 0,
-    "stream_retention_hours": 24,
-    "table_name": "cryptostream-quotes",
-    "history_ttl_days": 30,
-    "quarantine_queue_name": "cryptostream-quarantine",
-    "archive_bucket_name": "cryptostream-archive",
-    "consumer": {
-        "batch_size": 500,
-        "batching_window_seconds": 5,
-        "parallelization_factor": 1,
-        "max_retries": 5,
-        "max_record_age_seconds": 3600,
-        "bisect_on_error": True,
-    },
-}
 
 
 @dataclass(frozen=True)
 class ConsumerMapping:
     """Event source mapping settings of the consumer (same meaning as Lambda's)."""
 
-    batch_size: int = 500
-    batching_window_seconds: float = 5
-    max_retries: int = 5
-    max_record_age_seconds: int = 3600
-    bisect_on_error: bool = True
+    batch_size: int = CONSUMER_DEFAULTS["batch_size"]
+    batching_window_seconds: float = CONSUMER_DEFAULTS["batching_window_seconds"]
+    max_retries: int = CONSUMER_DEFAULTS["max_retries"]
+    max_record_age_seconds: int = CONSUMER_DEFAULTS["max_record_age_seconds"]
+    bisect_on_error: bool = CONSUMER_DEFAULTS["bisect_on_error"]
+
+    @classmethod
+    def of(cls, consumer: ConsumerConfig) -> ConsumerMapping:
+        return cls(
+            batch_size=consumer.batch_size,
+            batching_window_seconds=float(consumer.batching_window_seconds),
+            max_retries=consumer.max_retries,
+            max_record_age_seconds=consumer.max_record_age_seconds,
+            bisect_on_error=consumer.bisect_on_error,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,34 +56,22 @@ class Config:
         return f"{self.quarantine_queue_name}-esm-failures"
 
 
-def _context_block(cdk_json: Path) -> dict[str, Any]:
-    try:
-        return json.loads(cdk_json.read_text())["context"]["cryptostream"]
-    except (OSError, KeyError, ValueError):
-        return {}
-
-
 def load_config(cdk_json: Path | None = None) -> Config:
-    """Read cdk.json (this checkout's, or ``CRYPTOSTREAM_CDK_JSON``), then apply env overrides."""
-    path = cdk_json or Path(os.environ.get("CRYPTOSTREAM_CDK_JSON", REPO_ROOT / "cdk.json"))
-    raw = {**_DEFAULTS, **_context_block(path)}
-    esm = {**_DEFAULTS["consumer"], **raw.get("consumer", {})}
+    """Read cdk.json (this checkout's, or ``CRYPTOSTREAM_CDK_JSON``), then apply env overrides.
+
+    A cdk.json that cannot be read or holds a bad value raises ``infra.config.ConfigError`` (one line).
+    """
+    deployed = load_deployment_config(cdk_json)
     env = os.environ
-    pairs = env.get("PAIRS") or ",".join(raw["pairs"])
+    pairs = env.get("PAIRS") or ",".join(deployed.pairs)
     return Config(
         pairs=tuple(p.strip().upper() for p in pairs.split(",") if p.strip()),
-        stream_name=env.get("STREAM_NAME", raw["stream_name"]),
-        table_name=env.get("TABLE_NAME", raw["table_name"]),
-        quarantine_queue_name=env.get("QUARANTINE_QUEUE_NAME", raw["quarantine_queue_name"]),
-        archive_bucket_name=env.get("ARCHIVE_BUCKET", raw["archive_bucket_name"]),
-        history_ttl_days=int(env.get("HISTORY_TTL_DAYS", raw["history_ttl_days"])),
-        stream_retention_hours=int(raw["stream_retention_hours"]),
-        consumer=ConsumerMapping(
-            batch_size=int(esm["batch_size"]),
-            batching_window_seconds=float(esm["batching_window_seconds"]),
-            max_retries=int(esm["max_retries"]),
-            max_record_age_seconds=int(esm["max_record_age_seconds"]),
-            bisect_on_error=bool(esm["bisect_on_error"]),
-        ),
+        stream_name=env.get("STREAM_NAME", deployed.stream_name),
+        table_name=env.get("TABLE_NAME", deployed.table_name),
+        quarantine_queue_name=env.get("QUARANTINE_QUEUE_NAME", deployed.quarantine_queue_name),
+        archive_bucket_name=env.get("ARCHIVE_BUCKET", deployed.archive_bucket_name),
+        history_ttl_days=int(env.get("HISTORY_TTL_DAYS", deployed.history_ttl_days)),
+        stream_retention_hours=deployed.stream_retention_hours,
+        consumer=ConsumerMapping.of(deployed.consumer),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
     )

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any
 
 from aws_cdk import App, Environment
 
-from infra.assets import REPO_ROOT
-from infra.config import CONTEXT_KEY, Config, ConfigError, load_config
+from infra.config import CONTEXT_KEY, REPO_CDK_JSON, Config, load_config, read_cdk_context
 from infra.nag import enable_nag
 from infra.stack import CryptostreamStack
 
@@ -27,10 +25,7 @@ def environment(app: App) -> Environment:
 
 def cdk_json_context() -> dict[str, Any]:
     """``cdk.json``'s context, so ``python app.py`` synthesizes the same app as ``cdk synth``."""
-    try:
-        return json.loads((REPO_ROOT / "cdk.json").read_text())["context"]
-    except (OSError, KeyError, ValueError) as exc:
-        raise ConfigError(f"cannot read the context of {REPO_ROOT / 'cdk.json'}: {exc}") from None
+    return read_cdk_context(REPO_CDK_JSON)
 
 
 def build_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> tuple[App, CryptostreamStack]:

@@ -66,18 +66,8 @@ def athena_query_text(name: str, config: Config) -> str:
     from analytics.catalog import QueryError
     from analytics.config import AnalyticsConfig
 
-    names = AnalyticsConfig(
-        archive_bucket=config.archive_bucket_name,
-        table_name=config.table_name,
-        glue_database=config.glue_database,
-        athena_workgroup=config.athena_workgroup,
-        athena_catalog=config.athena_catalog_name,
-        pairs=config.pairs,
-        region="",
-        endpoint_url=None,
-    )
     try:
-        return athena_sql(name, config=names)
+        return athena_sql(name, config=AnalyticsConfig.of(config))
     except (QueryError, ValueError) as exc:
         raise ConfigError(f"analytics/queries/{name}.sql cannot be rendered for Athena: {exc}") from None
 

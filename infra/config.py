@@ -1,20 +1,29 @@
-"""The deployment configuration: the ``cryptostream`` block of ``cdk.json`` context, validated once.
+"""The deployment configuration: the ``cryptostream`` block of ``cdk.json`` context, read and validated once.
 
-The local stack reads the same block for its resource names, so every key here keeps its meaning
-in both worlds. Keys that only matter in AWS have defaults so a minimal ``cdk.json`` still deploys.
+The CDK app validates the block CDK hands it (``load_config``); the local stack, the CLI, the analytics and
+the cost model read a cdk.json file through ``read_context``/``load_deployment_config``, so every key keeps
+its meaning in both worlds and has one default (``DEFAULT_CONTEXT``, equal to the repository's cdk.json).
+Pure Python: importing it must stay cheap (no aws_cdk), since the CLI imports it on every run.
 """
 
 from __future__ import annotations
 
+import copy
+import json
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.record import parse_pair
 
 CONTEXT_KEY = "cryptostream"
+# Points the CLI and the local stack at another cdk.json.
+CDK_JSON_ENV = "CRYPTOSTREAM_CDK_JSON"
+REPO_CDK_JSON = Path(__file__).resolve().parent.parent / "cdk.json"
 # A real released version of the connector in the Serverless Application Repository.
 DEFAULT_ATHENA_CONNECTOR_VERSION = "2026.33.1"
 _NAME = re.compile(r"^[a-zA-Z0-9_.-]{1,80}$")
@@ -25,13 +34,73 @@ LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 
 _CRON_FIELDS = 6  # EventBridge cron: minutes hours day-of-month month day-of-week year
 
 
-# Keys only the AWS deployment reads; cdk.json may leave them out.
-OPTIONAL_DEFAULTS: dict[str, Any] = {
+# The block as the repository's cdk.json ships it (tests/test_config.py keeps the two equal): what a
+# missing cdk.json means, and what fills the keys a cdk.json file leaves out.
+DEFAULT_CONTEXT: dict[str, Any] = {
+    "prefix": "cryptostream",
+    "pairs": ["BTC-USD", "ETH-USD", "SOL-USD"],
+    "schedules": [
+        {
+            "name": "intraday-5min",
+            "interval": "5min",
+            "rate_minutes": 5,
+            "payload": {"mode": "incremental", "interval": "5min"},
+        },
+        {
+            "name": "spot-1min",
+            "interval": "spot",
+            "rate_minutes": 1,
+            "payload": {"mode": "incremental", "interval": "spot"},
+        },
+        {
+            "name": "daily-backfill",
+            "interval": "1d",
+            "cron": "15 0 * * ? *",
+            "payload": {"mode": "full", "interval": "1d"},
+        },
+    ],
+    "stream_name": "cryptostream-quotes",
+    "stream_shards": 0,
+    "stream_retention_hours": 24,
+    "table_name": "cryptostream-quotes",
+    "history_ttl_days": 30,
+    "table_deletion_protection": True,
+    "quarantine_queue_name": "cryptostream-quarantine",
+    "archive_bucket_name": "cryptostream-archive",
+    "firehose_buffer_seconds": 300,
+    "firehose_buffer_mib": 64,
+    "consumer": {
+        "batch_size": 500,
+        "batching_window_seconds": 5,
+        "parallelization_factor": 1,
+        "max_retries": 5,
+        "max_record_age_seconds": 3600,
+        "bisect_on_error": True,
+    },
+    "glue_database": "cryptostream",
+    "athena_workgroup": "cryptostream",
+    "athena_bytes_scanned_cutoff": 10_737_418_240,
+    "athena_catalog_name": "cryptostream-ddb",
+    "flink_studio": True,
+    "alarm_email": "",
     "athena_connector_version": DEFAULT_ATHENA_CONNECTOR_VERSION,
     "archive_tiering_after_days": 30,
     "retain_data": True,
     "log_retention_days": 30,
     "iterator_age_alarm_seconds": 600,
+}
+CONSUMER_DEFAULTS: Mapping[str, Any] = DEFAULT_CONTEXT["consumer"]
+
+# Keys only the AWS deployment reads; even the context CDK hands over may leave them out.
+OPTIONAL_DEFAULTS: dict[str, Any] = {
+    key: DEFAULT_CONTEXT[key]
+    for key in (
+        "athena_connector_version",
+        "archive_tiering_after_days",
+        "retain_data",
+        "log_retention_days",
+        "iterator_age_alarm_seconds",
+    )
 }
 
 
@@ -54,12 +123,12 @@ class ScheduleConfig:
 class ConsumerConfig:
     """Settings of the consumer's Kinesis event source mapping."""
 
-    batch_size: int = 500
-    batching_window_seconds: int = 5
-    parallelization_factor: int = 1
-    max_retries: int = 5
-    max_record_age_seconds: int = 3600
-    bisect_on_error: bool = True
+    batch_size: int = CONSUMER_DEFAULTS["batch_size"]
+    batching_window_seconds: int = CONSUMER_DEFAULTS["batching_window_seconds"]
+    parallelization_factor: int = CONSUMER_DEFAULTS["parallelization_factor"]
+    max_retries: int = CONSUMER_DEFAULTS["max_retries"]
+    max_record_age_seconds: int = CONSUMER_DEFAULTS["max_record_age_seconds"]
+    bisect_on_error: bool = CONSUMER_DEFAULTS["bisect_on_error"]
 
 
 @dataclass(frozen=True)
@@ -87,12 +156,12 @@ class Config:
     flink_studio: bool
     alarm_email: str
     # AWS-only settings with defaults.
-    athena_connector_version: str = DEFAULT_ATHENA_CONNECTOR_VERSION
+    athena_connector_version: str = OPTIONAL_DEFAULTS["athena_connector_version"]
     producer_reserved_concurrency: int | None = None
-    archive_tiering_after_days: int = 30
-    retain_data: bool = True
-    log_retention_days: int = 30
-    iterator_age_alarm_seconds: int = 600
+    archive_tiering_after_days: int = OPTIONAL_DEFAULTS["archive_tiering_after_days"]
+    retain_data: bool = OPTIONAL_DEFAULTS["retain_data"]
+    log_retention_days: int = OPTIONAL_DEFAULTS["log_retention_days"]
+    iterator_age_alarm_seconds: int = OPTIONAL_DEFAULTS["iterator_age_alarm_seconds"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -166,8 +235,7 @@ def _consumer(block: Mapping[str, Any]) -> ConsumerConfig:
     raw = block.get("consumer", {})
     if not isinstance(raw, Mapping):
         raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.consumer must be an object")
-    defaults = ConsumerConfig()
-    merged = {name: raw.get(name, getattr(defaults, name)) for name in ConsumerConfig.__dataclass_fields__}
+    merged = {name: raw.get(name, CONSUMER_DEFAULTS[name]) for name in ConsumerConfig.__dataclass_fields__}
     prefixed = {f"consumer.{k}": v for k, v in merged.items()}
     # Limits of a Lambda Kinesis event source mapping.
     return ConsumerConfig(
@@ -237,3 +305,63 @@ def load_config(context: Any) -> Config:
         iterator_age_alarm_seconds=_positive(block, "iterator_age_alarm_seconds", minimum=60),
         extra={k: v for k, v in block.items() if k not in Config.__dataclass_fields__},
     )
+
+
+def with_defaults(block: Mapping[str, Any]) -> dict[str, Any]:
+    """``block`` over ``DEFAULT_CONTEXT`` (key by key, and inside ``consumer``): a partial cdk.json still loads."""
+    merged = {**copy.deepcopy(DEFAULT_CONTEXT), **block}
+    consumer = block.get("consumer")
+    if isinstance(consumer, Mapping):
+        merged["consumer"] = {**CONSUMER_DEFAULTS, **consumer}
+    return merged
+
+
+def load_block(block: Mapping[str, Any], source: str) -> Config:
+    """``load_config`` of ``block`` with the defaults filled in; the one-line error names ``source``."""
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"{source} context.{CONTEXT_KEY} must be an object")
+    try:
+        return load_config(with_defaults(block))
+    except ConfigError as exc:
+        # load_config's messages say "cdk.json context...": say which file.
+        message = str(exc)
+        raise ConfigError(
+            source + message.removeprefix("cdk.json") if message.startswith("cdk.json") else message
+        ) from None
+
+
+def cdk_json_path() -> Path:
+    """``CRYPTOSTREAM_CDK_JSON`` when set, else this checkout's cdk.json."""
+    return Path(os.environ.get(CDK_JSON_ENV) or REPO_CDK_JSON)
+
+
+def read_cdk_context(path: Path) -> dict[str, Any]:
+    """The whole ``context`` object of a cdk.json file (CDK feature flags included); one-line ConfigError."""
+    try:
+        document = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from None
+    context = document.get("context", {}) if isinstance(document, dict) else None
+    if not isinstance(context, dict):
+        raise ConfigError(f"cannot read {path}: expected an object with an object 'context'")
+    return context
+
+
+def read_context(path: Path | None = None) -> dict[str, Any]:
+    """The ``context.cryptostream`` block of ``path`` (default: ``cdk_json_path()``) over the defaults.
+
+    No such file, or a cdk.json without the block (another CDK app's), means the built-in defaults.
+    """
+    path = path or cdk_json_path()
+    if not path.is_file():
+        return copy.deepcopy(DEFAULT_CONTEXT)
+    block = read_cdk_context(path).get(CONTEXT_KEY, {})
+    if not isinstance(block, Mapping):
+        raise ConfigError(f"{path} context.{CONTEXT_KEY} must be an object")
+    return with_defaults(block)
+
+
+def load_deployment_config(path: Path | None = None) -> Config:
+    """The validated configuration of a cdk.json file (default: ``cdk_json_path()``); one-line ConfigError."""
+    path = path or cdk_json_path()
+    return load_block(read_context(path), str(path))
