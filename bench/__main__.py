@@ -77,7 +77,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.sections:
         from bench.markdown import render
 
-        args.doc.write_text(render(machine, results, seconds, quick=args.quick, soak_quotes=args.soak_quotes))
+        command = " ".join([".venv/bin/python -m bench", *(argv if argv is not None else sys.argv[1:])])
+        text = render(machine, results, seconds, quick=args.quick, soak_quotes=args.soak_quotes, command=command)
+        args.doc.write_text(text)
         print(f"wrote {args.doc}", file=sys.stderr)
     return 0
 

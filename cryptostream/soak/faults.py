@@ -21,6 +21,22 @@ FORCED_AT_OPPORTUNITY = 3
 BURST_CALLS = 7  # consecutive throttled BatchWriteItem calls in a burst: one more than the consumer's 6 attempts
 
 
+# What each kind stands for in AWS, and how the soak makes it happen.
+FAULT_KINDS = {
+    "alphavantage_throttled": "Alpha Vantage answers a rate-limit body (every Nth request, the simulator's fault)",
+    "consumer_crash_mid_batch": "the consumer dies right after one of its BatchWriteItem calls reached DynamoDB",
+    "duplicate_batch_delivery": "Lambda delivers a batch the consumer already processed once more",
+    "dynamodb_throttle_burst": "BatchWriteItem throttled 7 calls in a row, outlasting the consumer's 6 attempts",
+    "dynamodb_throttled": "one BatchWriteItem or TransactWriteItems call throttled",
+    "dynamodb_unprocessed_items": "BatchWriteItem writes only a prefix and returns the rest as UnprocessedItems",
+    "kinesis_partial_failure": "PutRecords accepts some records and refuses others with an ErrorCode",
+    "kinesis_throttled": "a whole PutRecords call throttled",
+    "poison_record": "a malformed record on the stream (every kind the consumer must quarantine)",
+    "producer_crash_before_watermark": "the producer dies after publishing, before saving its watermarks",
+    "replayed_record": "an earlier record put on the stream again: a duplicate, out of order",
+}
+
+
 class ConsumerCrash(RuntimeError):
     """The consumer's process dies mid-batch (after part of the batch was written)."""
 

@@ -44,8 +44,8 @@ def test_api_calls_are_counted_by_service_and_operation(monkeypatch):
 
 
 def test_report_names_the_machine_and_a_command_for_every_section():
-    soak_verdict = {"quotes": 10, "duplicated_in_table": 0, "latest_wrong": 0, "watermark_regressions": 0,
-                    "poison_injected": 1, "poison_quarantined": 1}  # fmt: skip
+    soak_verdict = {"quotes": 10, "published_distinct": 10, "duplicated_in_table": 0, "latest_wrong": 0,
+                    "watermark_regressions": 0, "poison_injected": 1, "poison_quarantined": 1}  # fmt: skip
     results = {
         "consumer": {"records": 10, "repeats": 1, "consumer_records_per_cpu_s": 9000, "naive_records_per_cpu_s": 10000,
                      "bare_decode_records_per_cpu_s": 30000, "consumer_vs_naive": 0.9,
@@ -67,7 +67,8 @@ def test_report_names_the_machine_and_a_command_for_every_section():
                  "verdict": soak_verdict, "faults": {"poison_record": 1}, "consumer": {"records": 12, "retries": 1,
                  "dynamodb_requests": 2}, "mapping": {"invocations": 2, "function_errors": 0, "partial_failures": 0,
                  "bisections": 0}, "wall_seconds": 1.0, "quotes_per_second": 10.0, "latency_ms_p50": 5.0,
-                 "latency_ms_p99": 9.0, "producer_runs": 2, "producer_crashes": 1, "lost": 0},
+                 "latency_ms_p99": 9.0, "producer_runs": 2, "producer_crashes": 1, "lost": 0,
+                 "published_records": 12, "alphavantage_requests": 4, "alphavantage_throttled": 1},
     }  # fmt: skip
     machine = this_machine()
     text = render(machine, results, {"consumer": 1.0}, quick=False, soak_quotes=10)

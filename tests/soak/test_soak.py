@@ -14,6 +14,7 @@ from cryptostream.demo import stream_market
 from cryptostream.local.stack import LocalStack
 from cryptostream.soak import FaultRates, SoakConfig, run_soak
 from cryptostream.soak.__main__ import main
+from cryptostream.soak.faults import FAULT_KINDS
 from cryptostream.soak.ledger import Ledger, PoisonSent, bar_key
 from cryptostream.soak.verify import verify
 from cryptostream_model.keys import table_pk
@@ -21,7 +22,7 @@ from cryptostream_model.record import format_ts
 
 pytestmark = pytest.mark.e2e
 
-FAULT_KINDS = {
+EXPECTED_KINDS = {
     "alphavantage_throttled",
     "consumer_crash_mid_batch",
     "duplicate_batch_delivery",
@@ -40,7 +41,8 @@ def test_two_thousand_quotes_under_every_fault_lose_nothing():
     report = run_soak(SoakConfig(quotes=2000, pairs=4, step_bars=60, seed=11))
     verdict = report.verdict
 
-    assert set(report.faults) == FAULT_KINDS and all(report.faults[kind] > 0 for kind in FAULT_KINDS), report.faults
+    assert set(FAULT_KINDS) == set(report.faults) == EXPECTED_KINDS, report.faults
+    assert all(report.faults[kind] > 0 for kind in EXPECTED_KINDS), report.faults
     assert verdict.problems == []
     assert verdict.ok and verdict.lost == 0 and verdict.duplicated_in_table == 0
     assert verdict.quotes == verdict.published_distinct == 2000
