@@ -185,7 +185,7 @@ def _soak(r: dict[str, Any], quotes: int) -> str:
                 [
                     ("wall time / throughput", f"{r['wall_seconds']} s / {r['quotes_per_second']:,.0f} quotes/s"),
                     (
-                        "latency Kinesis arrival -> written, p50 / p99",
+                        "latency Kinesis arrival -> written, p50 / p99 (each run lands a burst of records)",
                         f"{r['latency_ms_p50']:,.0f} / {r['latency_ms_p99']:,.0f} ms",
                     ),
                     ("records through the consumer (retries, duplicates, replays, poison)", f"{consumer['records']:,}"),

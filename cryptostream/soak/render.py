@@ -28,7 +28,7 @@ def render(report: SoakReport, console: Console) -> None:
                 ("throughput (distinct quotes / wall second, all stages)", f"{report.quotes_per_second:,.0f}"),
                 ("records through the consumer (incl. retries, duplicates)", f"{c['records']:,}"),
                 (
-                    "latency Kinesis arrival -> written, p50 / p99",
+                    "latency Kinesis arrival -> written, p50 / p99 (bursts)",
                     f"{report.latency_ms_p50:,.0f} / {report.latency_ms_p99:,.0f} ms",
                 ),
                 (
