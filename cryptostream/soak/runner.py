@@ -207,12 +207,8 @@ class _Session:
         event: dict[str, Any] = {"interval": self.config.interval, "pairs": self.pairs, "mode": "incremental"}
         if first:
             event |= {"mode": "full", "start": format_ts(start), "end": format_ts(clock)}
-        self._produce(
-            event,
-            crash=not first
-            and may_crash
-            and self.book.roll(self.config.rates.producer_crash, "producer_crash_before_watermark"),
-        )
+        crash = not first and may_crash and self.book.roll(self.config.rates.producer_crash, PRODUCER_CRASH, force_at=1)
+        self._produce(event, crash=crash)
         self._inject(clock)
         self.stack.mapping.poll(flush=True)
 

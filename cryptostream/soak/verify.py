@@ -186,13 +186,17 @@ def _check_archive(stack: LocalStack, ledger: Ledger, verdict: Verdict) -> None:
                 if columns["interval"][index] != ledger.interval:
                     continue
                 key = (pair, int(ts.replace(tzinfo=UTC).timestamp()))
-                values = tuple(float(columns[name][index] or "nan") for name in VALUE_FIELDS)  # poison may lack some
+                values = tuple(_float(columns[name][index]) for name in VALUE_FIELDS)
                 # Parquet keeps doubles: compare as such, not as the decimal strings of the stream
                 if any(_as_floats(v) == values for v in ledger.published.get(key, ())):
                     archived.add(key)
     missing = sorted(set(ledger.published) - archived)
     verdict.missing_in_archive = len(missing)
     verdict.note("published but not in the archive (with its values)", missing)
+
+
+def _float(value: float | None) -> float:
+    return float("nan") if value is None else float(value)  # convertible poison may lack a price
 
 
 def _as_floats(values: tuple[Decimal, ...]) -> tuple[float, ...]:
