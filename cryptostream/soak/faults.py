@@ -16,6 +16,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from cryptostream_model.keys import WATERMARK_SK
+
 THROTTLED = "ProvisionedThroughputExceededException"
 FORCED_AT_OPPORTUNITY = 3
 BURST_CALLS = 7  # consecutive throttled BatchWriteItem calls in a burst: one more than the consumer's 6 attempts
@@ -155,7 +157,7 @@ class FaultyProducerDynamoDB(_Wrapper):
         self.crash_before_watermark = False
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
-        if self.crash_before_watermark and kwargs.get("Key", {}).get("sk", {}).get("S") == "WATERMARK":
+        if self.crash_before_watermark and kwargs.get("Key", {}).get("sk", {}).get("S") == WATERMARK_SK:
             self.crash_before_watermark = False
             self._book.count("producer_crash_before_watermark")
             raise ProducerCrash("injected: producer died after publishing, before saving its watermark")
