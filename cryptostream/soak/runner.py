@@ -146,8 +146,17 @@ class _SimulatedSleep:
 
 def run_soak(config: SoakConfig, progress: Callable[[int, int], None] | None = None) -> SoakReport:
     config.validate()
-    for name in ("cryptostream.local.event_source", "consumer"):  # expected crashes would flood the terminal
-        logging.getLogger(name).setLevel(logging.CRITICAL)
+    # the injected crashes are expected: the mapping's warning per crash would flood the terminal
+    mapping_log = logging.getLogger("cryptostream.local.event_source")
+    level = mapping_log.level
+    mapping_log.setLevel(logging.CRITICAL)
+    try:
+        return _run(config, progress)
+    finally:
+        mapping_log.setLevel(level)
+
+
+def _run(config: SoakConfig, progress: Callable[[int, int], None] | None) -> SoakReport:
     started = time.perf_counter()
     pairs = soak_pairs(config.pairs)
     bar = interval_seconds(config.interval)
