@@ -78,7 +78,7 @@ class KinesisEventSourceMapping:
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self._reader = reader
-        self._handler = handler
+        self.handler = handler  # the function the mapping invokes (swappable, like deploying new code)
         self._settings = settings
         self._stream_arn = stream_arn
         self._region = region
@@ -141,7 +141,7 @@ class KinesisEventSourceMapping:
         context = LocalLambdaContext(self._function_name, region=self._region)
         self.stats.invocations += 1
         try:
-            response = self._handler(event, context)
+            response = self.handler(event, context)
         except Exception as exc:  # a crashing function is exactly what this runner must survive
             self.stats.function_errors += 1
             log.warning("consumer failed on %d records of %s: %s", len(records), shard.shard_id, exc)

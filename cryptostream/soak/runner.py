@@ -206,7 +206,7 @@ class _Session:
         self._real_client = consumer_handler.client
         consumer_handler.client = lambda service, *_: self.consumer_dynamodb if service == "dynamodb" else sqs
         # the mapping's handler is the seam where Lambda's at-least-once delivery and crashes happen
-        stack.mapping._handler = FaultyConsumer(stack.mapping._handler, self.consumer_dynamodb, book)
+        stack.mapping.handler = FaultyConsumer(stack.mapping.handler, self.consumer_dynamodb, book)
         stack.simulator.faults.update(throttle_every_n=config.rates.alphavantage_throttle_every_n)
         self.runs = self.crashes = self.kinesis_retries = self.rate_limit_retries = 0
         self.accepted_seen = 0
