@@ -8,8 +8,10 @@
 
 A run takes the interval's lease, reads the watermarks, fetches each pair (one pair's failure never
 stops the others), publishes everything with batched PutRecords, then advances each pair's watermark
-over the contiguous prefix Kinesis accepted. A crash between publishing and saving a watermark makes
-the next run publish those bars again (at least once; the consumer is idempotent), never skip them.
+over the contiguous prefix Kinesis accepted, all pairs in one batch (``WATERMARK_WRITES``: one
+conditional UpdateItem per pair, or conditional TransactWriteItems of up to 100 pairs). A crash
+between publishing and saving a watermark makes the next run publish those bars again (at least
+once; the consumer is idempotent), never skip them.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ def run(
 ) -> dict:
     """One producer run; returns the summary. ``clients``/``kinesis``/``now``/``sleep`` are test seams."""
     from producer.aws import aws_clients
+    from producer.watermark_writes import TransactionBackoff
     from producer.watermarks import LeaseHeld, RunLease, WatermarkStore
 
     started = time.monotonic()
@@ -72,7 +75,9 @@ def run(
             settings,
             context,
             clients,
-            WatermarkStore(dynamodb, settings.table_name),
+            WatermarkStore(
+                dynamodb, settings.table_name, writes=settings.watermark_writes, backoff=TransactionBackoff(sleep=sleep)
+            ),
             now=now,
             sleep=sleep,
             kinesis=kinesis,
@@ -177,10 +182,16 @@ def _run_locked(
         outcome = publisher.publish(quotes)
         summary.update(published=outcome.published, kinesis_requests=outcome.requests, kinesis_retries=outcome.retries)
         position = 0
+        targets: dict[str, str] = {}
         for fetched in fetches:
             accepted = outcome.accepted[position : position + len(fetched.quotes)]
             position += len(fetched.quotes)
-            _settle_pair(fetched.pair, fetched.quotes, accepted, outcome, plan, watermarks, store, summary)
+            target = _settle_pair(fetched.pair, fetched.quotes, accepted, outcome, plan, watermarks, summary)
+            if target is not None:
+                targets[fetched.pair] = target
+        if targets:  # one batch for the whole run: per pair or in transactions (WATERMARK_WRITES)
+            store.advance_many(targets, plan.interval)
+            summary["newest_ts"].update(targets)
     return summary
 
 
@@ -191,10 +202,10 @@ def _settle_pair(
     outcome: Any,
     plan: RunPlan,
     watermarks: dict[str, str],
-    store: Any,
     summary: dict,
-) -> None:
-    """Advance the pair's watermark over the contiguous accepted prefix; report what was not accepted."""
+) -> str | None:
+    """The pair's new watermark: the end of the contiguous accepted prefix, or None when it stays.
+    Reports what Kinesis did not accept."""
     prefix = 0
     while prefix < len(accepted) and accepted[prefix]:
         prefix += 1
@@ -205,15 +216,13 @@ def _settle_pair(
             f" ({outcome.fatal or codes}); they are sent again next run"
         )
     if prefix == 0:
-        return
+        return None
     newest = quotes[prefix - 1].ts
     current = watermarks.get(pair)
     if plan.mode == "full" and not _contiguous(current, quotes[0].ts, plan.interval):
         # A backfill of a later range must not jump the watermark over bars never published.
-        return
-    if current is None or newest > current:
-        store.advance(pair, plan.interval, newest)
-        summary["newest_ts"][pair] = newest
+        return None
+    return newest if current is None or newest > current else None
 
 
 def _contiguous(watermark: str | None, first_ts: str, interval: str) -> bool:

@@ -15,6 +15,9 @@ from cryptostream_model.record import parse_pair
 from producer.errors import ConfigError
 
 MODES = ("incremental", "full")
+# How a run saves its watermarks (producer.watermark_writes); named here so settings stay botocore-free.
+PER_PAIR, TRANSACTION = "per_pair", "transaction"
+WATERMARK_WRITE_MODES = (PER_PAIR, TRANSACTION)
 DEFAULT_BASE_URL = "https://www.alphavantage.co/query"
 
 
@@ -33,6 +36,7 @@ class Settings:
     rate_limit_budget_seconds: float = 20.0  # used when there is no Lambda context to ask
     lease_seconds: int = 900
     kinesis_max_attempts: int = 6
+    watermark_writes: str = PER_PAIR  # or TRANSACTION: fewer requests, twice the write units
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -56,6 +60,7 @@ class Settings:
             rate_limit_budget_seconds=_number(env, "ALPHAVANTAGE_RATE_LIMIT_BUDGET_SECONDS", 20.0),
             lease_seconds=int(_number(env, "PRODUCER_LEASE_SECONDS", 900)),
             kinesis_max_attempts=int(_number(env, "KINESIS_MAX_ATTEMPTS", 6)),
+            watermark_writes=parse_watermark_writes(env.get("WATERMARK_WRITES") or PER_PAIR),
         )
 
 
@@ -90,6 +95,13 @@ def parse_pairs(raw: object) -> tuple[str, ...]:
     if not pairs:
         raise ConfigError("no pairs configured (PAIRS, e.g. BTC-USD,ETH-USD)")
     return tuple(pairs)
+
+
+def parse_watermark_writes(raw: str) -> str:
+    mode = raw.strip().lower()
+    if mode not in WATERMARK_WRITE_MODES:
+        raise ConfigError(f"WATERMARK_WRITES must be one of {', '.join(WATERMARK_WRITE_MODES)}, got {raw!r}")
+    return mode
 
 
 def parse_interval(raw: object) -> str:

@@ -14,11 +14,20 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from botocore.exceptions import ClientError
 
 from cryptostream_model.keys import LEASE_SK, TTL_ATTRIBUTE, WATERMARK_SK, lease_pk, table_pk
+from producer.watermark_writes import (
+    PER_PAIR,
+    TRANSACTION,
+    WRITE_MODES,
+    TransactionBackoff,
+    advance_in_transactions,
+    watermark_update,
+)
 
 _BATCH_GET_LIMIT = 100
 
@@ -28,9 +37,24 @@ def _conditional_failed(exc: ClientError) -> bool:
 
 
 class WatermarkStore:
-    def __init__(self, client: object, table_name: str) -> None:
+    """Reads and advances watermarks. ``writes`` picks how ``advance_many`` writes: ``per_pair``
+    (one conditional UpdateItem each, 1 WRU) or ``transaction`` (conditional TransactWriteItems of up
+    to 100, 2 WRU per item); ``backoff`` bounds the transactions' retries of throttling and conflicts."""
+
+    def __init__(
+        self,
+        client: object,
+        table_name: str,
+        *,
+        writes: str = PER_PAIR,
+        backoff: TransactionBackoff | None = None,
+    ) -> None:
+        if writes not in WRITE_MODES:
+            raise ValueError(f"unknown watermark write mode {writes!r}; expected one of {', '.join(WRITE_MODES)}")
         self.client = client
         self.table_name = table_name
+        self.writes = writes
+        self.backoff = backoff or TransactionBackoff()
 
     def get_many(self, pairs: list[str], interval: str) -> dict[str, str]:
         """``{pair: ts}`` for the pairs that have a watermark (one BatchGetItem per 100 pairs)."""
@@ -53,19 +77,21 @@ class WatermarkStore:
     def advance(self, pair: str, interval: str, ts: str) -> bool:
         """Move the watermark forward to ``ts``; False when it already is at or past ``ts``."""
         try:
-            self.client.update_item(
-                TableName=self.table_name,
-                Key={"pk": {"S": table_pk(pair, interval)}, "sk": {"S": WATERMARK_SK}},
-                UpdateExpression="SET #ts = :ts, updated_at = :now",
-                ConditionExpression="attribute_not_exists(#ts) OR #ts < :ts",
-                ExpressionAttributeNames={"#ts": "ts"},
-                ExpressionAttributeValues={":ts": {"S": ts}, ":now": {"N": str(int(time.time()))}},
-            )
+            self.client.update_item(**watermark_update(self.table_name, pair, interval, ts, int(time.time())))
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False
             raise
         return True
+
+    def advance_many(self, targets: Mapping[str, str], interval: str) -> dict[str, bool]:
+        """Move each ``{pair: ts}`` watermark forward; ``{pair: moved}`` (False: already at or past).
+
+        ``per_pair`` raises the first error as ``advance`` does; ``transaction`` tries every pair and
+        raises WatermarkWriteFailed naming those it could not save."""
+        if self.writes == TRANSACTION:
+            return advance_in_transactions(self.client, self.table_name, interval, targets, self.backoff)
+        return {pair: self.advance(pair, interval, ts) for pair, ts in targets.items()}
 
 
 @dataclass(frozen=True)

@@ -20,6 +20,11 @@ def test_settings_from_env():
     assert (settings.timeout_seconds, settings.max_retries) == (3.5, 4)
 
 
+def test_watermark_writes_default_to_per_pair():
+    assert Settings.from_env(ENV).watermark_writes == "per_pair"
+    assert Settings.from_env({**ENV, "WATERMARK_WRITES": " Transaction "}).watermark_writes == "transaction"
+
+
 @pytest.mark.parametrize(
     ("env", "message"),
     [
@@ -28,6 +33,7 @@ def test_settings_from_env():
         ({**ENV, "PAIRS": " , "}, "no pairs configured"),
         ({**ENV, "INTERVAL": "2min"}, "unknown interval '2min'"),
         ({**ENV, "ALPHAVANTAGE_TIMEOUT_SECONDS": "soon"}, "must be a number"),
+        ({**ENV, "WATERMARK_WRITES": "batch"}, "WATERMARK_WRITES must be one of per_pair, transaction, got 'batch'"),
     ],
 )
 def test_bad_settings(env, message):
