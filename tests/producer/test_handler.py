@@ -108,10 +108,60 @@ def test_a_crash_before_the_watermark_save_republishes_never_skips(moto, simulat
     assert watermarks(moto)["BTC-USD"] == "2026-11-22T09:00:00Z"
 
 
-def test_watermark_stops_at_the_first_record_kinesis_refused(moto, simulator):
+class DiesAtWatermarks:
+    """The producer's DynamoDB client, except that the run dies when it saves its watermarks."""
+
+    def __init__(self, client) -> None:
+        self._client = client
+
+    def __getattr__(self, name):
+        return getattr(self._client, name)
+
+    def update_item(self, **kwargs):
+        raise RuntimeError("killed between PutRecords and the watermark save")
+
+    transact_write_items = update_item
+
+
+@pytest.mark.parametrize("writes", ["per_pair", "transaction"])
+def test_a_crash_at_the_watermark_save_republishes_in_either_write_mode(moto, simulator, writes):
+    settings = settings_for(simulator, watermark_writes=writes)
+    real = moto.client("dynamodb")
+    moto.made["dynamodb"] = DiesAtWatermarks(real)
+    with pytest.raises(RuntimeError, match="killed between PutRecords"):
+        produce(moto, simulator, settings=settings)
+    moto.made["dynamodb"] = real
+    assert watermarks(moto) == {}
+    assert produce(moto, simulator, settings=settings)["published"] == 200
+    copies = Counter((q.pair, q.ts) for q in stream_quotes(moto.client("kinesis")))
+    assert len(copies) == 200 and set(copies.values()) == {2}
+    assert watermarks(moto) == {"BTC-USD": "2026-11-22T09:00:00Z", "ETH-USD": "2026-11-22T09:00:00Z"}
+
+
+@pytest.mark.parametrize(
+    ("writes", "watermark_writes"), [("per_pair", {"UpdateItem": 3}), ("transaction", {"TransactWriteItems": 1})]
+)
+def test_dynamodb_requests_per_run_on_the_steady_schedule(moto, simulator, writes, watermark_writes):
+    """One new bar per pair per run: N+3 requests per run with per-pair writes, 4 with a transaction."""
+    pairs = ("BTC-USD", "ETH-USD", "SOL-USD")
+    settings = settings_for(simulator, pairs=pairs, watermark_writes=writes)
+    produce(moto, simulator, settings=settings)  # the first run catches up on 100 bars per pair
+    calls: Counter[str] = Counter()
+    moto.client("dynamodb").meta.events.register("before-call.dynamodb", lambda model, **_: calls.update([model.name]))
+    for _ in range(2):
+        simulator.clock.advance(5 * 60)
+        assert produce(moto, simulator, settings=settings)["published"] == len(pairs)
+    lease_and_reads = {"PutItem": 2, "BatchGetItem": 2, "DeleteItem": 2}
+    assert calls == Counter({**lease_and_reads, **{op: 2 * count for op, count in watermark_writes.items()}})
+    assert sum(calls.values()) / 2 == (len(pairs) + 3 if writes == "per_pair" else 4)
+    assert watermarks(moto, pairs) == dict.fromkeys(pairs, "2026-11-22T09:10:00Z")
+
+
+@pytest.mark.parametrize("writes", ["per_pair", "transaction"])
+def test_watermark_stops_at_the_first_record_kinesis_refused(moto, simulator, writes):
     stuck = b'"symbol":"ETH","market":"USD","interval":"5min","ts":"2026-11-22T08:00:00Z"'
     flaky = FlakyKinesis(moto.client("kinesis"), lambda call, data: stuck in data)
-    settings = settings_for(simulator, kinesis_max_attempts=3)
+    settings = settings_for(simulator, kinesis_max_attempts=3, watermark_writes=writes)
     summary = produce(moto, simulator, settings=settings, kinesis=flaky)
     assert summary["published"] == 199
     assert summary["kinesis_retries"] == 2
@@ -220,6 +270,31 @@ def test_full_mode_never_jumps_the_watermark_over_a_gap(moto, simulator):
     assert watermarks(moto, ["BTC-USD"]) == {"BTC-USD": "2026-11-22T06:00:00Z"}  # 06:05-07:55 never published
     produce(moto, simulator, event={"mode": "full", "start": "2026-11-22T05:00:00Z", "pairs": ["BTC-USD"]})
     assert watermarks(moto, ["BTC-USD"]) == {"BTC-USD": "2026-11-22T09:00:00Z"}
+
+
+class RacedAtWatermarks(DiesAtWatermarks):
+    """Another writer moves ETH-USD's watermark ahead just before this run saves its own."""
+
+    def _race(self) -> None:
+        WatermarkStore(self._client, TABLE).advance("ETH-USD", "5min", "2026-11-22T10:00:00Z")
+
+    def update_item(self, **kwargs):
+        self._race()
+        return self._client.update_item(**kwargs)
+
+    def transact_write_items(self, **kwargs):
+        self._race()
+        return self._client.transact_write_items(**kwargs)
+
+
+@pytest.mark.parametrize("writes", ["per_pair", "transaction"])
+def test_a_watermark_moved_ahead_meanwhile_is_not_moved_back(moto, simulator, writes):
+    real = moto.client("dynamodb")
+    moto.made["dynamodb"] = RacedAtWatermarks(real)
+    summary = produce(moto, simulator, settings=settings_for(simulator, watermark_writes=writes))
+    moto.made["dynamodb"] = real
+    assert summary["failed_pairs"] == {} and summary["published"] == 200
+    assert watermarks(moto) == {"BTC-USD": "2026-11-22T09:00:00Z", "ETH-USD": "2026-11-22T10:00:00Z"}
 
 
 @pytest.mark.parametrize("daily_format", ["current", "legacy"])
