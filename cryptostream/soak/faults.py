@@ -157,11 +157,24 @@ class FaultyProducerDynamoDB(_Wrapper):
         self.crash_before_watermark = False
 
     def update_item(self, **kwargs: Any) -> dict[str, Any]:
-        if self.crash_before_watermark and kwargs.get("Key", {}).get("sk", {}).get("S") == WATERMARK_SK:
+        if kwargs.get("Key", {}).get("sk", {}).get("S") == WATERMARK_SK:
+            self._maybe_crash()
+        return self._client.update_item(**kwargs)
+
+    def transact_write_items(self, **kwargs: Any) -> dict[str, Any]:
+        # WATERMARK_WRITES=transaction saves the watermarks this way
+        if any(
+            item.get("Update", {}).get("Key", {}).get("sk", {}).get("S") == WATERMARK_SK
+            for item in kwargs.get("TransactItems", [])
+        ):
+            self._maybe_crash()
+        return self._client.transact_write_items(**kwargs)
+
+    def _maybe_crash(self) -> None:
+        if self.crash_before_watermark:
             self.crash_before_watermark = False
             self._book.count("producer_crash_before_watermark")
             raise ProducerCrash("injected: producer died after publishing, before saving its watermark")
-        return self._client.update_item(**kwargs)
 
 
 class FaultyConsumerDynamoDB(_Wrapper):
