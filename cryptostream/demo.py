@@ -69,8 +69,8 @@ class DemoResult:
         return json.dumps(asdict(self), separators=(",", ":"), default=str)
 
 
-def poison_records(count: int, interval: str, when: datetime) -> list[tuple[bytes, bool]]:
-    """Malformed records of every kind the consumer must quarantine: (payload, Firehose-convertible?)."""
+def poison_records(count: int, interval: str, when: datetime) -> list[bytes]:
+    """Malformed records of every kind the consumer (and the archive transformation) must reject."""
     ts = format_ts(when)
     good = {
         "v": 1,
@@ -86,15 +86,15 @@ def poison_records(count: int, interval: str, when: datetime) -> list[tuple[byte
         "volume": "1",
         "fetched_at": ts,
     }
-    kinds: list[tuple[bytes, bool]] = [
-        (b"{not json", False),
-        (json.dumps({**good, "high": "80"}).encode(), True),  # high < low
-        (json.dumps({**good, "close": "-5"}).encode(), True),  # non-positive price
-        (json.dumps({k: v for k, v in good.items() if k != "close"}).encode(), True),  # missing field
-        (json.dumps({**good, "interval": "7min"}).encode(), True),  # unknown interval
-        (json.dumps({**good, "ts": "yesterday"}).encode(), False),  # unparseable time
-        (json.dumps({**good, "open": "NaN"}).encode(), True),  # non-finite price
-        (json.dumps({**good, "source": "x" * 5000}).encode(), True),  # oversized
+    kinds: list[bytes] = [
+        b"{not json",
+        json.dumps({**good, "high": "80"}).encode(),  # high < low
+        json.dumps({**good, "close": "-5"}).encode(),  # non-positive price
+        json.dumps({k: v for k, v in good.items() if k != "close"}).encode(),  # missing field
+        json.dumps({**good, "interval": "7min"}).encode(),  # unknown interval
+        json.dumps({**good, "ts": "yesterday"}).encode(),  # unparseable time
+        json.dumps({**good, "open": "NaN"}).encode(),  # non-finite price
+        json.dumps({**good, "source": "x" * 5000}).encode(),  # oversized
     ]
     return [kinds[i % len(kinds)] for i in range(count)]
 
@@ -201,13 +201,13 @@ def run_demo(
             if injected:
                 stack.clients.kinesis.put_records(
                     StreamName=stack.config.stream_name,
-                    Records=[{"Data": data, "PartitionKey": "BTC-USD"} for data, _ in injected],
+                    Records=[{"Data": data, "PartitionKey": "BTC-USD"} for data in injected],
                 )
             result.poison_injected = len(injected)
             stack.pump(flush=True)
             if progress:
                 progress.update(task, advance=1, description="accounting")
-            _account(stack, result, injected)
+            _account(stack, result)
             result.kinesis_requests_per_1000 = round(kinesis_requests * 1000 / max(1, result.published), 2)
             where = f"at {endpoint}" if endpoint else "in the embedded stack, discarded at exit"
             result.archive_location = f"s3://{stack.config.archive_bucket_name}/quotes/ ({where})"
@@ -220,7 +220,7 @@ def run_demo(
     return result
 
 
-def _account(stack: LocalStack, result: DemoResult, injected: list[tuple[bytes, bool]]) -> None:
+def _account(stack: LocalStack, result: DemoResult) -> None:
     totals = stack.consumer_totals
     result.produced = result.published + result.poison_injected
     result.written = count_bars(stack, result.pairs, result.interval)

@@ -75,7 +75,3 @@ class ShardReader:
         else:
             kwargs = {"ShardIteratorType": "AFTER_SEQUENCE_NUMBER", "StartingSequenceNumber": checkpoint}
         return self._kinesis.get_shard_iterator(StreamName=self._stream, ShardId=shard_id, **kwargs)["ShardIterator"]
-
-    def lag(self) -> int:
-        """Records buffered but not yet committed (what a restart would re-read)."""
-        return sum(len(s.buffer) for s in self._shards.values())

@@ -12,8 +12,6 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -239,13 +237,3 @@ class LocalStack:
             "resources": asdict(self.resources),
         }
         (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=1))
-
-
-@contextmanager
-def running_stack(**kwargs: Any) -> Iterator[LocalStack]:
-    stack = LocalStack(**kwargs)
-    stack.start()
-    try:
-        yield stack
-    finally:
-        stack.stop()

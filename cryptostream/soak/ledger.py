@@ -43,7 +43,6 @@ class PoisonSent:
     shard_id: str
     sequence_number: str  # per shard (moto numbers each shard from 1)
     reason_code: str
-    archivable: bool  # Firehose can convert it (so it lands in the archive too, not under errors/)
 
 
 @dataclass

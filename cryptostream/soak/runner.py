@@ -265,9 +265,9 @@ class _Session:
         replays = max(0, round(self.config.quotes * self.config.rates.replay_share * share) - self.ledger.replayed)
         records: list[tuple[bytes, str, str | None]] = []
         offset = len(self.ledger.poison)
-        for n, (data, archivable) in enumerate(poison_records(offset + poison, self.config.interval, clock)[offset:]):
+        for n, data in enumerate(poison_records(offset + poison, self.config.interval, clock)[offset:]):
             code = POISON_REASON_CODES[(offset + n) % len(POISON_REASON_CODES)]
-            records.append((data, self.book.rng.choice(self.pairs), f"{code}:{int(archivable)}"))
+            records.append((data, self.book.rng.choice(self.pairs), code))
         if replays and self.kinesis.accepted:
             for data, key, _ in self.book.rng.sample(self.kinesis.accepted, min(replays, len(self.kinesis.accepted))):
                 records.append((data, key, None))
@@ -283,10 +283,7 @@ class _Session:
                     self.ledger.replayed += 1
                     self.book.count("replayed_record")
                 else:
-                    code, archivable = tag.split(":")
-                    self.ledger.poison.append(
-                        PoisonSent(result["ShardId"], result["SequenceNumber"], code, archivable == "1")
-                    )
+                    self.ledger.poison.append(PoisonSent(result["ShardId"], result["SequenceNumber"], tag))
                     self.book.count("poison_record")
 
     def report(self, verdict: Verdict) -> SoakReport:

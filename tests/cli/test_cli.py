@@ -29,7 +29,7 @@ def stack(tmp_path_factory):
         running.produce({"mode": "incremental", "interval": "1min", "pairs": ["BTC-USD", "ETH-USD"]})
         running.clients.kinesis.put_records(
             StreamName=running.config.stream_name,
-            Records=[{"Data": d, "PartitionKey": "BTC-USD"} for d, _ in poison_records(3, "1min", NOW)],
+            Records=[{"Data": d, "PartitionKey": "BTC-USD"} for d in poison_records(3, "1min", NOW)],
         )
         running.pump(flush=True)
         yield running

@@ -49,7 +49,7 @@ def test_ten_thousand_quotes_reach_the_table_quarantine_and_archive(tmp_path):
         streamed = stream_market(stack, PAIRS, "1min", start, END, steps=6)
         poison = poison_records(8, "1min", END)
         stack.clients.kinesis.put_records(
-            StreamName=stack.config.stream_name, Records=[{"Data": d, "PartitionKey": "BTC-USD"} for d, _ in poison]
+            StreamName=stack.config.stream_name, Records=[{"Data": d, "PartitionKey": "BTC-USD"} for d in poison]
         )
         stack.pump(flush=True)
 

@@ -95,7 +95,7 @@ def test_verifier_reports_what_went_missing(tmp_path):
             TableName=stack.config.table_name, Key={"pk": {"S": table_pk("BTC-USD", "1min")}, "sk": {"S": oldest}}
         )
         ledger.expected.add(bar_key("ETH-USD", format_ts(end)))  # a bar the producer never published
-        ledger.poison.append(PoisonSent("shardId-000000000000", "999999", "not_json", archivable=False))
+        ledger.poison.append(PoisonSent("shardId-000000000000", "999999", "not_json"))
         ledger.observe_watermarks({"BTC-USD": "2026-11-20T11:00:00Z"}, run=1)
         ledger.observe_watermarks({"BTC-USD": "2026-11-20T10:00:00Z"}, run=2)
         verdict = verify(stack, ledger, pairs)
