@@ -36,6 +36,8 @@ from typing import Any
 
 import numpy as np
 
+from cryptostream.local.wsgi_thread import BackgroundWSGIServer
+
 # --- the bodies Alpha Vantage answers with (HTTP 200 in every case) -------------------------------------
 DOCS = "https://www.alphavantage.co/documentation/"
 THROTTLE_BODIES: dict[str, dict[str, str]] = {
@@ -351,31 +353,19 @@ class MarketSimulator:
         self._stats: Counter[str] = Counter()
         self._stats_lock = threading.Lock()
         self._rng = random.Random(seed)
-        self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._server: BackgroundWSGIServer | None = None
 
     # lifecycle
     def start(self) -> str:
-        import logging
-
-        from werkzeug.serving import make_server
-
-        logging.getLogger("werkzeug").setLevel(logging.ERROR)
-        self._server = make_server(self.host, self.port, self.wsgi_app, threaded=True)
-        self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, name="market-simulator", daemon=True)
-        self._thread.start()
+        self._server = BackgroundWSGIServer(self.wsgi_app, "market-simulator", self.host, self.port)
+        self.port = self._server.start()
         self.base_url = f"http://{self.host}:{self.port}/query"
         return self.base_url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
             self._server = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
 
     def __enter__(self) -> MarketSimulator:
         self.start()
