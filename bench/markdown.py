@@ -84,22 +84,39 @@ def _requests(r: dict[str, Any]) -> str:
             f"{r['pairs']} pairs of 1-minute bars, counted at botocore's `_make_api_call`."
         ),
     ]
+    transaction = r.get("transaction", {})
     for key, title in (
         ("backfill_hourly_runs", "Backfill: each producer run publishes an hour of bars per pair"),
         ("schedule_one_bar_per_pair_per_run", "Steady schedule: each run publishes one new bar per pair"),
     ):
-        shape = r[key]
-        rows = [(f"`{op}`", roles.get(op, ""), value) for op, value in shape["per_1000"].items()]
+        shape, tx = r[key], transaction.get(key)
+        if tx is None:
+            rows = [(f"`{op}`", roles.get(op, ""), value) for op, value in shape["per_1000"].items()]
+            header: tuple[str, ...] = ("operation", "made by", "per 1,000 quotes")
+            totals = f"DynamoDB: **{shape['dynamodb_per_1000']}** requests per 1,000 quotes"
+        else:
+            ops = sorted(set(shape["per_1000"]) | set(tx["per_1000"]))
+            rows = [
+                (f"`{op}`", roles.get(op, ""), shape["per_1000"].get(op, "–"), tx["per_1000"].get(op, "–"))
+                for op in ops
+            ]
+            header = ("operation", "made by", "per 1,000 quotes", "with `WATERMARK_WRITES=transaction`")
+            totals = (
+                f"DynamoDB: **{shape['dynamodb_per_1000']}** requests per 1,000 quotes "
+                f"(**{tx['dynamodb_per_1000']}** with `WATERMARK_WRITES=transaction`)"
+            )
         parts += [
             f"### {title} ({shape['quotes']:,} quotes)",
-            _table(("operation", "made by", "per 1,000 quotes"), rows),
-            f"DynamoDB: **{shape['dynamodb_per_1000']}** requests per 1,000 quotes; Kinesis PutRecords: "
-            f"**{shape['kinesis_put_per_1000']}**.",
+            _table(header, rows),
+            f"{totals}; Kinesis PutRecords: **{shape['kinesis_put_per_1000']}**.",
         ]
     parts.append(
         "Reading the figures: on the steady schedule the consumer's requests scale with invocations, not "
         "records (one `BatchWriteItem` and one `TransactWriteItems` per shard per run), and the producer's "
-        "watermark `UpdateItem` (one per pair per run) is the largest DynamoDB line. `GetRecords` and "
+        "default watermark writes (one conditional `UpdateItem` per pair per run, 1 WRU each) are the largest "
+        "DynamoDB line. `WATERMARK_WRITES=transaction` saves them in one `TransactWriteItems` per 100 pairs "
+        "(N+3 requests per run become 4) at 2 WRU per watermark; DynamoDB bills write units, not requests, "
+        'so the default stays per pair (docs/producer.md, "Watermark writes"). `GetRecords` and '
         "`PutObject` are the local stand-ins' calls (Lambda's poller and Firehose are not billed per request; "
         "the local archiver flushes every step here, Firehose buffers 300 s / 64 MiB)."
     )

@@ -4,17 +4,23 @@ Two shapes of traffic: a backfill (each producer run publishes an hour of 1-minu
 and the steady schedule (each run publishes one new bar per pair, as EventBridge drives it every
 minute). Every API call of the process is counted by operation; the local runners' own reads
 (GetRecords for the consumer's mapping and the archiver) stand in for Lambda's and Firehose's pollers.
+Both run twice: with the producer's default watermark writes (one UpdateItem per pair) and with
+``WATERMARK_WRITES=transaction`` (TransactWriteItems of up to 100 pairs).
 """
 
 from __future__ import annotations
 
+import os
 from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.api_calls import counting_api_calls
 from cryptostream.demo import count_bars, stream_market
 from cryptostream.local.stack import LocalStack
+from cryptostream_model.keys import WATERMARK_SK
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PAIRS = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "LTC-USD", "DOT-USD", "BTC-EUR", "ETH-EUR"]
@@ -23,6 +29,7 @@ ROLE = {
     "kinesis:PutRecords": "producer",
     "dynamodb:BatchGetItem": "producer (watermarks)",
     "dynamodb:UpdateItem": "producer (watermarks)",
+    "dynamodb:TransactWriteItems (watermarks)": "producer (watermarks, WATERMARK_WRITES=transaction)",
     "dynamodb:PutItem": "producer (lease)",
     "dynamodb:DeleteItem": "producer (lease)",
     "secretsmanager:GetSecretValue": "producer (API key, cached 5 min)",
@@ -45,18 +52,52 @@ def _shape(calls: Counter[str], quotes: int) -> dict[str, Any]:
     }
 
 
-def bench_requests(backfill_hours: float = 12.0, schedule_runs: int = 30) -> dict[str, Any]:
-    results: dict[str, Any] = {"pairs": len(PAIRS), "roles": ROLE}
+def _who(name: str, params: dict[str, Any]) -> str:
+    """The producer's watermark transactions apart from the consumer's LATEST ones."""
+    if name == "dynamodb:TransactWriteItems" and any(
+        item.get("Update", {}).get("Key", {}).get("sk", {}).get("S") == WATERMARK_SK
+        for item in params.get("TransactItems", [])
+    ):
+        return f"{name} (watermarks)"
+    return name
+
+
+@contextmanager
+def _watermark_writes(mode: str | None) -> Iterator[None]:
+    saved = os.environ.pop("WATERMARK_WRITES", None)
+    if mode:
+        os.environ["WATERMARK_WRITES"] = mode
+    try:
+        yield
+    finally:
+        os.environ.pop("WATERMARK_WRITES", None)
+        if saved is not None:
+            os.environ["WATERMARK_WRITES"] = saved
+
+
+def _both_shapes(backfill_hours: float, schedule_runs: int) -> dict[str, Any]:
+    shapes: dict[str, Any] = {}
     with LocalStack(None, seed=3, archive_buffer_seconds=3600) as stack:
         start = END - timedelta(hours=backfill_hours)
-        with counting_api_calls() as calls:
+        with counting_api_calls(_who) as calls:
             streamed = stream_market(stack, PAIRS, "1min", start, END, steps=int(backfill_hours))
         if count_bars(stack, PAIRS, "1min") != streamed.published:
             raise RuntimeError("backfill run lost bars: the request counts would be meaningless")
-        results["backfill_hourly_runs"] = _shape(calls, streamed.published)
-        with counting_api_calls() as calls:
+        shapes["backfill_hourly_runs"] = _shape(calls, streamed.published)
+        with counting_api_calls(_who) as calls:
             steady = stream_market(
                 stack, PAIRS, "1min", END, END + timedelta(minutes=schedule_runs), steps=schedule_runs
             )
-        results["schedule_one_bar_per_pair_per_run"] = _shape(calls, steady.published)
+        shapes["schedule_one_bar_per_pair_per_run"] = _shape(calls, steady.published)
+    return shapes
+
+
+def bench_requests(backfill_hours: float = 12.0, schedule_runs: int = 30) -> dict[str, Any]:
+    """The default watermark writes' shapes at the top level; ``transaction`` holds the same two
+    shapes with ``WATERMARK_WRITES=transaction``."""
+    results: dict[str, Any] = {"pairs": len(PAIRS), "roles": ROLE}
+    with _watermark_writes(None):
+        results |= _both_shapes(backfill_hours, schedule_runs)
+    with _watermark_writes("transaction"):
+        results["transaction"] = _both_shapes(backfill_hours, schedule_runs)
     return results

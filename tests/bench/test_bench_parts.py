@@ -43,6 +43,30 @@ def test_api_calls_are_counted_by_service_and_operation(monkeypatch):
     assert calls == {"sqs:ListQueues": 2, "sqs:CreateQueue": 1}
 
 
+def test_watermark_transactions_are_counted_apart_from_the_consumers(monkeypatch):
+    from bench.requests_per_quote import _who
+    from producer.watermarks import WatermarkStore
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        dynamodb = boto3.client("dynamodb", region_name="us-east-1")
+        dynamodb.create_table(
+            TableName="t",
+            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk")],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        latest = {"pk": {"S": "BTC-USD#5min"}, "sk": {"S": "LATEST"}}
+        with counting_api_calls(_who) as calls:
+            WatermarkStore(dynamodb, "t", writes="transaction").advance_many(
+                {"BTC-USD": "2026-11-22T09:00:00Z"}, "5min"
+            )
+            dynamodb.transact_write_items(TransactItems=[{"Put": {"TableName": "t", "Item": latest}}])
+    assert calls == {"dynamodb:TransactWriteItems (watermarks)": 1, "dynamodb:TransactWriteItems": 1}
+
+
 def test_report_names_the_machine_and_a_command_for_every_section():
     soak_verdict = {"quotes": 10, "published_distinct": 10, "duplicated_in_table": 0, "latest_wrong": 0,
                     "watermark_regressions": 0, "poison_injected": 1, "poison_quarantined": 1}  # fmt: skip
@@ -76,3 +100,18 @@ def test_report_names_the_machine_and_a_command_for_every_section():
     for section in ("consumer", "moto", "requests", "freshness", "imports", "archive"):
         assert f"-m bench {section}`" in text
     assert "-m cryptostream.soak --quotes 10`" in text and "**4.5x**" in text and "| 1 | 2 | 12.5 | 20.0 |" in text
+
+
+def test_requests_table_sets_transaction_writes_beside_the_default():
+    from bench.markdown import _requests
+
+    def shape(ops: dict[str, float], dynamodb: float) -> dict:
+        return {"quotes": 300, "per_1000": ops, "dynamodb_per_1000": dynamodb, "kinesis_put_per_1000": 100.0}
+
+    keys = ("backfill_hourly_runs", "schedule_one_bar_per_pair_per_run")
+    default = shape({"dynamodb:UpdateItem": 1000.0}, 1700.0)
+    tx = shape({"dynamodb:TransactWriteItems (watermarks)": 100.0}, 800.0)
+    text = _requests({"pairs": 10, "roles": {}, **dict.fromkeys(keys, default), "transaction": dict.fromkeys(keys, tx)})
+    assert "| `dynamodb:UpdateItem` |  | 1000.0 | – |" in text
+    assert "| `dynamodb:TransactWriteItems (watermarks)` |  | – | 100.0 |" in text
+    assert "DynamoDB: **1700.0** requests per 1,000 quotes (**800.0** with `WATERMARK_WRITES=transaction`)" in text
