@@ -15,13 +15,10 @@ from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.assets import ARCHITECTURE, RUNTIME, function_code
 from infra.config import Config
-from infra.log_groups import function_log_group
-from infra.nag import acknowledge_xray
-from infra.roles import lambda_role
+from infra.functions import pipeline_function
 
-HANDLER = "archive_transform.handler.lambda_handler"
+PACKAGE = "archive_transform"  # handler: archive_transform.handler.lambda_handler
 SERVICE_NAME = "cryptostream-archive-transform"  # the handler's Logger service
 MEMORY_MB = 256  # a 1 MiB batch (~4,300 quotes) validates in ~0.1 s on one core; 256 MB is ~1/7 of a vCPU
 # Firehose waits at most 5 minutes for a transformation; 60 s is ~100x a full batch at 256 MB and
@@ -42,32 +39,20 @@ class ArchiveTransform(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: Config, layer: lambda_.ILayerVersion) -> None:
         super().__init__(scope, construct_id)
-        name = config.resource_name("archive-transform")
-        self.log_group = function_log_group(self, "Logs", function_name=name, config=config)
-        self.role = lambda_role(
-            self,
-            "Role",
-            description="cryptostream archive transformation, invoked by Firehose",
-            log_group=self.log_group,
-        )
-        self.function = lambda_.Function(
+        self.function, self.role, self.log_group = pipeline_function(
             self,
             "Function",
-            function_name=name,
-            role=self.role,
+            sibling_id_prefix="",  # this construct names them already: Transform/Logs, Transform/Role
+            config=config,
+            name_suffix="archive-transform",
+            package=PACKAGE,
             description="Firehose transformation: valid quotes to the archive with partition keys, poison to errors/",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler=HANDLER,
-            code=function_code("archive_transform"),
-            layers=[layer],
-            memory_size=MEMORY_MB,
+            role_description="cryptostream archive transformation, invoked by Firehose",
+            layer=layer,
+            memory_mb=MEMORY_MB,
             timeout=TIMEOUT,
             environment={"POWERTOOLS_SERVICE_NAME": SERVICE_NAME, "POWERTOOLS_LOG_LEVEL": "INFO"},
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=self.log_group,
         )
-        acknowledge_xray(self.role)
 
     def processor(self) -> firehose.LambdaFunctionProcessor:
         """The Firehose processor; binding it grants the delivery role lambda:InvokeFunction on this function."""

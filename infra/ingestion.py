@@ -11,18 +11,16 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.assets import ARCHITECTURE, RUNTIME, dependency_layer_code, function_code
+from infra.assets import ARCHITECTURE, RUNTIME, dependency_layer_code
 from infra.config import Config, ScheduleConfig
 from infra.encryption import customer_key
-from infra.log_groups import function_log_group
+from infra.functions import pipeline_function
 from infra.nag import (
     acknowledge,
     acknowledge_kms_grant_wildcards,
     acknowledge_table_indexes,
-    acknowledge_xray,
     logical_id,
 )
-from infra.roles import lambda_role
 from infra.serving import QuoteTable
 from infra.stream import QuoteStream
 
@@ -137,29 +135,22 @@ class Ingestion(Construct):
         reserved = config.producer_reserved_concurrency
         if reserved is None:
             reserved = max(1, len(config.schedules))
-        name = config.resource_name("producer")
-        log_group = function_log_group(self, "ProducerLogs", function_name=name, config=config)
-        self.role = lambda_role(self, "ProducerRole", description="cryptostream producer", log_group=log_group)
-        function = lambda_.Function(
+        function, self.role, _ = pipeline_function(
             self,
             "Producer",
-            function_name=name,
-            role=self.role,
+            config=config,
+            name_suffix="producer",
+            package="producer",
             description="Pulls quotes from Alpha Vantage into the Kinesis stream",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="producer.handler.lambda_handler",
-            code=function_code("producer"),
-            layers=[self.layer],
-            memory_size=512,
+            role_description="cryptostream producer",
+            layer=self.layer,
+            memory_mb=512,
             timeout=PRODUCER_TIMEOUT,
             environment=environment,
             # 0 means "do not reserve": reserving 0 would throttle every invocation.
             reserved_concurrent_executions=reserved or None,
             # Scheduler invokes asynchronously; the next tick catches up from the watermark instead.
             retry_attempts=0,
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
         )
         stream.stream.grant_write(function)
         function.add_to_role_policy(
@@ -175,7 +166,6 @@ class Ingestion(Construct):
         )
         table.key.grant_encrypt_decrypt(function)
         self.secret.grant_read(function)
-        acknowledge_xray(self.role)
         acknowledge_kms_grant_wildcards(self.role)
         acknowledge_table_indexes(self.role, table.table)
         return function

@@ -15,12 +15,10 @@ from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.assets import ARCHITECTURE, RUNTIME, function_code
 from infra.config import Config
 from infra.encryption import customer_key
-from infra.log_groups import function_log_group
-from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, acknowledge_table_indexes, acknowledge_xray
-from infra.roles import lambda_role
+from infra.functions import pipeline_function
+from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, acknowledge_table_indexes
 from infra.serving import QuoteTable
 from infra.stream import QuoteStream
 
@@ -90,21 +88,16 @@ class Processing(Construct):
         )
 
     def _consumer(self, config: Config, table: QuoteTable, layer: lambda_.ILayerVersion) -> lambda_.Function:
-        name = config.resource_name("consumer")
-        log_group = function_log_group(self, "ConsumerLogs", function_name=name, config=config)
-        self.role = lambda_role(self, "ConsumerRole", description="cryptostream consumer", log_group=log_group)
-        function = lambda_.Function(
+        function, self.role, _ = pipeline_function(
             self,
             "Consumer",
-            function_name=name,
-            role=self.role,
+            config=config,
+            name_suffix="consumer",
+            package="consumer",
             description="Validates quotes from Kinesis and upserts them into DynamoDB",
-            runtime=RUNTIME,
-            architecture=ARCHITECTURE,
-            handler="consumer.handler.lambda_handler",
-            code=function_code("consumer"),
-            layers=[layer],
-            memory_size=1024,  # CPU scales with memory; a 500-record batch decodes and writes faster
+            role_description="cryptostream consumer",
+            layer=layer,
+            memory_mb=1024,  # CPU scales with memory; a 500-record batch decodes and writes faster
             timeout=CONSUMER_TIMEOUT,
             environment={
                 "TABLE_NAME": table.table.table_name,
@@ -114,8 +107,6 @@ class Processing(Construct):
                 "POWERTOOLS_METRICS_NAMESPACE": "cryptostream",
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
-            tracing=lambda_.Tracing.ACTIVE,
-            log_group=log_group,
         )
         table.table.grant(
             function,
@@ -128,7 +119,6 @@ class Processing(Construct):
         )
         table.key.grant_encrypt_decrypt(function)
         self.quarantine.grant_send_messages(function)
-        acknowledge_xray(self.role)
         acknowledge_kms_grant_wildcards(self.role)
         acknowledge_table_indexes(self.role, table.table)
         return function
