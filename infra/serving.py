@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 from aws_cdk import aws_dynamodb as dynamodb
+from aws_cdk import aws_iam as iam
 from constructs import Construct
 
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
 from infra.config import Config
 from infra.encryption import customer_key
+from infra.nag import acknowledge_table_indexes
 
 
 class QuoteTable(Construct):
@@ -43,3 +45,9 @@ class QuoteTable(Construct):
             sort_key=dynamodb.Attribute(name="pk", type=dynamodb.AttributeType.STRING),
             projection_type=dynamodb.ProjectionType.ALL,
         )
+
+    def grant_items(self, role: iam.Role, *actions: str) -> None:
+        """``actions`` on the table and its index, and the key to encrypt and decrypt items (``grant`` omits it)."""
+        self.table.grant(role, *actions)
+        self.key.grant_encrypt_decrypt(role)
+        acknowledge_table_indexes(role, self.table)
