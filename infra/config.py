@@ -88,6 +88,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "retain_data": True,
     "log_retention_days": 30,
     "iterator_age_alarm_seconds": 600,
+    "producer_watermark_writes": "per_pair",
 }
 CONSUMER_DEFAULTS: Mapping[str, Any] = DEFAULT_CONTEXT["consumer"]
 
@@ -100,8 +101,10 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
         "retain_data",
         "log_retention_days",
         "iterator_age_alarm_seconds",
+        "producer_watermark_writes",
     )
 }
+WATERMARK_WRITE_MODES = ("per_pair", "transaction")  # the producer's WATERMARK_WRITES (docs/producer.md)
 
 
 class ConfigError(ValueError):
@@ -162,6 +165,7 @@ class Config:
     retain_data: bool = OPTIONAL_DEFAULTS["retain_data"]
     log_retention_days: int = OPTIONAL_DEFAULTS["log_retention_days"]
     iterator_age_alarm_seconds: int = OPTIONAL_DEFAULTS["iterator_age_alarm_seconds"]
+    producer_watermark_writes: str = OPTIONAL_DEFAULTS["producer_watermark_writes"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -205,6 +209,13 @@ def _name(block: Mapping[str, Any], key: str, pattern: re.Pattern[str] = _NAME) 
     value = _require(block, key, str)
     if not pattern.match(value):
         raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key}={value!r} does not match {pattern.pattern}")
+    return value
+
+
+def _choice(block: Mapping[str, Any], key: str, allowed: tuple[str, ...]) -> str:
+    value = _require(block, key, str)
+    if value not in allowed:
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key} must be one of {', '.join(allowed)}, got {value!r}")
     return value
 
 
@@ -303,6 +314,7 @@ def load_config(context: Any) -> Config:
         retain_data=_require(block, "retain_data", bool),
         log_retention_days=_log_retention(block),
         iterator_age_alarm_seconds=_positive(block, "iterator_age_alarm_seconds", minimum=60),
+        producer_watermark_writes=_choice(block, "producer_watermark_writes", WATERMARK_WRITE_MODES),
         extra={k: v for k, v in block.items() if k not in Config.__dataclass_fields__},
     )
 

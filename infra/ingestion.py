@@ -123,6 +123,7 @@ class Ingestion(Construct):
             "POWERTOOLS_LOG_LEVEL": "INFO",
             # A run that dies with its Lambda frees the schedule's lease soon after the timeout, not 15 min later.
             "PRODUCER_LEASE_SECONDS": str(int(PRODUCER_TIMEOUT.to_seconds()) + LEASE_MARGIN_SECONDS),
+            "WATERMARK_WRITES": config.producer_watermark_writes,
         }
         base_url = config.extra.get("alphavantage_base_url")
         if base_url:

@@ -141,6 +141,10 @@ def test_environment_overrides_still_win(tmp_path: Path, monkeypatch: pytest.Mon
             "{path} context.cryptostream.pairs: invalid pair 'BTC'",
         ),
         (
+            json.dumps({"context": {CONTEXT_KEY: {"producer_watermark_writes": "sometimes"}}}),
+            "{path} context.cryptostream.producer_watermark_writes must be one of per_pair, transaction",
+        ),
+        (
             json.dumps({"context": {CONTEXT_KEY: {"consumer": {"batch_size": 0}}}}),
             "{path} context.cryptostream.consumer.batch_size must be in [1, 10000], got 0",
         ),

@@ -89,6 +89,7 @@ def variant_context() -> dict[str, Any]:
         retain_data=False,
         table_deletion_protection=False,
         producer_reserved_concurrency=0,
+        producer_watermark_writes="transaction",
         alphavantage_base_url="https://alpha.example.com/query",
     )
     # A concrete environment renders ARNs with literal partition and region (acknowledgements must follow).

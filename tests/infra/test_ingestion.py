@@ -28,6 +28,7 @@ def test_producer_handler_runtime_and_environment(synth) -> None:
     assert env["STREAM_NAME"] == {"Ref": synth.logical_id(synth.stack.stream.stream)}
     assert env["TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.table.table)}
     assert int(env["PRODUCER_LEASE_SECONDS"]) > props["Timeout"]  # a lease outlives the run that holds it
+    assert env["WATERMARK_WRITES"] == "per_pair"  # cdk.json producer_watermark_writes
     assert not any("API_KEY" in name for name in env), "the API key never travels as plaintext environment"
     assert props["Layers"] == [{"Ref": synth.logical_id(synth.stack.ingestion.layer)}]
     assert props["ReservedConcurrentExecutions"] == 3  # one per schedule; the lease serialises each schedule
@@ -37,6 +38,7 @@ def test_producer_handler_runtime_and_environment(synth) -> None:
 def test_optional_base_url_and_unreserved_concurrency(variant) -> None:
     props = _producer(variant)
     assert props["Environment"]["Variables"]["ALPHAVANTAGE_BASE_URL"] == "https://alpha.example.com/query"
+    assert props["Environment"]["Variables"]["WATERMARK_WRITES"] == "transaction"
     assert "ReservedConcurrentExecutions" not in props
 
 
