@@ -12,27 +12,19 @@ from functools import lru_cache
 
 from cryptostream_model.intervals import DAILY
 from cryptostream_model.keys import LATEST_INDEX_PK, LATEST_SK, TTL_ATTRIBUTE, latest_index_pk
-from cryptostream_model.record import PoisonRecord, Quote
+from cryptostream_model.record import Quote, check_representable
 
 Item = dict[str, dict[str, str]]
 
-# DynamoDB numbers: up to 38 significant digits, magnitude 1E-130 .. 9.99E+125.
-_MAX_DIGITS = 38
-_MIN_ADJUSTED_EXPONENT, _MAX_ADJUSTED_EXPONENT = -130, 125
 _SECONDS_PER_DAY = 86_400
 _LATEST = {"S": LATEST_SK}
 
 
 def dynamodb_number(name: str, value: Decimal) -> str:
-    """The exact decimal string DynamoDB stores; PoisonRecord if DynamoDB cannot hold it exactly."""
+    """The exact decimal string DynamoDB stores; PoisonRecord if DynamoDB cannot hold it exactly
+    (the model already refuses such records; this guards items built any other way)."""
+    check_representable(name, value)
     text = str(value)
-    if len(text) <= _MAX_DIGITS and "E" not in text:
-        return text  # the common case: short plain notation is always representable
-    digits = "".join(map(str, value.as_tuple().digits)).strip("0")
-    if len(digits) > _MAX_DIGITS:
-        raise PoisonRecord(f"unrepresentable_number: {name} has {len(digits)} significant digits, DynamoDB keeps 38")
-    if value and not _MIN_ADJUSTED_EXPONENT <= value.adjusted() <= _MAX_ADJUSTED_EXPONENT:
-        raise PoisonRecord(f"unrepresentable_number: {name}={text} is outside DynamoDB's range")
     return format(value, "f") if "E" in text else text
 
 

@@ -78,6 +78,28 @@ def parse_ts(value: str) -> datetime:
     return moment.replace(tzinfo=UTC)
 
 
+# DynamoDB numbers (the serving store keeps prices exact): up to 38 significant digits,
+# magnitude 1E-130 .. 9.99E+125. A number outside that is poison here, not a surprise at write time.
+_MAX_DIGITS = 38
+_MIN_ADJUSTED_EXPONENT, _MAX_ADJUSTED_EXPONENT = -130, 125
+
+
+def check_representable(name: str, value: Decimal) -> None:
+    """PoisonRecord unless DynamoDB can store ``value`` exactly."""
+    text = str(value)
+    if len(text) <= _MAX_DIGITS and "E" not in text:
+        return  # short plain notation is always representable
+    digits = "".join(map(str, value.as_tuple().digits)).strip("0")
+    if len(digits) > _MAX_DIGITS:
+        raise PoisonRecord(f"unrepresentable_number: {name} has {len(digits)} significant digits, DynamoDB keeps 38")
+    if value and not _MIN_ADJUSTED_EXPONENT <= value.adjusted() <= _MAX_ADJUSTED_EXPONENT:
+        raise PoisonRecord(f"unrepresentable_number: {name}={text} is outside DynamoDB's range")
+
+
+def _plain_and_short(raw: str) -> bool:
+    return len(raw) <= _MAX_DIGITS and "e" not in raw and "E" not in raw
+
+
 def _decimal(name: str, raw: object) -> Decimal:
     if isinstance(raw, bool) or not isinstance(raw, (str, int, float, Decimal)):
         raise PoisonRecord(f"bad_number: {name} is {type(raw).__name__}")
@@ -87,13 +109,21 @@ def _decimal(name: str, raw: object) -> Decimal:
         raise PoisonRecord(f"bad_number: {name}={str(raw)[:32]!r}") from None
     if not value.is_finite():
         raise PoisonRecord(f"non_finite: {name}={raw!r}")
+    check_representable(name, value)
     return value
 
 
 def _prices(raw_prices: list[object], raw_volume: object) -> tuple[Decimal, ...]:
     """open, high, low, close, volume as finite Decimals; the first bad one raises PoisonRecord."""
     raw_open, raw_high, raw_low, raw_close = raw_prices
-    if type(raw_open) is type(raw_high) is type(raw_low) is type(raw_close) is type(raw_volume) is str:
+    if (
+        type(raw_open) is type(raw_high) is type(raw_low) is type(raw_close) is type(raw_volume) is str
+        and _plain_and_short(raw_open)
+        and _plain_and_short(raw_high)
+        and _plain_and_short(raw_low)
+        and _plain_and_short(raw_close)
+        and _plain_and_short(raw_volume)
+    ):
         # Fast path for the contract's decimal strings; any problem falls through to the field-by-field
         # checks below, which name the first bad field exactly as they always have.
         try:

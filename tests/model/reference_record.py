@@ -51,6 +51,12 @@ def _decimal(name: str, raw: object) -> Decimal:
         raise PoisonRecord(f"bad_number: {name}={str(raw)[:32]!r}") from None
     if not value.is_finite():
         raise PoisonRecord(f"non_finite: {name}={raw!r}")
+    # DynamoDB's number limits, spelled out independently: 38 significant digits, 1E-130 .. 9.99E+125
+    significant = "".join(str(d) for d in value.as_tuple().digits).strip("0")  # no context rounding
+    if len(significant) > 38:
+        raise PoisonRecord(f"unrepresentable_number: {name} has {len(significant)} significant digits")
+    if value and not Decimal("1E-130") <= abs(value) < Decimal("1E+126"):
+        raise PoisonRecord(f"unrepresentable_number: {name}={value} is outside DynamoDB's range")
     return value
 
 
