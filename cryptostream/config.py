@@ -49,6 +49,7 @@ class Config:
     stream_retention_hours: int
     consumer: ConsumerMapping = field(default_factory=ConsumerMapping)
     region: str = "us-east-1"
+    watermark_writes: str = "per_pair"  # the producer's WATERMARK_WRITES (cdk.json producer_watermark_writes)
 
     @property
     def esm_failure_queue_name(self) -> str:
@@ -74,4 +75,5 @@ def load_config(cdk_json: Path | None = None) -> Config:
         stream_retention_hours=deployed.stream_retention_hours,
         consumer=ConsumerMapping.of(deployed.consumer),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
+        watermark_writes=env.get("WATERMARK_WRITES", deployed.producer_watermark_writes),
     )

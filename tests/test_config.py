@@ -26,7 +26,15 @@ from infra.config import (
     read_context,
 )
 
-ENV_OVERRIDES = ("PAIRS", "STREAM_NAME", "TABLE_NAME", "QUARANTINE_QUEUE_NAME", "ARCHIVE_BUCKET", "HISTORY_TTL_DAYS")
+ENV_OVERRIDES = (
+    "PAIRS",
+    "STREAM_NAME",
+    "TABLE_NAME",
+    "QUARANTINE_QUEUE_NAME",
+    "ARCHIVE_BUCKET",
+    "HISTORY_TTL_DAYS",
+    "WATERMARK_WRITES",
+)
 OTHER_NAMES = {
     "prefix": "other",
     "pairs": ["doge-eur", "ADA-USD"],
@@ -40,6 +48,7 @@ OTHER_NAMES = {
     "athena_workgroup": "other-wg",
     "athena_catalog_name": "other-ddb",
     "consumer": {"batch_size": 100},  # the rest of the consumer block comes from the defaults
+    "producer_watermark_writes": "transaction",
 }
 
 
@@ -75,6 +84,7 @@ def _assert_views_agree(cdk_json: Path, monkeypatch: pytest.MonkeyPatch) -> None
     )
     assert local.history_ttl_days == cost.history_ttl_days == deployed.history_ttl_days
     assert local.consumer.batch_size == cost.consumer_batch_size == deployed.consumer.batch_size
+    assert local.watermark_writes == deployed.producer_watermark_writes
     assert cost.stream_shards == deployed.stream_shards
     assert cost.source == str(cdk_json)
 

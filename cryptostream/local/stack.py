@@ -214,6 +214,7 @@ class LocalStack:
             "QUARANTINE_QUEUE_URL": self.resources.quarantine_queue_url,
             "ALPHAVANTAGE_SECRET_ARN": self.resources.secret_arn,
             "HISTORY_TTL_DAYS": str(self.config.history_ttl_days),
+            "WATERMARK_WRITES": self.config.watermark_writes,
             "POWERTOOLS_METRICS_NAMESPACE": "cryptostream",
         }
         if simulator_url:
