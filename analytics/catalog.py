@@ -1,11 +1,16 @@
 """The named queries in ``analytics/queries/*.sql``: load, bind parameters, render for DuckDB or Athena.
 
-Each file is one Trino (Athena) statement that runs as-is with its defaults. Parameters live in a
-one-row CTE ``params`` (``WITH params AS (SELECT 'ALL' AS pair, 20 AS window_bars ...)``) that the body
-reads as ``params.<name>`` through ``CROSS JOIN params``. Rendering parses the statement with sqlglot,
+Each file is one Trino (Athena) statement (after ``-- @include`` expansion, below) that runs with its defaults.
+Parameters live in a one-row CTE ``params`` (``WITH params AS (SELECT 'ALL' AS pair, 20 AS window_bars ...)``)
+that the body reads as ``params.<name>`` through ``CROSS JOIN params``. Rendering parses the statement with sqlglot,
 replaces every ``params.<name>`` with the bound literal and drops the CTE, so the engines see plain
 constants (partition pruning works) and no value is ever spliced into SQL text. Logical table names
 (``quotes``, ``serving``, ``rollup_1h``, ``rollup_1d``) are mapped to each engine's real names.
+
+SQL shared by several queries lives in ``queries/_fragments/<name>.sql``. A line ``-- @include <name>`` (or
+``-- @include <name>(key=value, ...)``, filling ``{{key}}`` in the fragment) is replaced by the fragment's text
+without its leading comment block, indented like the directive, before parsing: every engine still receives one
+self-contained statement. Header comments (description, ``@param``, ``@tables``) are read from the query's own file.
 """
 
 from __future__ import annotations
@@ -21,12 +26,17 @@ import sqlglot
 from sqlglot import exp
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
+FRAGMENTS_DIR = QUERIES_DIR / "_fragments"
 PARAMS_CTE = "params"
 LOGICAL_TABLES = frozenset({"quotes", "serving", "rollup_1h", "rollup_1d"})
 # Trino functions sqlglot 30 passes through unchanged although DuckDB names them differently.
 _DUCKDB_FUNCTION_NAMES = {"is_finite": "isfinite"}
 _HEADER_PARAM = re.compile(r"^--\s*@param\s+(\w+)\s*:\s*(.*)$")
 _HEADER_TABLES = re.compile(r"^--\s*@tables\s*:\s*(.*)$")
+_INCLUDE = re.compile(r"^(\s*)--\s*@include\s+([a-z0-9_]+)\s*(?:\((.*)\))?\s*$")
+_INCLUDE_ARG = re.compile(r"^\s*([a-z_]+)\s*=\s*([a-z0-9_]+)\s*$")  # words only: nothing else can enter SQL text
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+_MAX_INCLUDE_DEPTH = 5
 
 
 class QueryError(ValueError):
@@ -162,9 +172,53 @@ def _rename_tables(tree: exp.Expression, table_names: Mapping[str, str]) -> None
             table.set(part, target.args.get(part))
 
 
+def _include_args(where: str, raw: str | None) -> dict[str, str]:
+    args: dict[str, str] = {}
+    for part in (raw or "").split(","):
+        if not part.strip():
+            continue
+        match = _INCLUDE_ARG.match(part)
+        if match is None:
+            raise QueryError(f"{where}: @include argument {part.strip()!r} is not key=word")
+        args[match.group(1)] = match.group(2)
+    return args
+
+
+def _fragment(where: str, name: str, args: Mapping[str, str]) -> str:
+    """The fragment's SQL (its leading comment block dropped) with ``{{key}}`` filled from ``args``."""
+    path = FRAGMENTS_DIR / f"{name}.sql"
+    if not path.is_file():
+        raise QueryError(f"{where}: @include {name}: no fragment {name}.sql in {FRAGMENTS_DIR.name}/")
+    lines = path.read_text().splitlines()
+    while lines and lines[0].lstrip().startswith("--") and not _INCLUDE.match(lines[0]):
+        lines.pop(0)
+    text = "\n".join(lines)
+    wanted = set(_PLACEHOLDER.findall(text))
+    if wanted != set(args):
+        raise QueryError(f"{where}: @include {name} takes {sorted(wanted) or 'no arguments'}, got {sorted(args)}")
+    return _PLACEHOLDER.sub(lambda m: args[m.group(1)], text)
+
+
+def expand_includes(text: str, where: str = "query", depth: int = 0) -> str:
+    """``text`` with every ``-- @include`` line replaced by its fragment, recursively."""
+    if depth > _MAX_INCLUDE_DEPTH:
+        raise QueryError(f"{where}: @include nested deeper than {_MAX_INCLUDE_DEPTH} (a cycle?)")
+    out: list[str] = []
+    for line in text.splitlines():
+        match = _INCLUDE.match(line)
+        if match is None:
+            out.append(line)
+            continue
+        indent, name, raw_args = match.groups()
+        body = expand_includes(_fragment(where, name, _include_args(where, raw_args)), f"{where} > {name}", depth + 1)
+        out.extend(indent + piece if piece.strip() else piece for piece in body.splitlines())
+    return "\n".join(out) + "\n"
+
+
 def _parse_file(path: Path) -> NamedQuery:
-    text = path.read_text()
-    header = [line.strip() for line in text.splitlines() if line.strip().startswith("--")]
+    own_text = path.read_text()
+    text = expand_includes(own_text, path.name)
+    header = [line.strip() for line in own_text.splitlines() if line.strip().startswith("--")]
     description = header[0].lstrip("- ").split(":", 1)[-1].strip() if header else ""
     docs = {m.group(1): m.group(2) for m in map(_HEADER_PARAM.match, header) if m}
     table_lines = [m.group(1) for m in map(_HEADER_TABLES.match, header) if m]

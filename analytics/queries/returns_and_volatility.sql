@@ -17,15 +17,9 @@ WITH params AS (
     DATE '1970-01-01' AS start_date, DATE '9999-12-31' AS end_date
 ),
 ranked AS (
-  SELECT
-    q.*,
-    row_number() OVER (PARTITION BY q.symbol, q.market, q."interval", q.ts ORDER BY q.fetched_at DESC) AS copy_rank
-  FROM quotes AS q
-  CROSS JOIN params
+  -- @include ranked_quotes
   WHERE q."interval" = params.source_interval
-    AND is_finite(q.open) AND is_finite(q.high) AND is_finite(q.low) AND is_finite(q.close) AND is_finite(q.volume)
-    AND q.low > 0 AND q.high >= q.low AND q.volume >= 0
-    AND q.open BETWEEN q.low AND q.high AND q.close BETWEEN q.low AND q.high
+    -- @include valid_quote
     AND q.dt BETWEEN date_format(params.start_date, '%Y-%m-%d') AND date_format(params.end_date, '%Y-%m-%d')
     AND (params.pair = 'ALL'
       OR (q.symbol = split_part(upper(params.pair), '-', 1) AND q.market = split_part(upper(params.pair), '-', 2)))
