@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -76,24 +77,17 @@ def _ensure_stream(clients: Clients, config: Config, kms_key_id: str) -> str:
     return kinesis.describe_stream_summary(StreamName=config.stream_name)["StreamDescriptionSummary"]["StreamARN"]
 
 
-def _ensure_table(clients: Clients, config: Config, kms_key_id: str) -> None:
-    ddb = clients.dynamodb
-    try:
-        ddb.describe_table(TableName=config.table_name)
-        return
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
-            raise
-    ddb.create_table(
-        TableName=config.table_name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "S"},
-            {"AttributeName": LATEST_INDEX_PK, "AttributeType": "S"},
+def serving_table_definition(table_name: str) -> dict[str, Any]:
+    """CreateTable arguments of the serving table: the keys and the sparse latest-quotes index
+    (cryptostream_model.keys). The CDK app declares the same; tests create it from here too."""
+    return {
+        "TableName": table_name,
+        "BillingMode": "PAY_PER_REQUEST",
+        "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        "AttributeDefinitions": [
+            {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", LATEST_INDEX_PK)
         ],
-        GlobalSecondaryIndexes=[
+        "GlobalSecondaryIndexes": [
             {
                 "IndexName": LATEST_INDEX_NAME,
                 "KeySchema": [
@@ -103,6 +97,19 @@ def _ensure_table(clients: Clients, config: Config, kms_key_id: str) -> None:
                 "Projection": {"ProjectionType": "ALL"},
             }
         ],
+    }
+
+
+def _ensure_table(clients: Clients, config: Config, kms_key_id: str) -> None:
+    ddb = clients.dynamodb
+    try:
+        ddb.describe_table(TableName=config.table_name)
+        return
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+            raise
+    ddb.create_table(
+        **serving_table_definition(config.table_name),
         SSESpecification={"Enabled": True, "SSEType": "KMS", "KMSMasterKeyId": kms_key_id},
     )
     if config.history_ttl_days > 0:

@@ -13,7 +13,8 @@ from moto import mock_aws
 
 from consumer import clients as consumer_clients
 from consumer.retry import Backoff
-from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
+from cryptostream.local.resources import serving_table_definition
+from cryptostream_model.keys import TTL_ATTRIBUTE
 
 TABLE = "cryptostream-quotes"
 QUEUE = "cryptostream-quarantine"
@@ -86,26 +87,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     consumer_clients.clear()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": "pk", "AttributeType": "S"},
-                {"AttributeName": "sk", "AttributeType": "S"},
-                {"AttributeName": LATEST_INDEX_PK, "AttributeType": "S"},
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": LATEST_INDEX_NAME,
-                    "KeySchema": [
-                        {"AttributeName": LATEST_INDEX_PK, "KeyType": "HASH"},
-                        {"AttributeName": "pk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        dynamodb.create_table(**serving_table_definition(TABLE))
         dynamodb.update_time_to_live(
             TableName=TABLE, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
         )

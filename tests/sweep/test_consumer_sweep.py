@@ -24,7 +24,8 @@ from moto import mock_aws
 from consumer import clients as consumer_clients
 from consumer.handler import lambda_handler
 from cryptostream.local.lambda_context import LocalLambdaContext
-from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, table_pk
+from cryptostream.local.resources import serving_table_definition
+from cryptostream_model.keys import table_pk
 from cryptostream_model.record import PoisonRecord, parse_record
 from tests.consumer.events import FIRST_SEQUENCE, kinesis_record, quote
 
@@ -52,24 +53,7 @@ def aws() -> Iterator[dict[str, Any]]:
     consumer_clients.clear()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
-        dynamodb.create_table(
-            TableName=TABLE,
-            BillingMode="PAY_PER_REQUEST",
-            KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-            AttributeDefinitions=[
-                {"AttributeName": name, "AttributeType": "S"} for name in ("pk", "sk", LATEST_INDEX_PK)
-            ],
-            GlobalSecondaryIndexes=[
-                {
-                    "IndexName": LATEST_INDEX_NAME,
-                    "KeySchema": [
-                        {"AttributeName": LATEST_INDEX_PK, "KeyType": "HASH"},
-                        {"AttributeName": "pk", "KeyType": "RANGE"},
-                    ],
-                    "Projection": {"ProjectionType": "ALL"},
-                }
-            ],
-        )
+        dynamodb.create_table(**serving_table_definition(TABLE))
         sqs = boto3.client("sqs", region_name="us-east-1")
         queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         patch.setenv("QUARANTINE_QUEUE_URL", queue_url)
