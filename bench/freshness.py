@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from cryptostream.local.stack import LocalStack
+from cryptostream.percentiles import percentile
 from cryptostream_model.keys import LATEST_SK, table_pk
 from cryptostream_model.record import format_ts, quote_from_dict
 from producer.publisher import KinesisPublisher
@@ -89,11 +90,6 @@ def _round(
     return delays
 
 
-def _percentile(values: list[float], pct: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
-
-
 def bench_freshness(
     pair_counts: tuple[int, ...] = (1, 10, 100), rounds: dict[int, int] | None = None
 ) -> dict[str, Any]:
@@ -113,7 +109,7 @@ def bench_freshness(
                 results[f"{count}_pairs_{label}"] = {
                     "bars": len(delays),
                     "p50_ms": round(statistics.median(delays), 1),
-                    "p99_ms": round(_percentile(delays, 99), 1),
+                    "p99_ms": round(percentile(delays, 99), 1),
                 }
         results["batching_window_seconds"] = window
     return results

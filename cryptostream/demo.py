@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptostream.local.stack import LocalStack
+from cryptostream.percentiles import percentile
 from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import format_ts
@@ -97,13 +98,6 @@ def poison_records(count: int, interval: str, when: datetime) -> list[bytes]:
         json.dumps({**good, "source": "x" * 5000}).encode(),  # oversized
     ]
     return [kinds[i % len(kinds)] for i in range(count)]
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(pct / 100 * (len(ordered) - 1))))]
 
 
 def count_bars(stack: LocalStack, pairs: list[str], interval: str) -> int:
@@ -238,7 +232,7 @@ def _account(stack: LocalStack, result: DemoResult) -> None:
     result.lost = table_lost + quarantine_lost + archive_lost
     latencies = stack.mapping.stats.latencies_ms
     result.latency_ms_p50 = round(statistics.median(latencies), 1) if latencies else 0.0
-    result.latency_ms_p99 = round(_percentile(latencies, 99), 1)
+    result.latency_ms_p99 = round(percentile(latencies, 99), 1)
     result.consumer_invocations = stack.mapping.stats.invocations
     valid = max(1, result.written)
     result.dynamodb_requests_per_1000 = round(totals.dynamodb_requests * 1000 / valid, 1)

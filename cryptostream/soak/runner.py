@@ -22,6 +22,7 @@ from cryptostream.demo import poison_records
 from cryptostream.local.lambda_context import LocalLambdaContext
 from cryptostream.local.simulator import DEFAULT_MARKETS, DEFAULT_SYMBOLS
 from cryptostream.local.stack import LocalStack
+from cryptostream.percentiles import percentile
 from cryptostream.soak.faults import (
     FaultBook,
     FaultRates,
@@ -328,12 +329,5 @@ class _Session:
                 "sent_to_on_failure": mapping.sent_to_on_failure,
             },
             latency_ms_p50=round(statistics.median(latencies), 1) if latencies else 0.0,
-            latency_ms_p99=round(_percentile(latencies, 99), 1),
+            latency_ms_p99=round(percentile(latencies, 99), 1),
         )
-
-
-def _percentile(values: list[float], pct: float) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(pct / 100 * (len(ordered) - 1)))]
