@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from aws_cdk import App, Environment
+from aws_cdk import App, CliCredentialsStackSynthesizer, Environment
 
-from infra.config import CONTEXT_KEY, REPO_CDK_JSON, Config, load_config, read_cdk_context
+from infra.config import CONTEXT_KEY, REPO_CDK_JSON, Config, load_config, merged_context, read_cdk_context
 from infra.nag import enable_nag
 from infra.stack import CryptostreamStack
 
@@ -28,11 +28,22 @@ def cdk_json_context() -> dict[str, Any]:
     return read_cdk_context(REPO_CDK_JSON)
 
 
+def _flag(app: App, key: str) -> bool:
+    return str(app.node.try_get_context(key)).lower() in ("true", "1")
+
+
 def build_app(*, outdir: str | None = None, context: dict[str, Any] | None = None) -> tuple[App, CryptostreamStack]:
     """The App with its one stack and cdk-nag enabled; ``context`` overrides cdk.json (the CLI's wins)."""
-    app = App(outdir=outdir, context={**cdk_json_context(), **(context or {})})
-    config = load_config(app.node.try_get_context(CONTEXT_KEY))
-    skip = str(app.node.try_get_context("skip_layer_bundling")).lower() in ("true", "1")
-    stack = CryptostreamStack(app, stack_name(config), config=config, env=environment(app), skip_layer_bundling=skip)
+    base = cdk_json_context()
+    app = App(outdir=outdir, context={**base, **(context or {})})
+    # The CLI's -c cryptostream='{...}' arrives as a JSON string: merge it over cdk.json's block.
+    config = load_config(merged_context(base.get(CONTEXT_KEY) or {}, app.node.try_get_context(CONTEXT_KEY)))
+    skip = _flag(app, "skip_layer_bundling")
+    # Assets and deployment with the caller's own credentials instead of the bootstrap roles: for an
+    # emulator whose IAM enforcement cannot follow the CDK CLI's role chain (docs/infrastructure.md).
+    synthesizer = CliCredentialsStackSynthesizer() if _flag(app, "cli_credentials") else None
+    stack = CryptostreamStack(
+        app, stack_name(config), config=config, env=environment(app), skip_layer_bundling=skip, synthesizer=synthesizer
+    )
     enable_nag(app)
     return app, stack

@@ -8,6 +8,7 @@ is no crawler to pay for or wait on.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import NamedTuple
 
 from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_athena as athena
@@ -83,6 +84,15 @@ def _description(sql: str, fallback: str) -> str:
     return fallback
 
 
+class Federation(NamedTuple):
+    """Athena's view of the DynamoDB table: the connector app, its role and spill bucket, the data catalog."""
+
+    spill_bucket: s3.IBucket
+    connector_role: iam.Role
+    connector: sam.CfnApplication
+    data_catalog: athena.CfnDataCatalog
+
+
 class Catalog(Construct):
     def __init__(
         self, scope: Construct, construct_id: str, *, config: Config, archive: Archive, table: QuoteTable
@@ -102,11 +112,6 @@ class Catalog(Construct):
             "AthenaResults",
             config.resource_name("athena-results"),
             lifecycle_rules=[s3.LifecycleRule(id="expire-results", expiration=Duration.days(30))],
-        )
-        self.spill_bucket = archive.data_bucket(
-            "AthenaSpill",
-            config.resource_name("athena-spill"),
-            lifecycle_rules=[s3.LifecycleRule(id="expire-spill", expiration=Duration.days(1))],
         )
         self.workgroup = athena.CfnWorkGroup(
             self,
@@ -128,10 +133,22 @@ class Catalog(Construct):
                 ),
             ),
         )
-        self.named_queries = [self._named_query(path) for path in named_query_files()]
-        self.connector_role = self._connector_role(archive, table)
-        self.connector = self._connector(archive)
-        self.data_catalog = athena.CfnDataCatalog(
+        self.named_queries = (
+            [self._named_query(path) for path in named_query_files()] if config.athena_named_queries else []
+        )
+        self.federation = self._federation(archive, table) if config.athena_federation else None
+
+    def _federation(self, archive: Archive, table: QuoteTable) -> Federation:
+        """The DynamoDB connector (SAR app), its role and spill bucket, and the Athena catalog naming it."""
+        config = self._config
+        spill_bucket = archive.data_bucket(
+            "AthenaSpill",
+            config.resource_name("athena-spill"),
+            lifecycle_rules=[s3.LifecycleRule(id="expire-spill", expiration=Duration.days(1))],
+        )
+        role = self._connector_role(archive, table, spill_bucket)
+        connector = self._connector(archive, spill_bucket, role)
+        data_catalog = athena.CfnDataCatalog(
             self,
             "DynamoDbCatalog",
             name=config.athena_catalog_name,
@@ -139,7 +156,8 @@ class Catalog(Construct):
             description=f"DynamoDB table {config.table_name} through the Athena DynamoDB connector",
             parameters={"function": self.connector_function_arn},
         )
-        self.data_catalog.node.add_dependency(self.connector)
+        data_catalog.node.add_dependency(connector)
+        return Federation(spill_bucket, role, connector, data_catalog)
 
     @property
     def database_arn(self) -> str:
@@ -200,7 +218,7 @@ class Catalog(Construct):
             arn_format=ArnFormat.COLON_RESOURCE_NAME,
         )
 
-    def _connector_role(self, archive: Archive, table: QuoteTable) -> iam.Role:
+    def _connector_role(self, archive: Archive, table: QuoteTable, spill_bucket: s3.IBucket) -> iam.Role:
         """Least privilege for the connector: this table, its key, the spill prefix, Glue metadata reads."""
         config = self._config
         stack = Stack.of(self)
@@ -236,7 +254,7 @@ class Catalog(Construct):
                 resources=[self._workgroups_arn],
             )
         )
-        self._spill_bucket_grants(role, archive)
+        self._spill_bucket_grants(role, archive, spill_bucket)
         glue_reason = (
             "the connector lists Glue databases and tables to find supplemental DynamoDB metadata; read-only "
             "Get* actions, and it cannot know the names in advance"
@@ -251,15 +269,15 @@ class Catalog(Construct):
         )
         return role
 
-    def _spill_bucket_grants(self, role: iam.Role, archive: Archive) -> None:
-        spill_objects = self.spill_bucket.arn_for_objects(f"{SPILL_PREFIX}/*")
+    def _spill_bucket_grants(self, role: iam.Role, archive: Archive, spill_bucket: s3.IBucket) -> None:
+        spill_objects = spill_bucket.arn_for_objects(f"{SPILL_PREFIX}/*")
         role.add_to_policy(
             iam.PolicyStatement(actions=["s3:GetObject", "s3:PutObject", "s3:DeleteObject"], resources=[spill_objects])
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket", "s3:GetBucketLocation", "s3:GetLifecycleConfiguration"],
-                resources=[self.spill_bucket.bucket_arn],
+                resources=[spill_bucket.bucket_arn],
             )
         )
         # The spill bucket is SSE-KMS, and with KMSKeyId the connector asks KMS for its own data keys.
@@ -268,7 +286,7 @@ class Catalog(Construct):
         role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateRandom"], resources=["*"]))
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::<{logical_id(self.spill_bucket)}.Arn>/{SPILL_PREFIX}/*]",
+            f"AwsSolutions-IAM5[Resource::<{logical_id(spill_bucket)}.Arn>/{SPILL_PREFIX}/*]",
             "the connector writes spill objects with random names under the spill prefix of its own bucket",
         )
         acknowledge(
@@ -278,7 +296,7 @@ class Catalog(Construct):
             "permissions",
         )
 
-    def _connector(self, archive: Archive) -> sam.CfnApplication:
+    def _connector(self, archive: Archive, spill_bucket: s3.IBucket, role: iam.Role) -> sam.CfnApplication:
         config = self._config
         application = sam.CfnApplication(
             self,
@@ -288,14 +306,14 @@ class Catalog(Construct):
             ),
             parameters={
                 "AthenaCatalogName": config.athena_catalog_name,
-                "SpillBucket": self.spill_bucket.bucket_name,
+                "SpillBucket": spill_bucket.bucket_name,
                 "SpillPrefix": SPILL_PREFIX,
-                "LambdaRole": self.connector_role.role_arn,
+                "LambdaRole": role.role_arn,
                 "KMSKeyId": archive.key.key_id,
                 "LambdaMemory": "3008",
                 "LambdaTimeout": "900",
             },
         )
         # The function must find its role's policies in place on its first query.
-        application.node.add_dependency(self.connector_role)
+        application.node.add_dependency(role)
         return application

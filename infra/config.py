@@ -89,6 +89,8 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "log_retention_days": 30,
     "iterator_age_alarm_seconds": 600,
     "producer_watermark_writes": "per_pair",
+    "athena_federation": True,
+    "athena_named_queries": True,
 }
 CONSUMER_DEFAULTS: Mapping[str, Any] = DEFAULT_CONTEXT["consumer"]
 
@@ -102,6 +104,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
         "log_retention_days",
         "iterator_age_alarm_seconds",
         "producer_watermark_writes",
+        "athena_federation",
+        "athena_named_queries",
     )
 }
 WATERMARK_WRITE_MODES = ("per_pair", "transaction")  # the producer's WATERMARK_WRITES (docs/producer.md)
@@ -166,6 +170,11 @@ class Config:
     log_retention_days: int = OPTIONAL_DEFAULTS["log_retention_days"]
     iterator_age_alarm_seconds: int = OPTIONAL_DEFAULTS["iterator_age_alarm_seconds"]
     producer_watermark_writes: str = OPTIONAL_DEFAULTS["producer_watermark_writes"]
+    # The Athena DynamoDB connector (a Serverless Application Repository app) and its data catalog; an
+    # emulator without SAR/Athena catalogs (docs/infrastructure.md, "Verified by deployment") turns it off.
+    athena_federation: bool = OPTIONAL_DEFAULTS["athena_federation"]
+    # The analytics queries as Athena named queries (AWS::Athena::NamedQuery).
+    athena_named_queries: bool = OPTIONAL_DEFAULTS["athena_named_queries"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -315,6 +324,8 @@ def load_config(context: Any) -> Config:
         log_retention_days=_log_retention(block),
         iterator_age_alarm_seconds=_positive(block, "iterator_age_alarm_seconds", minimum=60),
         producer_watermark_writes=_choice(block, "producer_watermark_writes", WATERMARK_WRITE_MODES),
+        athena_federation=_require(block, "athena_federation", bool),
+        athena_named_queries=_require(block, "athena_named_queries", bool),
         extra={k: v for k, v in block.items() if k not in Config.__dataclass_fields__},
     )
 
@@ -325,6 +336,28 @@ def with_defaults(block: Mapping[str, Any]) -> dict[str, Any]:
     consumer = block.get("consumer")
     if isinstance(consumer, Mapping):
         merged["consumer"] = {**CONSUMER_DEFAULTS, **consumer}
+    return merged
+
+
+def merged_context(base: Mapping[str, Any], override: Any) -> dict[str, Any]:
+    """The block CDK hands the app (``override``) over cdk.json's (``base``), key by key and inside ``consumer``.
+
+    ``cdk synth -c 'cryptostream={"flink_studio": false}'`` hands the app a JSON *string* that replaces
+    cdk.json's object whole; parsing it and merging it over cdk.json lets one key be changed on the command
+    line. An object (``App(context=...)``, cdk.json itself) is merged the same way.
+    """
+    if isinstance(override, str):
+        try:
+            override = json.loads(override)
+        except ValueError as exc:
+            raise ConfigError(f"-c {CONTEXT_KEY}=...: not valid JSON ({exc})") from None
+    if override is None:
+        override = {}
+    if not isinstance(override, Mapping):
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY} is missing or not an object")
+    merged = {**copy.deepcopy(dict(base)), **override}
+    if isinstance(base.get("consumer"), Mapping) and isinstance(override.get("consumer"), Mapping):
+        merged["consumer"] = {**base["consumer"], **override["consumer"]}
     return merged
 
 

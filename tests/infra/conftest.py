@@ -116,3 +116,16 @@ def regional(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
 @pytest.fixture(scope="session")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     yield _synthesize(tmp_path_factory.mktemp("cdk-variant"), variant_context())
+
+
+@pytest.fixture(scope="session")
+def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    """The app as ``make test-deployed`` deploys it to MiniStack: the CLI's JSON-string block over cdk.json."""
+    from tools.deployed.context import emulator_block
+
+    context = {
+        CONTEXT_KEY: json.dumps(emulator_block("http://127.0.0.1:9/query")),
+        "cli_credentials": "true",
+        "skip_layer_bundling": True,
+    }
+    yield _synthesize(tmp_path_factory.mktemp("cdk-emulator"), context)

@@ -88,8 +88,9 @@ def test_dynamodb_connector_from_sar_with_a_released_version(synth) -> None:
     assert location["SemanticVersion"] != "2022.47.1"  # the placeholder on the template's master branch
     parameters = props["Parameters"]
     assert parameters["AthenaCatalogName"] == "cryptostream-ddb"
-    assert parameters["SpillBucket"] == {"Ref": synth.logical_id(synth.stack.catalog.spill_bucket)}
-    assert parameters["LambdaRole"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.catalog.connector_role), "Arn"]}
+    federation = synth.stack.catalog.federation
+    assert parameters["SpillBucket"] == {"Ref": synth.logical_id(federation.spill_bucket)}
+    assert parameters["LambdaRole"] == {"Fn::GetAtt": [synth.logical_id(federation.connector_role), "Arn"]}
     assert parameters["KMSKeyId"] == {"Ref": synth.logical_id(synth.stack.archive.key)}
 
 
@@ -99,11 +100,11 @@ def test_data_catalog_points_at_the_connector_function(synth) -> None:
     assert props["Name"] == "cryptostream-ddb" and props["Type"] == "LAMBDA"
     function = props["Parameters"]["function"]["Fn::Join"][1]
     assert function[-1] == ":function:cryptostream-ddb"
-    assert synth.logical_id(synth.stack.catalog.connector) in resource["DependsOn"]
+    assert synth.logical_id(synth.stack.catalog.federation.connector) in resource["DependsOn"]
 
 
 def test_connector_role_reads_only_this_table(synth) -> None:
-    statements = synth.statements_of(synth.stack.catalog.connector_role)
+    statements = synth.statements_of(synth.stack.catalog.federation.connector_role)
     table_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.table.table), "Arn"]}
     for statement in statements:
         actions = set(_actions(statement))

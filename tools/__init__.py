@@ -1,0 +1,1 @@
+"""Developer tools that drive the project from outside: the deployed-app proof (``tools.deployed``)."""
