@@ -1,9 +1,10 @@
 """Lambda code assets built without Docker: each function's package and one dependency layer.
 
-The layer is ``pip install --platform manylinux2014_x86_64 --only-binary=:all:`` of
-``layers/requirements.txt`` for the runtime's Python version, plus the shared ``cryptostream_model``
-package. pip's output is cached under ``layers/.build/`` keyed by a hash of the requirements, the
-Python version and the platform, so only the first synthesis after a change touches the network.
+The layer is ``pip install --no-deps --platform manylinux2014_x86_64 --only-binary=:all:`` of
+``layers/requirements.txt`` (every transitive dependency pinned there) for the runtime's Python version,
+plus the shared ``cryptostream_model`` package. pip's output is cached under ``layers/.build/`` keyed by a
+hash of the requirements, the Python version, the platform and pip's flags, so only the first synthesis
+after a change touches the network.
 """
 
 from __future__ import annotations
@@ -30,6 +31,9 @@ RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 RUNTIME = lambda_.Runtime.PYTHON_3_14  # the newest runtime Powertools 3.37 supports
 ARCHITECTURE = lambda_.Architecture.X86_64  # the layer's wheels are manylinux2014_x86_64
 STUB_MARKER = "STUB_LAYER_NOT_DEPLOYABLE"
+# layers/requirements.txt pins the whole layer, transitive dependencies included: pip installs exactly
+# that list, so a dependency no function imports (alpha_vantage's aiohttp) stays out.
+PIP_FLAGS = ("--no-deps", "--no-compile", "--only-binary=:all:")
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 # Docker is never used: local bundling always succeeds or raises. CDK still wants an image name.
 _UNUSED_IMAGE = DockerImage.from_registry("public.ecr.aws/sam/build-python3.14")
@@ -56,16 +60,16 @@ def _sources_digest(*paths: Path, extra: str = "") -> str:
 
 def site_packages(version: str) -> Path:
     """pip's output for the requirements, built once per (requirements, Python version, platform)."""
-    key = _sources_digest(REQUIREMENTS, extra=f"{version}:{PLATFORM}")[:16]
+    key = _sources_digest(REQUIREMENTS, extra=f"{version}:{PLATFORM}:{' '.join(PIP_FLAGS)}")[:16]
     target = BUILD_CACHE / f"site-{version}-{key}"
     if (target / ".complete").exists():
         return target
     partial = target.with_name(target.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     command = [
-        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PIP_FLAGS,
         "--platform", PLATFORM, "--implementation", "cp", "--python-version", version,
-        "--only-binary=:all:", "--target", str(partial), "-r", str(REQUIREMENTS),
+        "--target", str(partial), "-r", str(REQUIREMENTS),
     ]  # fmt: skip
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     if result.returncode != 0:

@@ -50,7 +50,7 @@ class Ingestion(Construct):
             self,
             "DependencyLayer",
             layer_version_name=config.resource_name("dependencies"),
-            description="aws-lambda-powertools[parser], alpha_vantage, requests and cryptostream_model",
+            description="aws-lambda-powertools, alpha_vantage (sync client), requests and cryptostream_model",
             code=dependency_layer_code(RUNTIME, stub=skip_layer_bundling),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
