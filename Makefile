@@ -7,7 +7,7 @@ export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export AWS_EC2_METADATA_DISABLED := true
 export PYTHONDONTWRITEBYTECODE := 1
 
-.PHONY: help install demo up test test-unit test-e2e test-infra test-flink lint synth deploy destroy bench soak soak-short clean
+.PHONY: help install demo up test test-unit test-e2e test-infra test-flink test-deployed lint synth deploy destroy bench soak soak-short clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/' | sort
@@ -40,7 +40,7 @@ test-e2e: install
 	$(VENV)/bin/pytest -m e2e
 
 clean:
-	rm -rf $(VENV) cdk.out .pytest_cache .ruff_cache
+	rm -rf $(VENV) cdk.out .pytest_cache .ruff_cache .deployed
 
 # PyFlink is ~850 MB (apache-beam, pandas, a JVM bridge): it gets its own venv, outside the default install.
 FLINK_VENV := .venv-flink
@@ -92,3 +92,19 @@ soak: install  ## 100,000 quotes on the embedded stack under every fault kind; f
 
 soak-short: install  ## the soak at 10,000 quotes (CI)
 	$(PY) -m cryptostream.soak --quotes 10000
+
+# --- the deployed app, proven: see docs/infrastructure.md "Verified by deployment" ---------------
+# MiniStack (an independent AWS emulator, MIT) in its own venv. Its Lambda functions run on this venv's
+# Python, so the venv also holds what the Lambda runtime provides (boto3, matching MiniStack's botocore
+# pin) -- never the deployed artefact -- and duckdb, which its Firehose needs to write Parquet.
+MINISTACK_VENV := .venv-ministack
+
+$(MINISTACK_VENV)/.installed: Makefile
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found; install Python 3.11 or run 'make PYTHON=python3 ...'" >&2; exit 1; }
+	$(PYTHON) -m venv $(MINISTACK_VENV)
+	$(MINISTACK_VENV)/bin/python -m pip install -q --upgrade pip
+	$(MINISTACK_VENV)/bin/python -m pip install -q ministack==1.5.33 boto3==1.43.106 botocore==1.43.106 duckdb==1.5.5
+	touch $@
+
+test-deployed: install node_modules $(MINISTACK_VENV)/.installed  ## deploy the CDK app into MiniStack, run the pipeline there, count every hop
+	$(PY) -m tools.deployed
