@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_scheduler as scheduler
 from aws_cdk import aws_scheduler_targets as targets
@@ -148,21 +149,28 @@ class Ingestion(Construct):
             # Scheduler invokes asynchronously; the next tick catches up from the watermark instead.
             retry_attempts=0,
         )
-        stream.stream.grant_write(function)
+        # Exactly what the producer calls (proven by tests/infra/test_permissions.py): PutRecords, with a data key
+        # of the stream's key for each put; the watermarks (BatchGetItem, UpdateItem or transactions of Updates)
+        # and the lease (PutItem, DeleteItem, GetItem of the holder); the API key secret.
         function.add_to_role_policy(
-            iam.PolicyStatement(actions=["kinesis:DescribeStreamSummary"], resources=[stream.stream.stream_arn])
+            iam.PolicyStatement(actions=["kinesis:PutRecords"], resources=[stream.stream.stream_arn])
         )
-        # Covers every KMS grant below; made before grant_items' own so the template's Metadata keeps its order.
-        acknowledge_kms_grant_wildcards(self.role)
+        if stream.stream.encryption_key is not None:
+            stream.stream.encryption_key.grant(function, "kms:GenerateDataKey")
         table.grant_items(
             self.role,
+            "dynamodb:BatchGetItem",
             "dynamodb:GetItem",
             "dynamodb:PutItem",
             "dynamodb:UpdateItem",
             "dynamodb:DeleteItem",
-            "dynamodb:Query",
         )
-        self.secret.grant_read(function)
+        function.add_to_role_policy(
+            iam.PolicyStatement(actions=["secretsmanager:GetSecretValue"], resources=[self.secret.secret_arn])
+        )
+        if self.secret.encryption_key is not None:  # decrypting the value, only through Secrets Manager
+            via = f"secretsmanager.{Stack.of(self).region}.amazonaws.com"
+            self.secret.encryption_key.grant_decrypt(kms.ViaServicePrincipal(via, function.grant_principal))
         return function
 
     def _schedule(self, config: Config, schedule: ScheduleConfig) -> scheduler.Schedule:

@@ -9,22 +9,33 @@ Mixing both shapes in one queue would break the ``dlq`` command. Names match the
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+import jsii
+from aws_cdk import Duration, Names
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from infra.config import Config
 from infra.encryption import customer_key
 from infra.functions import pipeline_function
-from infra.nag import acknowledge, acknowledge_kms_grant_wildcards
+from infra.nag import acknowledge
 from infra.serving import QuoteTable
 from infra.stream import QuoteStream
 
 QUEUE_RETENTION = Duration.days(14)  # SQS maximum: time to look at poison before it ages out
 QUARANTINE_MAX_RECEIVES = 5  # a quarantined message that fails redrive this often is parked in the DLQ
 CONSUMER_TIMEOUT = Duration.seconds(60)
+# What a Kinesis event source mapping calls with the function's role (Lambda developer guide, "Process Amazon
+# Kinesis Data Streams records with Lambda"); GetRecords also decrypts with the stream key.
+STREAM_MAPPING_READS = (
+    "kinesis:DescribeStream",
+    "kinesis:DescribeStreamSummary",
+    "kinesis:GetRecords",
+    "kinesis:GetShardIterator",
+    "kinesis:ListShards",
+    "kinesis:SubscribeToShard",
+)
 
 
 class Processing(Construct):
@@ -59,9 +70,19 @@ class Processing(Construct):
             "mapping; its records point back into the stream, so there is nothing further to redrive",
         )
         self.function = self._consumer(config, table, layer)
+        self.event_source_mapping = self._stream_mapping(config, stream)
+
+    def _stream_mapping(self, config: Config, stream: QuoteStream) -> lambda_.EventSourceMapping:
+        """The Kinesis mapping, granted only what Lambda does with the consumer's role for it.
+
+        CDK's ``KinesisEventSource`` would also grant ``ListStreams`` and ``DescribeStreamConsumer`` (enhanced
+        fan-out, not used), and its ``SqsDlq`` ``GetQueueAttributes``/``GetQueueUrl``, none of which Lambda calls.
+        """
         settings = config.consumer
-        self.event_source = sources.KinesisEventSource(
-            stream.stream,
+        mapping = self.function.add_event_source_mapping(
+            # KinesisEventSource's id: another logical id would replace the mapping, which re-reads from TRIM_HORIZON.
+            f"KinesisEventSource:{Names.node_unique_id(stream.stream.node)}",
+            event_source_arn=stream.stream.stream_arn,
             starting_position=lambda_.StartingPosition.TRIM_HORIZON,
             batch_size=settings.batch_size,
             max_batching_window=Duration.seconds(settings.batching_window_seconds),
@@ -70,9 +91,14 @@ class Processing(Construct):
             retry_attempts=settings.max_retries,
             max_record_age=Duration.seconds(settings.max_record_age_seconds),
             report_batch_item_failures=True,
-            on_failure=sources.SqsDlq(self.esm_failures),
+            on_failure=_SendOnlyDestination(self.esm_failures),
         )
-        self.function.add_event_source(self.event_source)
+        self.function.add_to_role_policy(
+            iam.PolicyStatement(actions=list(STREAM_MAPPING_READS), resources=[stream.stream.stream_arn])
+        )
+        if stream.stream.encryption_key is not None:
+            stream.stream.encryption_key.grant_decrypt(self.function)
+        return mapping
 
     def _queue(self, name: str, construct_id: str, dead_letter_queue: sqs.DeadLetterQueue | None = None) -> sqs.Queue:
         return sqs.Queue(
@@ -108,16 +134,32 @@ class Processing(Construct):
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
-        # Covers every KMS grant below; made before grant_items' own so the template's Metadata keeps its order.
-        acknowledge_kms_grant_wildcards(self.role)
-        table.grant_items(
-            self.role,
-            "dynamodb:BatchWriteItem",
-            "dynamodb:PutItem",
-            "dynamodb:UpdateItem",
-            "dynamodb:TransactWriteItems",
-            "dynamodb:GetItem",
-            "dynamodb:Query",
-        )
-        self.quarantine.grant_send_messages(function)
+        # History with BatchWriteItem; LATEST with TransactWriteItems of conditional Puts (authorized as PutItem).
+        table.grant_items(self.role, "dynamodb:BatchWriteItem", "dynamodb:PutItem")
+        grant_send(self.quarantine, function)  # poison with SendMessageBatch
         return function
+
+
+def grant_send(queue: sqs.Queue, grantee: iam.IGrantable) -> None:
+    """``sqs:SendMessage`` (SendMessageBatch too), and the data-key actions SQS needs of a sender to a queue
+    with a customer-managed key; CDK's ``grant_send_messages`` adds GetQueueAttributes, GetQueueUrl,
+    kms:Encrypt and kms:ReEncrypt*, which nothing here calls."""
+    grantee.grant_principal.add_to_principal_policy(
+        iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
+    )
+    if queue.encryption_master_key is not None:
+        queue.encryption_master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+
+
+@jsii.implements(lambda_.IEventSourceDlq)
+class _SendOnlyDestination:
+    """The mapping's on-failure queue, bound with ``grant_send`` instead of ``SqsDlq``'s wider grant."""
+
+    def __init__(self, queue: sqs.Queue) -> None:
+        self._queue = queue
+
+    def bind(
+        self, target: lambda_.IEventSourceMapping, target_handler: lambda_.IFunction
+    ) -> lambda_.DlqDestinationConfig:
+        grant_send(self._queue, target_handler)
+        return lambda_.DlqDestinationConfig(destination=self._queue.queue_arn)

@@ -10,7 +10,15 @@ from constructs import Construct
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
 from infra.config import Config
 from infra.encryption import customer_key
-from infra.nag import acknowledge_table_indexes
+
+# What DynamoDB asks KMS for, with the caller's permissions, when it reads or writes items of a table with a
+# customer-managed key (decrypting the table key; a writer also gets the data-key actions CDK's grantWriteData
+# gives, without ReEncrypt*/DescribeKey, which no item call uses). tests/iam/needs.py holds the same rule.
+KEY_ACTIONS_TO_READ = ("kms:Decrypt",)
+KEY_ACTIONS_TO_WRITE = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
+ITEM_READS = frozenset(
+    {"dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem", "dynamodb:Query", "dynamodb:Scan"}
+)
 
 
 class QuoteTable(Construct):
@@ -47,7 +55,15 @@ class QuoteTable(Construct):
         )
 
     def grant_items(self, role: iam.Role, *actions: str) -> None:
-        """``actions`` on the table and its index, and the key to encrypt and decrypt items (``grant`` omits it)."""
-        self.table.grant(role, *actions)
-        self.key.grant_encrypt_decrypt(role)
-        acknowledge_table_indexes(role, self.table)
+        """``actions`` on the table's items and the key actions DynamoDB needs of the caller for them.
+
+        The index is not granted (no function queries it). TransactWriteItems is no IAM action: DynamoDB
+        authorizes each item of a transaction as its own action (a Put as ``dynamodb:PutItem``), so grant those.
+        """
+        if "dynamodb:TransactWriteItems" in actions or any("*" in action for action in actions):
+            raise ValueError(
+                f"grant item actions by name, not {actions}: a transaction's items are authorized one by one"
+            )
+        role.add_to_principal_policy(iam.PolicyStatement(actions=sorted(actions), resources=[self.table.table_arn]))
+        writes = any(action not in ITEM_READS for action in actions)
+        self.key.grant(role, *(KEY_ACTIONS_TO_WRITE if writes else KEY_ACTIONS_TO_READ))
