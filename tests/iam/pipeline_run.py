@@ -1,0 +1,179 @@
+"""One recorded run of the three real handlers on the embedded stack, through every AWS code path.
+
+- producer: a backfill with ``WATERMARK_WRITES=per_pair`` (lease put and delete, BatchGetItem of the
+  watermarks, the API key secret, PutRecords, one conditional UpdateItem per pair), an incremental run
+  with ``WATERMARK_WRITES=transaction`` (TransactWriteItems of Updates), and a run that finds the lease
+  held (GetItem of the holder);
+- consumer: the event source mapping delivers the bars (BatchWriteItem, LATEST in TransactWriteItems of
+  conditional Puts) and poison records (SendMessageBatch to the quarantine);
+- archive_transform: a Firehose transformation event made of every record on the stream, poison included.
+
+The handlers run exactly as the local stack runs them; only ``lambda_handler`` is wrapped to attribute
+each call to its function (``CallRecorder``).
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.iam.recorder import CallRecorder, RecordedCall
+
+FUNCTIONS = ("producer", "consumer", "archive_transform")
+END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
+INTERVAL = "5min"
+POISON = 4
+
+
+@dataclass
+class RecordedRun:
+    calls: list[RecordedCall]
+    unattributed: int
+    summaries: dict[str, Any] = field(default_factory=dict)
+
+    def of(self, function: str) -> list[RecordedCall]:
+        return [call for call in self.calls if call.function == function]
+
+
+@contextmanager
+def _environment(**values: str | None) -> Iterator[None]:
+    saved = {name: os.environ.get(name) for name in values}
+    try:
+        for name, value in values.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+@contextmanager
+def _attributed_handlers(recorder: CallRecorder) -> Iterator[None]:
+    """The stack imports each ``lambda_handler`` from its module: swap in attributing wrappers meanwhile."""
+    import consumer.handler
+    import producer.handler
+
+    originals = [
+        (producer.handler, producer.handler.lambda_handler),
+        (consumer.handler, consumer.handler.lambda_handler),
+    ]
+    producer.handler.lambda_handler = recorder.attributed_handler("producer", producer.handler.lambda_handler)
+    consumer.handler.lambda_handler = recorder.attributed_handler("consumer", consumer.handler.lambda_handler)
+    try:
+        yield
+    finally:
+        for module, handler in originals:
+            module.lambda_handler = handler  # type: ignore[attr-defined]
+
+
+def _fresh_clients() -> None:
+    """Warm clients (and the secret Powertools caches) from an earlier stack must not hide a call."""
+    from consumer import clients as consumer_clients
+    from producer import aws as producer_aws
+
+    consumer_clients.clear()
+    producer_aws._cache.clear()
+
+
+def _stream_records(stack: Any) -> list[dict[str, Any]]:
+    kinesis, name = stack.clients.kinesis, stack.config.stream_name
+    records: list[dict[str, Any]] = []
+    for shard in kinesis.list_shards(StreamName=name)["Shards"]:
+        iterator = kinesis.get_shard_iterator(
+            StreamName=name, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        while iterator:
+            response = kinesis.get_records(ShardIterator=iterator, Limit=10_000)
+            records += [{**record, "ShardId": shard["ShardId"]} for record in response["Records"]]
+            iterator = response.get("NextShardIterator") if response["Records"] else None
+    return records
+
+
+def firehose_event(stack: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Firehose's transformation event for Kinesis-sourced records (tests/fixtures/firehose)."""
+    region = stack.config.region
+    event_records = []
+    for record in records:
+        arrival = int(record["ApproximateArrivalTimestamp"].timestamp() * 1000)
+        event_records.append(
+            {
+                "recordId": record["SequenceNumber"],
+                "approximateArrivalTimestamp": arrival,
+                "data": base64.b64encode(record["Data"]).decode(),
+                "kinesisRecordMetadata": {
+                    "sequenceNumber": record["SequenceNumber"],
+                    "subsequenceNumber": 0,
+                    "partitionKey": record["PartitionKey"],
+                    "shardId": record["ShardId"],
+                    "approximateArrivalTimestamp": arrival,
+                },
+            }
+        )
+    return {
+        "invocationId": "recorded-run",
+        "deliveryStreamArn": f"arn:aws:firehose:{region}:123456789012:deliverystream/cryptostream-archive",
+        "sourceKinesisStreamArn": stack.resources.stream_arn,
+        "region": region,
+        "records": event_records,
+    }
+
+
+def recorded_pipeline_run() -> RecordedRun:
+    from cryptostream.demo import poison_records
+    from cryptostream.local.stack import LocalStack
+    from cryptostream_model.keys import LEASE_SK, lease_pk
+    from cryptostream_model.record import format_ts
+
+    recorder = CallRecorder()
+    summaries: dict[str, Any] = {}
+    _fresh_clients()
+    with ExitStack() as stack_of:
+        stack_of.enter_context(recorder.installed())
+        stack_of.enter_context(_attributed_handlers(recorder))
+        stack_of.enter_context(_environment(ALPHAVANTAGE_API_KEY=None))  # the key comes from the secret
+        stack = stack_of.enter_context(LocalStack(None, seed=8))
+        table, dynamodb = stack.config.table_name, stack.clients.dynamodb
+
+        stack.simulator.clock.set(END - timedelta(minutes=30))
+        with _environment(WATERMARK_WRITES="per_pair"):
+            summaries["backfill"] = stack.produce(
+                {"mode": "full", "interval": INTERVAL, "start": format_ts(END - timedelta(hours=1)),
+                 "end": format_ts(END - timedelta(minutes=30))}
+            )  # fmt: skip
+        stack.pump(flush=True)
+
+        stack.simulator.clock.set(END)
+        with _environment(WATERMARK_WRITES="transaction"):
+            summaries["incremental"] = stack.produce({"mode": "incremental", "interval": INTERVAL})
+            # Another run holds the lease: this one reads who, and stops.
+            held = {"pk": {"S": lease_pk(INTERVAL)}, "sk": {"S": LEASE_SK}}
+            dynamodb.put_item(
+                TableName=table, Item={**held, "owner": {"S": "other-run"}, "lease_until": {"N": "9999999999"}}
+            )
+            summaries["lease_held"] = stack.produce({"mode": "incremental", "interval": INTERVAL})
+            dynamodb.delete_item(TableName=table, Key=held)
+
+        stack.clients.kinesis.put_records(
+            StreamName=stack.config.stream_name,
+            Records=[{"Data": data, "PartitionKey": "BTC-USD"} for data in poison_records(POISON, INTERVAL, END)],
+        )
+        stack.pump(flush=True)
+        summaries["consumer"] = stack.consumer_totals
+
+        from archive_transform.handler import lambda_handler as transform
+
+        event = firehose_event(stack, _stream_records(stack))
+        with recorder.attributed("archive_transform"):
+            summaries["archive_transform"] = transform(event, None)
+    return RecordedRun(recorder.calls, recorder.unattributed, summaries)

@@ -1,0 +1,139 @@
+"""The permission check's parts on small hand-made templates: evaluator, resolver, call mapping, recorder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from tests.iam.needs import NeedMapper, UnmappedCall
+from tests.iam.policy import Need, UnsupportedPolicy
+from tests.iam.recorder import CallRecorder, RecordedCall
+from tests.iam.template import StackTemplate, Unresolvable
+
+ARN = {"Fn::GetAtt": ["Table", "Arn"]}
+KEY_ARN = {"Fn::GetAtt": ["Key", "Arn"]}
+ROOT = {"Fn::Join": ["", ["arn:", {"Ref": "AWS::Partition"}, ":iam::", {"Ref": "AWS::AccountId"}, ":root"]]}
+
+
+def _template(*statements: dict[str, Any], key_policy: list[dict[str, Any]] | None = None) -> StackTemplate:
+    delegation = [{"Effect": "Allow", "Principal": {"AWS": ROOT}, "Action": "kms:*", "Resource": "*"}]
+    return StackTemplate(
+        {
+            "Resources": {
+                "Role": {"Type": "AWS::IAM::Role", "Properties": {}},
+                "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": key_policy or delegation}}},
+                "Table": {
+                    "Type": "AWS::DynamoDB::Table",
+                    "Properties": {"TableName": "quotes", "SSESpecification": {"KMSMasterKeyId": KEY_ARN}},
+                },
+                "Queue": {"Type": "AWS::SQS::Queue", "Properties": {"QueueName": "poison", "KmsMasterKeyId": KEY_ARN}},
+                "Policy": {
+                    "Type": "AWS::IAM::Policy",
+                    "Properties": {"Roles": [{"Ref": "Role"}], "PolicyDocument": {"Statement": list(statements)}},
+                },
+            }
+        }
+    )
+
+
+def _allowed(template: StackTemplate, need: Need) -> bool:
+    from tests.iam.audit import decide
+
+    return decide(template, "Role", need).allowed
+
+
+TABLE = "arn:aws:dynamodb:us-east-1:123456789012:table/quotes"
+
+
+def test_resolves_the_stacks_own_references_to_concrete_arns() -> None:
+    template = _template()
+    assert template.resolve(ARN) == TABLE
+    assert template.resolve({"Fn::Join": ["", [ARN, "/index/*"]]}) == f"{TABLE}/index/*"
+    assert (
+        template.resolve({"Fn::Sub": "arn:${AWS::Partition}:dynamodb:${AWS::Region}:${AWS::AccountId}:table/quotes"})
+        == TABLE
+    )
+    assert template.resolve({"Ref": "Queue"}) == "https://sqs.us-east-1.amazonaws.com/123456789012/poison"
+    assert template.owner_of(f"{TABLE}/index/latest") == "Table"
+    with pytest.raises(Unresolvable):
+        template.resolve({"Fn::GetAtt": ["Missing", "Arn"]})
+
+
+def test_wildcards_actions_ignore_case_and_explicit_deny_wins() -> None:
+    allow = {"Effect": "Allow", "Action": "dynamodb:*Item", "Resource": ARN}
+    assert _allowed(_template(allow), Need("dynamodb:putitem", TABLE))
+    assert not _allowed(_template(allow), Need("dynamodb:Query", TABLE))
+    assert not _allowed(_template(allow), Need("dynamodb:PutItem", TABLE + "-other"))
+    deny = {"Effect": "Deny", "NotAction": "dynamodb:GetItem", "Resource": "*"}
+    assert not _allowed(_template(allow, deny), Need("dynamodb:PutItem", TABLE))
+    assert _allowed(_template(allow, deny), Need("dynamodb:GetItem", TABLE))
+
+
+def test_conditions_are_evaluated_and_unknown_operators_refused() -> None:
+    tls_only = {"Effect": "Deny", "Action": "*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": False}}}
+    allow = {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": ARN}
+    assert _allowed(_template(allow, tls_only), Need("dynamodb:GetItem", TABLE))
+    plain = Need("dynamodb:GetItem", TABLE, (("aws:SecureTransport", "false"),))
+    assert not _allowed(_template(allow, tls_only), plain)
+    odd = {**allow, "Condition": {"DateGreaterThan": {"aws:CurrentTime": "2026-01-01"}}}
+    with pytest.raises(UnsupportedPolicy):
+        _allowed(_template(odd), Need("dynamodb:GetItem", TABLE))
+
+
+def test_a_key_needs_its_policy_to_delegate_or_name_the_role() -> None:
+    key = "arn:aws:kms:us-east-1:123456789012:key/key-key"
+    decrypt = Need("kms:Decrypt", key, (("kms:ViaService", "secretsmanager.us-east-1.amazonaws.com"),))
+    identity = {"Effect": "Allow", "Action": "kms:Decrypt", "Resource": KEY_ARN}
+    assert _allowed(_template(identity), decrypt)  # the default key policy delegates to the account
+    assert not _allowed(_template(), decrypt)  # ... but the role itself must be allowed too
+    admin_only = [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::123456789012:role/admin"}, "Action": "kms:*"}]
+    assert not _allowed(_template(identity, key_policy=admin_only), decrypt)
+    via = {"StringEquals": {"kms:ViaService": {"Fn::Sub": "secretsmanager.${AWS::Region}.amazonaws.com"}}}
+    direct = [{"Effect": "Allow", "Principal": {"AWS": {"Fn::GetAtt": ["Role", "Arn"]}}, "Action": "kms:Decrypt",
+               "Resource": "*", "Condition": via}]  # fmt: skip
+    assert _allowed(_template(key_policy=direct), decrypt)
+    assert not _allowed(_template(key_policy=direct), Need("kms:Decrypt", key))  # not through Secrets Manager
+
+
+def test_transaction_items_and_batches_map_to_their_own_actions_and_the_key() -> None:
+    mapper = NeedMapper(_template())
+    items = [{kind: {"TableName": "quotes", "Key": {}}} for kind in ("ConditionCheck", "Put", "Update", "Delete")]
+    needs = mapper.needs(RecordedCall("consumer", "dynamodb", "TransactWriteItems", {"TransactItems": items}))
+    actions = {need.action for need in needs if need.resource == TABLE}
+    assert actions == {"dynamodb:ConditionCheckItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"}
+    assert {need.action for need in needs if need.action.startswith("kms:")} == {
+        "kms:Decrypt",
+        "kms:Encrypt",
+        "kms:GenerateDataKey",
+    }
+    url = "https://sqs.us-east-1.amazonaws.com/123456789012/poison"
+    sent = mapper.needs(RecordedCall("consumer", "sqs", "SendMessageBatch", {"QueueUrl": url, "Entries": []}))
+    assert [need.action for need in sent] == ["sqs:SendMessage", "kms:GenerateDataKey", "kms:Decrypt"]
+    with pytest.raises(UnmappedCall):
+        mapper.needs(RecordedCall("consumer", "dynamodb", "DeleteTable", {"TableName": "quotes"}))
+    with pytest.raises(Unresolvable):  # a table the template does not declare
+        mapper.needs(RecordedCall("consumer", "dynamodb", "GetItem", {"TableName": "elsewhere"}))
+
+
+def test_removing_a_grant_copies_only_what_it_changes() -> None:
+    from tests.iam.policy import Grant, StatementAt
+
+    template = _template({"Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:PutItem"], "Resource": ARN})
+    weaker = template.without(Grant(StatementAt("Policy", 0, 0), "dynamodb:PutItem"))
+    assert _allowed(weaker, Need("dynamodb:GetItem", TABLE)) and not _allowed(weaker, Need("dynamodb:PutItem", TABLE))
+    assert _allowed(template, Need("dynamodb:PutItem", TABLE))  # the original is untouched
+
+
+def test_recorder_attributes_calls_to_the_running_handler() -> None:
+    client = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    recorder = CallRecorder()
+    with Stubber(client) as stub, recorder.installed():
+        stub.add_response("list_queues", {})
+        stub.add_response("list_queues", {})
+        client.list_queues()  # the harness's call
+        recorder.attributed_handler("consumer", lambda: client.list_queues())()
+    assert [str(call) for call in recorder.calls] == ["consumer: sqs ListQueues"]
+    assert recorder.unattributed == 1
