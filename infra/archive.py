@@ -13,7 +13,6 @@ from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
@@ -21,7 +20,7 @@ from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
 from infra.archive_transform import ArchiveTransform
 from infra.config import Config
 from infra.encryption import customer_key
-from infra.log_groups import retention
+from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
 from infra.stream import QuoteStream
 
@@ -122,12 +121,8 @@ class Archive(Construct):
         """Firehose from the stream through the transformation Lambda into the archive, as Parquet."""
         config = self._config
         self.transform = ArchiveTransform(self, "Transform", config=config, layer=layer)
-        log_group = logs.LogGroup(
-            self,
-            "DeliveryLogs",
-            log_group_name=f"/aws/kinesisfirehose/{config.resource_name('archive')}",
-            retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
+        log_group = encrypted_log_group(
+            self, "DeliveryLogs", name=f"/aws/kinesisfirehose/{config.resource_name('archive')}", config=config
         )
         destination = firehose.S3Bucket(
             self.bucket,

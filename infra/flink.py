@@ -6,14 +6,13 @@ notebook's catalog is the Glue database, so tables created in a notebook persist
 
 from __future__ import annotations
 
-from aws_cdk import ArnFormat, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisanalyticsv2 as flink
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra.config import Config
-from infra.log_groups import retention
+from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, rendered
 from infra.stream import QuoteStream
 
@@ -27,13 +26,7 @@ class StudioNotebook(Construct):
         stack = Stack.of(self)
         name = config.resource_name("studio")
         database = config.glue_database
-        self.log_group = logs.LogGroup(
-            self,
-            "Logs",
-            log_group_name=f"/aws/kinesis-analytics/{name}",
-            retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
-        )
+        self.log_group = encrypted_log_group(self, "Logs", name=f"/aws/kinesis-analytics/{name}", config=config)
         log_stream = self.log_group.add_stream("LogStream", log_stream_name="notebook")
         self.role = iam.Role(
             self,

@@ -18,6 +18,7 @@ ENCRYPTION = {
     "AWS::DynamoDB::Table": lambda p: p["SSESpecification"]["KMSMasterKeyId"],
     "AWS::Kinesis::Stream": lambda p: p["StreamEncryption"]["KeyId"],
     "AWS::SNS::Topic": lambda p: p["KmsMasterKeyId"],
+    "AWS::Logs::LogGroup": lambda p: p["KmsKeyId"],
     "AWS::SecretsManager::Secret": lambda p: p["KmsKeyId"],
     "AWS::KinesisFirehose::DeliveryStream": lambda p: p["ExtendedS3DestinationConfiguration"][
         "EncryptionConfiguration"
