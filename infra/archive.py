@@ -9,7 +9,7 @@ archive table and the files cannot drift apart). Poison lands under ``errors/pro
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration, RemovalPolicy, Size, Stack
+from aws_cdk import Aws, CfnResource, Duration, RemovalPolicy, Size, Stack
 from aws_cdk import aws_glue as glue
 from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
@@ -20,8 +20,9 @@ from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
 from infra.archive_transform import ArchiveTransform
 from infra.config import Config
 from infra.encryption import customer_key
-from infra.log_groups import encrypted_log_group
+from infra.log_groups import encrypted_log_group, function_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
+from infra.removal import removal_policy
 from infra.stream import QuoteStream
 
 # !{partitionKeyFromLambda:...} are the partition keys the transformation returns with each record.
@@ -33,6 +34,8 @@ DATA_OUTPUT_PREFIX = (
 ERROR_OUTPUT_PREFIX = f"{ERROR_PREFIX}!{{firehose:error-output-type}}/dt=!{{timestamp:yyyy-MM-dd}}/"
 ACCESS_LOG_RETENTION = Duration.days(365)
 FIREHOSE_CIDR_MAPPING_ID = "@aws-cdk--aws-kinesisfirehose.CidrBlocks"
+FIREHOSE_LOG_STREAM_ID = "S3Destination"  # the log stream the Firehose L2 adds to its log group
+AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"  # CDK's, one per stack
 
 
 def unique_bucket_name(base: str) -> str:
@@ -62,7 +65,10 @@ class Archive(Construct):
             enforce_ssl=True,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_RETENTION)],
             removal_policy=self._removal,
+            auto_delete_objects=not config.retain_data,  # CloudFormation deletes empty buckets only
         )
+        if not config.retain_data:
+            self._log_auto_delete_to_an_encrypted_group(config)
         self.bucket = self.data_bucket(
             "Bucket",
             config.archive_bucket_name,
@@ -113,7 +119,22 @@ class Archive(Construct):
                 s3.LifecycleRule(id="abort-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)),
             ],
             removal_policy=self._removal,
+            auto_delete_objects=not self._config.retain_data,  # every version, then the bucket
         )
+
+    def _log_auto_delete_to_an_encrypted_group(self, config: Config) -> None:
+        """CDK's auto-delete handler (one per stack, no fixed name) would log to a group Lambda creates on its
+        first run: unencrypted, without retention, left behind by ``cdk destroy``. Point it at one of ours.
+
+        CloudFormation deletes the buckets' cleanup resources (running the handler) before the handler, and
+        the handler before this log group, which its ``LoggingConfig`` references.
+        """
+        provider = Stack.of(self).node.find_child(AUTO_DELETE_PROVIDER_ID)
+        handler = provider.node.find_child("Handler")
+        assert isinstance(handler, CfnResource), handler
+        group = function_log_group(self, "AutoDeleteLogs", function_name=config.resource_name("auto-delete-objects"),
+                                   config=config)  # fmt: skip
+        handler.add_property_override("LoggingConfig", {"LogGroup": group.log_group_name})
 
     def deliver_from(
         self, stream: QuoteStream, schema_table: glue.CfnTable, *, layer: lambda_.ILayerVersion
@@ -148,6 +169,8 @@ class Archive(Construct):
             source=firehose.KinesisStreamSource(stream.stream),
             destination=destination,
         )
+        # The L2 adds the log stream it writes (RETAIN by default); it follows retain_data like the rest.
+        log_group.node.find_child(FIREHOSE_LOG_STREAM_ID).apply_removal_policy(removal_policy(config))
         # The L2 always adds a region->CIDR mapping for Redshift/Splunk/HTTP destinations; S3 never reads it,
         # and an unused mapping is a CloudFormation lint warning (W7001).
         Stack.of(self).node.try_remove_child(FIREHOSE_CIDR_MAPPING_ID)

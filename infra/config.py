@@ -294,6 +294,12 @@ def load_config(context: Any) -> Config:
     reserved = block.get("producer_reserved_concurrency")
     if reserved is not None:
         reserved = _positive(block, "producer_reserved_concurrency", minimum=0)
+    if block.get("retain_data") is False and block.get("table_deletion_protection") is True:
+        # CloudFormation cannot delete a protected table: `cdk destroy` would fail half-way.
+        raise ConfigError(
+            f"cdk.json context.{CONTEXT_KEY}.table_deletion_protection must be false when retain_data is false "
+            "(cdk destroy deletes the table, which deletion protection forbids)"
+        )
     return Config(
         prefix=_name(block, "prefix", re.compile(r"^[a-z][a-z0-9-]{1,30}$")),
         pairs=normalised,

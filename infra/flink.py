@@ -14,6 +14,7 @@ from constructs import Construct
 from infra.config import Config
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, rendered
+from infra.removal import removal_policy
 from infra.stream import QuoteStream
 
 RUNTIME = "ZEPPELIN-FLINK-3_0"
@@ -28,6 +29,7 @@ class StudioNotebook(Construct):
         database = config.glue_database
         self.log_group = encrypted_log_group(self, "Logs", name=f"/aws/kinesis-analytics/{name}", config=config)
         log_stream = self.log_group.add_stream("LogStream", log_stream_name="notebook")
+        log_stream.apply_removal_policy(removal_policy(config))
         self.role = iam.Role(
             self,
             "Role",

@@ -17,6 +17,7 @@ from infra.config import Config, ScheduleConfig
 from infra.encryption import customer_key
 from infra.functions import pipeline_function
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
+from infra.removal import removal_policy
 from infra.serving import QuoteTable
 from infra.stream import QuoteStream
 
@@ -55,7 +56,8 @@ class Ingestion(Construct):
             code=dependency_layer_code(RUNTIME, stub=skip_layer_bundling),
             compatible_runtimes=[RUNTIME],
             compatible_architectures=[ARCHITECTURE],
-            removal_policy=RemovalPolicy.RETAIN,  # a running function may still use the previous version
+            # Kept with the data (a running function may still use the previous version); else removed.
+            removal_policy=removal_policy(config),
         )
         self.secret = self._api_key_secret(config)
         self.function = self._producer(config, stream, table)
@@ -88,8 +90,9 @@ class Ingestion(Construct):
         )
         acknowledge_kms_grant_wildcards(self.scheduler_role)
         self.schedule_group = scheduler.ScheduleGroup(
-            self, "ScheduleGroup", schedule_group_name=config.resource_name("producer")
-        )
+            self, "ScheduleGroup", schedule_group_name=config.resource_name("producer"),
+            removal_policy=removal_policy(config),
+        )  # fmt: skip
         self.schedules = [self._schedule(config, s) for s in config.schedules]
 
     def _api_key_secret(self, config: Config) -> secretsmanager.ISecret:

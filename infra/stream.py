@@ -9,6 +9,7 @@ from constructs import Construct
 from infra.config import Config
 from infra.encryption import customer_key
 from infra.nag import acknowledge
+from infra.removal import removal_policy
 
 
 class QuoteStream(Construct):
@@ -30,6 +31,7 @@ class QuoteStream(Construct):
             retention_period=Duration.hours(config.stream_retention_hours),
             encryption=kinesis.StreamEncryption.KMS,
             encryption_key=self.key,
+            removal_policy=removal_policy(config),  # a kept stream keeps its name: a redeploy would clash
         )
         acknowledge(
             self.stream,

@@ -1,4 +1,4 @@
-"""One synthesis per test session: the default app (real layer bundling, cached) and one variant.
+"""One synthesis per test session: the default app (real layer bundling, cached) and a few variants.
 
 jsii costs seconds per process and each synthesis about one more, so every infra test module reads
 these session fixtures instead of building its own App.
@@ -116,6 +116,18 @@ def regional(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
 @pytest.fixture(scope="session")
 def variant(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     yield _synthesize(tmp_path_factory.mktemp("cdk-variant"), variant_context())
+
+
+def throwaway_context() -> dict[str, Any]:
+    """A trial deployment: the default app (Flink included) with nothing kept after ``cdk destroy``."""
+    block = copy.deepcopy(cdk_json_context()[CONTEXT_KEY])
+    block.update(retain_data=False, table_deletion_protection=False)
+    return {CONTEXT_KEY: block, "skip_layer_bundling": True}
+
+
+@pytest.fixture(scope="session")
+def throwaway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
+    yield _synthesize(tmp_path_factory.mktemp("cdk-throwaway"), throwaway_context())
 
 
 @pytest.fixture(scope="session")

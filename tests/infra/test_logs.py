@@ -12,7 +12,7 @@ from infra.log_groups import LOGS_KEY_ACTIONS, LOGS_KEY_ID
 
 pytestmark = pytest.mark.infra
 
-FIXTURES = ["synth", "regional", "variant"]
+FIXTURES = ["synth", "regional", "variant", "throwaway"]
 
 
 def _render(value: Any) -> str:

@@ -35,7 +35,7 @@ def _acknowledged(resource: dict) -> dict[str, str]:
     return {rule["id"]: rule["reason"] for rule in rules}
 
 
-@pytest.mark.parametrize("fixture", ["synth", "regional", "variant"])
+@pytest.mark.parametrize("fixture", ["synth", "regional", "variant", "throwaway"])
 def test_cdk_nag_reports_nothing_unacknowledged(request: pytest.FixtureRequest, fixture: str) -> None:
     synthesized = request.getfixturevalue(fixture)  # synthesis itself raises on an unacknowledged error
     report = json.loads((synthesized.outdir / "validation-report.json").read_text())
@@ -102,7 +102,7 @@ def _cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("fixture", ["synth", "regional", "variant"])
+@pytest.mark.parametrize("fixture", ["synth", "regional", "variant", "throwaway"])
 def test_cfn_lint_passes(request: pytest.FixtureRequest, fixture: str) -> None:
     result = _cfn_lint(request.getfixturevalue(fixture).template_path)
     assert result.returncode == 0, result.stdout + result.stderr
