@@ -18,7 +18,7 @@ from constructs import Construct
 
 from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
 from infra.archive_transform import ArchiveTransform
-from infra.config import Config
+from infra.config import CONTEXT_KEY, Config, ConfigError
 from infra.encryption import customer_key
 from infra.log_groups import encrypted_log_group, function_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
@@ -38,6 +38,14 @@ FIREHOSE_LOG_STREAM_ID = "S3Destination"  # the log stream the Firehose L2 adds 
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"  # CDK's, one per stack
 
 
+def bucket_auto_delete(config: Config) -> bool:
+    """Optional ``bucket_auto_delete`` (default true): empty the buckets on ``cdk destroy`` without retain_data."""
+    value = config.extra.get("bucket_auto_delete", True)
+    if not isinstance(value, bool):
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.bucket_auto_delete must be bool, got {value!r}")
+    return value
+
+
 def unique_bucket_name(base: str) -> str:
     """Bucket names are global: suffix the configured name with account and region."""
     return f"{base}-{Aws.ACCOUNT_ID}-{Aws.REGION}"
@@ -50,6 +58,9 @@ class Archive(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         self._removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
+        # Without retain_data, buckets empty themselves before CloudFormation deletes them (it deletes empty
+        # buckets only), by CDK's Node.js handler; an emulator that cannot run it sets bucket_auto_delete: false.
+        self._auto_delete = not config.retain_data and bucket_auto_delete(config)
         self.key = customer_key(
             self, "Key", alias=config.resource_name("archive"),
             description="cryptostream archive, Athena results and spill", retain=config.retain_data,
@@ -65,9 +76,9 @@ class Archive(Construct):
             enforce_ssl=True,
             lifecycle_rules=[s3.LifecycleRule(id="expire-access-logs", expiration=ACCESS_LOG_RETENTION)],
             removal_policy=self._removal,
-            auto_delete_objects=not config.retain_data,  # CloudFormation deletes empty buckets only
+            auto_delete_objects=self._auto_delete,
         )
-        if not config.retain_data:
+        if self._auto_delete:
             self._log_auto_delete_to_an_encrypted_group(config)
         self.bucket = self.data_bucket(
             "Bucket",
@@ -119,7 +130,7 @@ class Archive(Construct):
                 s3.LifecycleRule(id="abort-uploads", abort_incomplete_multipart_upload_after=Duration.days(7)),
             ],
             removal_policy=self._removal,
-            auto_delete_objects=not self._config.retain_data,  # every version, then the bucket
+            auto_delete_objects=self._auto_delete,  # every version, then the bucket
         )
 
     def _log_auto_delete_to_an_encrypted_group(self, config: Config) -> None:

@@ -104,3 +104,22 @@ def test_deletion_protection_without_retain_data_is_refused() -> None:
 @pytest.mark.parametrize("fixture", ["synth", "throwaway"])
 def test_the_workgroup_is_deleted_with_its_query_history(request: pytest.FixtureRequest, fixture: str) -> None:
     assert request.getfixturevalue(fixture).one("AWS::Athena::WorkGroup")["RecursiveDeleteOption"] is True
+
+
+
+def test_the_emulator_deploys_without_bucket_emptying(emulator) -> None:
+    """MiniStack cannot run CDK's Node.js auto-delete handler (the create would wait forever): the deployed-app
+    proof sets bucket_auto_delete: false, and still nothing is retained (its buckets go with the stack)."""
+    assert emulator.stack.config.retain_data is False
+    assert emulator.resources("Custom::S3AutoDeleteObjects") == {}
+    assert not [k for k in emulator.raw["Resources"] if k.startswith(AUTO_DELETE_PROVIDER_ID.replace(":", ""))]
+    assert _kept(emulator) == {}
+
+
+def test_bucket_auto_delete_must_be_a_bool() -> None:
+    from infra.archive import bucket_auto_delete
+    from infra.config import DEFAULT_CONTEXT
+
+    assert bucket_auto_delete(load_config(dict(DEFAULT_CONTEXT))) is True
+    with pytest.raises(ConfigError, match="bucket_auto_delete must be bool"):
+        bucket_auto_delete(load_config({**DEFAULT_CONTEXT, "bucket_auto_delete": "no"}))

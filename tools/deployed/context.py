@@ -18,6 +18,9 @@ EMULATOR_OVERRIDES: dict[str, Any] = {
     # Disposable: `cdk destroy` must remove everything so the redeploy proves there is no name clash.
     "retain_data": False,
     "table_deletion_protection": False,
+    # CDK's bucket-emptying custom resource runs a Node.js handler MiniStack cannot load (no @aws-sdk/client-s3
+    # in its local executor): the create would wait on a response that never comes. Buckets go without it here.
+    "bucket_auto_delete": False,
 }
 
 
