@@ -130,13 +130,16 @@ def throwaway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]
     yield _synthesize(tmp_path_factory.mktemp("cdk-throwaway"), throwaway_context())
 
 
+PROOF_SECRET_ARN = "arn:aws:secretsmanager:us-east-1:000000000000:secret:cryptostream/alphavantage-proof-AbCdEf"
+
+
 @pytest.fixture(scope="session")
 def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Synthesized]:
     """The app as ``make test-deployed`` deploys it to MiniStack: the CLI's JSON-string block over cdk.json."""
     from tools.deployed.context import emulator_block
 
     context = {
-        CONTEXT_KEY: json.dumps(emulator_block("http://127.0.0.1:9/query")),
+        CONTEXT_KEY: json.dumps(emulator_block("http://127.0.0.1:9/query", PROOF_SECRET_ARN)),
         "cli_credentials": "true",
         "skip_layer_bundling": True,
     }

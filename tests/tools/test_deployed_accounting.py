@@ -85,7 +85,8 @@ def test_missing_stack_outputs_are_one_line() -> None:
 
 
 def test_the_cli_context_is_one_json_string_over_cdk_json() -> None:
-    args = cdk_context_args("http://127.0.0.1:1/query")
+    args = cdk_context_args("http://127.0.0.1:1/query", "arn:aws:secretsmanager:us-east-1:0:secret:s-AbCdEf")
     assert args[0] == "-c" and args[1].startswith("cryptostream={")
     assert '"alphavantage_base_url": "http://127.0.0.1:1/query"' in args[1]
     assert all(f'"{key}"' in args[1] for key in EMULATOR_OVERRIDES)
+    assert '"alphavantage_secret_arn": "arn:aws:secretsmanager:us-east-1:0:secret:s-AbCdEf"' in args[1]

@@ -43,7 +43,7 @@ from tools.deployed.scenario import (
     wait_for,
 )
 
-MINISTACK = REPO_ROOT / ".venv-ministack" / "bin" / "ministack"
+MINISTACK_PYTHON = REPO_ROOT / ".venv-ministack" / "bin" / "python"
 WORKDIR = REPO_ROOT / ".deployed"
 SCHEDULED = "spot"  # the cdk.json schedule that fires within a minute of the deploy (rate 1 minute)
 
@@ -63,7 +63,9 @@ def clients_for(environment: dict[str, str]) -> Callable[[str], Any]:
 
     def client(name: str) -> Any:
         if name not in cache:
-            cache[name] = session.client(name, endpoint_url=environment["AWS_ENDPOINT_URL"], config=config)
+            cache[name] = session.client(
+                name, endpoint_url=environment["AWS_ENDPOINT_URL"], config=config, verify=environment["AWS_CA_BUNDLE"]
+            )
         return cache[name]
 
     return client
@@ -79,7 +81,7 @@ def run(auth: bool) -> int:
     simulator = MarketSimulator(seed=42)
     market_url = simulator.start()
     simulator.clock.set(frozen)
-    emulator = MiniStack(MINISTACK, workdir=WORKDIR, auth=auth)
+    emulator = MiniStack(MINISTACK_PYTHON, workdir=WORKDIR, auth=auth)
     try:
         started = time.monotonic()
         endpoint = emulator.start()
@@ -87,7 +89,10 @@ def run(auth: bool) -> int:
         say(f"MiniStack on {endpoint} (AUTH={'true' if auth else 'false'}); market simulator on {market_url}")
         environment = emulator.client_environment()
         client = clients_for(environment)
-        cdk = CdkCli(environment, cdk_context_args(market_url), WORKDIR)
+        secret_arn = client("secretsmanager").create_secret(
+            Name=f"{config.prefix}/alphavantage-deployed-proof", SecretString="deployed-app-proof"
+        )["ARN"]  # an existing secret: see tools/deployed/context.py for why
+        cdk = CdkCli(environment, cdk_context_args(market_url, secret_arn), WORKDIR)
         timings["cdk bootstrap"] = cdk.bootstrap(ACCOUNT_ID, REGION)
         say(f"bootstrapped in {timings['cdk bootstrap']:.1f} s")
         deployed = cdk.deploy()
@@ -95,8 +100,6 @@ def run(auth: bool) -> int:
         outputs = Outputs.from_stack(deployed.outputs, schedule_group=config.resource_name("producer"))
         deployed_at = time.monotonic()
         say(f"deployed in {deployed.seconds:.1f} s ({len(deployed.outputs)} outputs)")
-        client("secretsmanager").put_secret_value(SecretId=outputs.secret, SecretString="deployed-app-proof")
-
         started = time.monotonic()
         summary = invoke(client("lambda"), outputs.producer, backfill_event(pairs, frozen))
         expected = BACKFILL_BARS_PER_PAIR * len(pairs)
@@ -148,7 +151,7 @@ def run(auth: bool) -> int:
             client, stream=outputs.stream, table=outputs.table,
             queues=[config.quarantine_queue_name, f"{config.quarantine_queue_name}-esm-failures",
                     config.resource_name("schedule-dlq")],
-            buckets=[outputs.archive_bucket], schedule_group=outputs.schedule_group, secret=outputs.secret,
+            buckets=[outputs.archive_bucket], schedule_group=outputs.schedule_group,
             functions=[outputs.producer],
         )  # fmt: skip
         say(f"destroyed in {timings['cdk destroy']:.1f} s; left behind: {', '.join(left) or 'nothing'}")
@@ -156,7 +159,6 @@ def run(auth: bool) -> int:
             verdict.differences.append(f"cdk destroy left {', '.join(left)} (a redeploy on AWS would clash)")
         redeployed = cdk.deploy("redeploy")
         timings["cdk deploy again"] = redeployed.seconds
-        client("secretsmanager").put_secret_value(SecretId=outputs.secret, SecretString="deployed-app-proof")
         again = invoke(client("lambda"), outputs.producer, {"mode": "incremental", "interval": "spot"})
         say(f"deployed again in {redeployed.seconds:.1f} s; its producer published {again.get('published')}")
         if not again.get("published"):

@@ -12,6 +12,8 @@ from pathlib import Path
 CDK = ("npx", "--no-install", "cdk")
 # Not infra.assets.REPO_ROOT: importing infra.assets starts jsii (seconds, and a Node banner).
 REPO_ROOT = Path(__file__).resolve().parents[2]
+# A resource the emulator never completes must fail the proof, not hang CI (a deploy takes ~10-15 s).
+COMMAND_TIMEOUT_SECONDS = 300
 
 
 class CdkError(RuntimeError):
@@ -44,10 +46,13 @@ class CdkCli:
         log_path = self._workdir / f"cdk-{name}.log"
         started = time.monotonic()
         with log_path.open("wb") as log:
-            result = subprocess.run(
-                [*CDK, *arguments], cwd=REPO_ROOT, env=self._environment, stdout=log, stderr=subprocess.STDOUT,
-                check=False,
-            )  # fmt: skip
+            try:
+                result = subprocess.run(
+                    [*CDK, *arguments], cwd=REPO_ROOT, env=self._environment, stdout=log, stderr=subprocess.STDOUT,
+                    check=False, timeout=COMMAND_TIMEOUT_SECONDS,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise CdkError(f"cdk {name} did not finish in {COMMAND_TIMEOUT_SECONDS} s — see {log_path}") from None
         seconds = time.monotonic() - started
         if result.returncode != 0:
             tail = [line for line in log_path.read_text(errors="replace").splitlines() if line.strip()][-1:]

@@ -24,11 +24,18 @@ EMULATOR_OVERRIDES: dict[str, Any] = {
 }
 
 
-def emulator_block(market_url: str) -> dict[str, Any]:
-    """The overrides plus the producer's way to the market simulator (``alphavantage_base_url``)."""
-    return {**EMULATOR_OVERRIDES, "alphavantage_base_url": market_url}
+def emulator_block(market_url: str, secret_arn: str) -> dict[str, Any]:
+    """The overrides, the producer's way to the market simulator, and the API key secret to use.
+
+    The secret is an existing one (``alphavantage_secret_arn``, a supported configuration), created by the
+    proof before the deploy: MiniStack 1.5.33's CloudFormation answers ``Ref`` of a stack-owned secret with
+    its *name* where AWS answers its ARN, so under ``AUTH=true`` the producer's grant on its own secret names
+    a resource no request can match. With a full ARN in the grant, the emulator enforces it as AWS would.
+    """
+    return {**EMULATOR_OVERRIDES, "alphavantage_base_url": market_url, "alphavantage_secret_arn": secret_arn}
 
 
-def cdk_context_args(market_url: str) -> list[str]:
+def cdk_context_args(market_url: str, secret_arn: str) -> list[str]:
     """``-c`` arguments for the CDK CLI: the block as the JSON string the CLI hands the app, merged over cdk.json."""
-    return ["-c", f"cryptostream={json.dumps(emulator_block(market_url))}", "-c", "cli_credentials=true"]
+    block = emulator_block(market_url, secret_arn)
+    return ["-c", f"cryptostream={json.dumps(block)}", "-c", "cli_credentials=true"]

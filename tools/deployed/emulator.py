@@ -9,12 +9,14 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import ssl
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from pathlib import Path
 
+LAUNCHER = Path(__file__).with_name("ministack_launcher.py")  # MiniStack with its SQS batch actions as AWS's
 ACCOUNT_ID = "000000000000"  # MiniStack's account
 REGION = "us-east-1"
 # MiniStack treats these as the account's root: the operator (CDK CLI, this harness), never a function.
@@ -31,34 +33,59 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 only, made for this run (never MiniStack's cached one in /tmp)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / "server.crt", directory / "server.key"
+    command = [
+        "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
+        "-days", "2", "-subj", "/CN=127.0.0.1/O=cryptostream deployed-app proof",
+        "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1",
+    ]  # fmt: skip
+    try:
+        subprocess.run(command, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise EmulatorError(f"openssl could not make the emulator's certificate: {exc}") from None
+    return cert, key
+
+
 class MiniStack:
-    def __init__(self, executable: Path, *, workdir: Path, auth: bool = True, port: int | None = None) -> None:
-        self.executable = executable
+    """MiniStack over TLS, because the stack's buckets and queues refuse plain HTTP (``aws:SecureTransport``)."""
+
+    def __init__(self, python: Path, *, workdir: Path, auth: bool = True, port: int | None = None) -> None:
+        self.python = python  # the emulator's own virtualenv
         self.workdir = workdir
         self.auth = auth
         self.port = port or free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.endpoint = f"https://127.0.0.1:{self.port}"
         self.log_path = workdir / "ministack.log"
+        self.certificate: Path | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60.0) -> str:
-        if not self.executable.exists():
-            raise EmulatorError(f"{self.executable} not found: run `make test-deployed` (it installs MiniStack)")
+        if not self.python.exists():
+            raise EmulatorError(f"{self.python} not found: run `make test-deployed` (it installs MiniStack)")
         self.workdir.mkdir(parents=True, exist_ok=True)
+        self.certificate, key = self_signed_certificate(self.workdir / "tls")
         environment = {
             **os.environ,
             "GATEWAY_PORT": str(self.port),
             "BIND_HOST": "127.0.0.1",  # its default is 0.0.0.0: never expose the emulator
             "AUTH": "true" if self.auth else "false",
             "LOG_LEVEL": "INFO",
+            "USE_SSL": "1",
+            "MINISTACK_SSL_CERT": str(self.certificate),
+            "MINISTACK_SSL_KEY": str(key),
         }
-        # The emulator and its function subprocesses must not inherit an endpoint or credentials of ours.
-        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN"):
+        # The emulator and its function subprocesses must not inherit an endpoint, credentials or CA bundle of
+        # ours: MiniStack only fills in its own bundle (system roots + its certificate) where none is set.
+        for name in ("AWS_ENDPOINT_URL", "AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_CA_BUNDLE", "REQUESTS_CA_BUNDLE",
+                     "SSL_CERT_FILE", "NODE_EXTRA_CA_CERTS"):  # fmt: skip
             environment.pop(name, None)
         log = self.log_path.open("wb")
         # Own process group: stop() ends MiniStack and every function worker it spawned.
         self._process = subprocess.Popen(
-            [str(self.executable)], cwd=self.workdir, env=environment, stdout=log, stderr=subprocess.STDOUT,
+            [str(self.python), str(LAUNCHER)], cwd=self.workdir, env=environment, stdout=log, stderr=subprocess.STDOUT,
             start_new_session=True,
         )  # fmt: skip
         deadline = time.monotonic() + timeout
@@ -72,8 +99,9 @@ class MiniStack:
         raise EmulatorError(f"MiniStack did not answer on {self.endpoint} within {timeout:.0f} s; see {self.log_path}")
 
     def healthy(self) -> bool:
+        context = ssl.create_default_context(cafile=str(self.certificate))
         try:
-            with urllib.request.urlopen(f"{self.endpoint}/_ministack/health", timeout=2) as response:
+            with urllib.request.urlopen(f"{self.endpoint}/_ministack/health", timeout=2, context=context) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
@@ -100,4 +128,7 @@ class MiniStack:
             "AWS_DEFAULT_REGION": REGION,
             "CDK_DEFAULT_ACCOUNT": ACCOUNT_ID,
             "CDK_DEFAULT_REGION": REGION,
+            # The AWS SDKs (boto3 here, the CDK CLI's JavaScript SDK) trust the emulator's certificate.
+            "AWS_CA_BUNDLE": str(self.certificate),
+            "NODE_EXTRA_CA_CERTS": str(self.certificate),
         }

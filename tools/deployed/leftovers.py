@@ -19,14 +19,13 @@ def _exists(call: Any, **kwargs: Any) -> bool:
 
 
 def leftovers(clients: Any, *, stream: str, table: str, queues: list[str], buckets: list[str],
-              schedule_group: str, secret: str, functions: list[str]) -> list[str]:  # fmt: skip
+              schedule_group: str, functions: list[str]) -> list[str]:  # fmt: skip
     """Names of what survived; empty when the destroy removed everything it should."""
     found = []
     checks = [
         (f"stream {stream}", clients("kinesis").describe_stream_summary, {"StreamName": stream}),
         (f"table {table}", clients("dynamodb").describe_table, {"TableName": table}),
         (f"schedule group {schedule_group}", clients("scheduler").get_schedule_group, {"Name": schedule_group}),
-        (f"secret {secret}", clients("secretsmanager").describe_secret, {"SecretId": secret}),
     ]
     checks += [(f"queue {q}", clients("sqs").get_queue_url, {"QueueName": q}) for q in queues]
     checks += [(f"bucket {b}", clients("s3").head_bucket, {"Bucket": b}) for b in buckets]
