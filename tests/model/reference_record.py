@@ -54,7 +54,9 @@ def _decimal(name: str, raw: object) -> Decimal:
     # DynamoDB's number limits, spelled out independently: 38 significant digits, 1E-130 .. 9.99E+125
     significant = "".join(str(d) for d in value.as_tuple().digits).strip("0")  # no context rounding
     if len(significant) > 38:
-        raise PoisonRecord(f"unrepresentable_number: {name} has {len(significant)} significant digits")
+        raise PoisonRecord(
+            f"unrepresentable_number: {name} has {len(significant)} significant digits, DynamoDB keeps 38"
+        )
     if value and not Decimal("1E-130") <= abs(value) < Decimal("1E+126"):
         raise PoisonRecord(f"unrepresentable_number: {name}={value} is outside DynamoDB's range")
     return value
