@@ -88,10 +88,10 @@ bench: install  ## benchmarks (medians of repeated runs); rewrites docs/benchmar
 	$(PY) -m bench
 
 soak: install  ## 100,000 quotes on the embedded stack under every fault kind; fails if anything is lost
-	$(PY) -m cryptostream.soak --quotes 100000
+	$(PY) -m tools.soak --quotes 100000
 
 soak-short: install  ## the soak at 10,000 quotes (CI)
-	$(PY) -m cryptostream.soak --quotes 10000
+	$(PY) -m tools.soak --quotes 10000
 
 # --- the deployed app, proven: see docs/infrastructure.md "Verified by deployment" ---------------
 # MiniStack (an independent AWS emulator, MIT) in its own venv. Its Lambda functions run on this venv's

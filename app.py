@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import sys
 
+from cryptostream_config.deployment import ConfigError
 from infra.app_factory import build_app
 from infra.assets import LayerBuildError
-from infra.config import ConfigError
 
 
 def main() -> int:

@@ -1,7 +1,7 @@
 """cryptostream analytics: one set of Athena (Trino) SQL run on Athena or locally on DuckDB.
 
 Public entry points: ``run_query`` (a named query on the local engine), ``run_rollups``
-(incremental rollups), ``write_chart`` (candlestick PNG) and ``analytics.cli.register``.
+(incremental rollups), ``write_chart`` (candlestick PNG) and ``cli.analytics.register``.
 Heavy imports (DuckDB, matplotlib) happen inside those functions, not here.
 """
 

@@ -1,11 +1,12 @@
-"""Names the analytics needs, from the one configuration (``infra.config``: cdk.json) with the environment on top."""
+"""Names the analytics needs, from the one configuration (``cryptostream_config.deployment``: cdk.json)
+with the environment on top."""
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, replace
 
-from infra.config import Config, load_deployment_config
+from cryptostream_config.deployment import Config, load_deployment_config
 
 
 @dataclass(frozen=True)

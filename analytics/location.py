@@ -138,7 +138,7 @@ def discover_endpoint(endpoint: str | None = None) -> str | None:
     if explicit:
         return explicit
     try:
-        from cryptostream.target import TargetError, resolve
+        from cli.target import TargetError, resolve
     except ImportError:  # analytics installed without the local stack
         return None
     try:

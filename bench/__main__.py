@@ -18,7 +18,7 @@ DOC = ROOT / "docs" / "benchmarks.md"
 
 
 def _soak(quotes: int) -> dict[str, Any]:
-    from cryptostream.soak import SoakConfig, run_soak
+    from tools.soak import SoakConfig, run_soak
 
     report = run_soak(SoakConfig(quotes=quotes))
     return {**json.loads(report.as_json()), "summary_line": report.summary_line()}

@@ -1,5 +1,5 @@
 """Archive bytes per million quotes (Parquet against JSON lines) and the local rollup over 1,000,000
-bars with its peak memory: the analytics engineer's ``analytics.bench.bench_rollup``, repeated."""
+bars with its peak memory: the analytics engineer's ``bench.rollup_bench.bench_rollup``, repeated."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 
 def bench_archive(n_bars: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
-    from analytics.bench import bench_rollup
+    from bench.rollup_bench import bench_rollup
 
     runs = [bench_rollup(n_bars) for _ in range(repeats)]
     first = runs[0]

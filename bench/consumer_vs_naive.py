@@ -76,8 +76,8 @@ def against_moto(batches: int = 4, batch_size: int = 500, pairs: int = 10, repea
     """Wall-clock records per second of both consumers writing to the embedded moto server."""
     from consumer import clients
     from consumer.handler import lambda_handler
-    from cryptostream.local.lambda_context import LocalLambdaContext
-    from cryptostream.local.stack import LocalStack
+    from local.lambda_context import LocalLambdaContext
+    from local.stack import LocalStack
 
     records = batches * batch_size
     base = consumer_bench.make_events(batches, batch_size, pairs)

@@ -14,11 +14,11 @@ import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cryptostream.local.stack import LocalStack
-from cryptostream.percentiles import percentile
 from cryptostream_model.keys import LATEST_SK, table_pk
 from cryptostream_model.record import format_ts, quote_from_dict
+from local.stack import LocalStack
 from producer.publisher import KinesisPublisher
+from tools.percentiles import percentile
 
 POLL_SECONDS = 0.02
 START = datetime(2026, 11, 20, tzinfo=UTC)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bench.machine import Machine
-from cryptostream.soak.faults import FAULT_KINDS
+from tools.soak.faults import FAULT_KINDS
 
 PY = ".venv/bin/python"
 
@@ -160,8 +160,8 @@ def _archive(r: dict[str, Any]) -> str:
     return "\n\n".join(
         [
             "## Archive size and the local rollup",
-            f"Command: `{PY} -m bench archive` (runs `analytics.bench.bench_rollup`, the analytics "
-            f"engineer's benchmark; also `{PY} -m analytics.bench 1000000`). {r['n_bars']:,} 5-minute bars over "
+            f"Command: `{PY} -m bench archive` (runs `bench.rollup_bench.bench_rollup`, the analytics "
+            f"engineer's benchmark; also `{PY} -m bench.rollup_bench 1000000`). {r['n_bars']:,} 5-minute bars over "
             f"10 pairs; rollup times are medians of {r['repeats']} runs, each in a fresh process.",
             _table(
                 ("archive format", "bytes per million quotes"),
@@ -186,7 +186,7 @@ def _soak(r: dict[str, Any], quotes: int) -> str:
     return "\n\n".join(
         [
             "## Soak under injected faults",
-            f"Command: `{PY} -m cryptostream.soak --quotes {quotes}` "
+            f"Command: `{PY} -m tools.soak --quotes {quotes}` "
             + ("(`make soak`). " if quotes >= 100_000 else "(`make soak-short` runs 10,000; `make soak` 100,000). ")
             + "The embedded stack streams simulated market hours through the real producer and consumer "
             "while every fault kind is injected, then accounts for every record: each valid quote in DynamoDB "

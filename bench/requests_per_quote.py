@@ -18,9 +18,9 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bench.api_calls import counting_api_calls
-from cryptostream.demo import count_bars, stream_market
-from cryptostream.local.stack import LocalStack
+from cli.demo import count_bars, stream_market
 from cryptostream_model.keys import WATERMARK_SK
+from local.stack import LocalStack
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PAIRS = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "LTC-USD", "DOT-USD", "BTC-EUR", "ETH-EUR"]

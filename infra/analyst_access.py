@@ -11,10 +11,10 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from cryptostream_config.deployment import Config
 from cryptostream_model.archive import ARCHIVE_PREFIX
 from infra.archive import Archive
 from infra.catalog import SPILL_PREFIX, Catalog
-from infra.config import Config
 from infra.nag import acknowledge, logical_id, rendered
 
 ATHENA_QUERY_ACTIONS = [

@@ -7,7 +7,14 @@ from typing import Any
 
 from aws_cdk import App, CliCredentialsStackSynthesizer, Environment
 
-from infra.config import CONTEXT_KEY, REPO_CDK_JSON, Config, load_config, merged_context, read_cdk_context
+from cryptostream_config.deployment import (
+    CONTEXT_KEY,
+    REPO_CDK_JSON,
+    Config,
+    load_config,
+    merged_context,
+    read_cdk_context,
+)
 from infra.nag import enable_nag
 from infra.stack import CryptostreamStack
 

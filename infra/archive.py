@@ -16,9 +16,9 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from cryptostream_config.deployment import CONTEXT_KEY, Config, ConfigError
 from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
 from infra.archive_transform import ArchiveTransform
-from infra.config import CONTEXT_KEY, Config, ConfigError
 from infra.encryption import customer_key
 from infra.log_groups import encrypted_log_group, function_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id

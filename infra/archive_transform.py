@@ -15,7 +15,7 @@ from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from infra.config import Config
+from cryptostream_config.deployment import Config
 from infra.functions import pipeline_function
 
 PACKAGE = "archive_transform"  # handler: archive_transform.handler.lambda_handler

@@ -18,10 +18,10 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sam as sam
 from constructs import Construct
 
+from cryptostream_config.deployment import Config, ConfigError
 from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, ARCHIVE_TABLE, PARTITION_COLUMNS
 from infra.archive import Archive
 from infra.assets import REPO_ROOT
-from infra.config import Config, ConfigError
 from infra.log_groups import function_log_group
 from infra.nag import acknowledge, acknowledge_table_indexes, logical_id, rendered
 from infra.serving import QuoteTable

@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisanalyticsv2 as flink
 from constructs import Construct
 
-from infra.config import Config
+from cryptostream_config.deployment import Config
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, rendered
 from infra.removal import removal_policy

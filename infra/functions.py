@@ -11,8 +11,8 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
+from cryptostream_config.deployment import Config
 from infra.assets import ARCHITECTURE, RUNTIME, function_code
-from infra.config import Config
 from infra.log_groups import function_log_group
 from infra.nag import acknowledge_xray
 from infra.roles import lambda_role

@@ -12,8 +12,8 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cryptostream_config.deployment import Config, ScheduleConfig
 from infra.assets import ARCHITECTURE, RUNTIME, dependency_layer_code
-from infra.config import Config, ScheduleConfig
 from infra.encryption import customer_key
 from infra.functions import pipeline_function
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id

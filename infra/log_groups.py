@@ -16,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from infra.config import LOG_RETENTION_DAYS, Config
+from cryptostream_config.deployment import LOG_RETENTION_DAYS, Config
 from infra.encryption import customer_key
 
 # jsii enum values are names, not days: pair them with CloudWatch's list (same order).

@@ -14,8 +14,8 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from cryptostream_config.deployment import Config
 from infra.archive import Archive
-from infra.config import Config
 from infra.encryption import customer_key
 from infra.ingestion import Ingestion
 from infra.processing import Processing

@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from infra.config import Config
+from cryptostream_config.deployment import Config
 from infra.encryption import customer_key
 from infra.functions import pipeline_function
 from infra.nag import acknowledge

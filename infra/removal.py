@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 
-from infra.config import Config
+from cryptostream_config.deployment import Config
 
 
 def removal_policy(config: Config) -> RemovalPolicy:

@@ -7,8 +7,8 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
+from cryptostream_config.deployment import Config
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
-from infra.config import Config
 from infra.encryption import customer_key
 
 # What DynamoDB asks KMS for, with the caller's permissions, when it reads or writes items of a table with a

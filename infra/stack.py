@@ -5,10 +5,10 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
+from cryptostream_config.deployment import Config
 from infra.analyst_access import analyst_policy
 from infra.archive import Archive
 from infra.catalog import Catalog
-from infra.config import Config
 from infra.flink import StudioNotebook
 from infra.ingestion import Ingestion
 from infra.observability import Observability, Pipeline

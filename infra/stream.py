@@ -6,7 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_kinesis as kinesis
 from constructs import Construct
 
-from infra.config import Config
+from cryptostream_config.deployment import Config
 from infra.encryption import customer_key
 from infra.nag import acknowledge
 from infra.removal import removal_policy

@@ -1,5 +1,5 @@
 """The one configuration: every view of cdk.json (CDK's, the local stack's, the analytics', the cost model's)
-comes from ``infra.config`` and agrees with the others; a bad cdk.json is one ConfigError line."""
+comes from ``cryptostream_config.deployment`` and agrees with the others; a bad cdk.json is one ConfigError line."""
 
 from __future__ import annotations
 
@@ -13,9 +13,7 @@ from pathlib import Path
 import pytest
 
 from analytics.config import load_config as analytics_config
-from cryptostream.config import load_config as local_config
-from cryptostream.cost.deployment import load_deployment
-from infra.config import (
+from cryptostream_config.deployment import (
     CONTEXT_KEY,
     DEFAULT_CONTEXT,
     REPO_CDK_JSON,
@@ -25,6 +23,8 @@ from infra.config import (
     read_cdk_context,
     read_context,
 )
+from cryptostream_config.local import load_config as local_config
+from tools.cost.deployment import load_deployment
 
 ENV_OVERRIDES = (
     "PAIRS",
@@ -182,7 +182,7 @@ def test_the_cli_says_a_bad_cdk_json_in_one_line(tmp_path: Path) -> None:
         "AWS_EC2_METADATA_DISABLED": "true",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "cryptostream.cli", "quote", "BTC-USD"],
+        [sys.executable, "-m", "cli.main", "quote", "BTC-USD"],
         capture_output=True,
         text=True,
         env=env,
@@ -198,7 +198,7 @@ def test_the_cli_says_a_bad_cdk_json_in_one_line(tmp_path: Path) -> None:
 
 def test_reading_the_configuration_imports_no_cdk() -> None:
     code = (
-        "import sys, cryptostream.config, analytics.config, cryptostream.cost.deployment;"
+        "import sys, cryptostream_config.local, analytics.config, tools.cost.deployment;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'constructs', 'jsii')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

@@ -15,7 +15,7 @@ from tests.analytics import reference
 from tests.analytics.test_queries import assert_rows_equal
 from tests.fixtures.archive.builder import build_rows
 
-archiver = pytest.importorskip("cryptostream.local.archiver")
+archiver = pytest.importorskip("local.archiver")
 
 
 def test_queries_read_what_the_local_archiver_writes(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from analytics import write_chart
 from analytics.catalog import QueryError
-from analytics.cli import register
+from cli.analytics import register
 from tests.analytics import reference
 from tests.fixtures.archive.builder import FixtureArchive
 

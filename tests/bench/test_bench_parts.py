@@ -99,7 +99,7 @@ def test_report_names_the_machine_and_a_command_for_every_section():
     assert machine.cpu_model in text and f"{machine.cpus} CPUs" in text
     for section in ("consumer", "moto", "requests", "freshness", "imports", "archive"):
         assert f"-m bench {section}`" in text
-    assert "-m cryptostream.soak --quotes 10`" in text and "**4.5x**" in text and "| 1 | 2 | 12.5 | 20.0 |" in text
+    assert "-m tools.soak --quotes 10`" in text and "**4.5x**" in text and "| 1 | 2 | 12.5 | 20.0 |" in text
 
 
 def test_requests_table_sets_transaction_writes_beside_the_default():

@@ -10,10 +10,10 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from cryptostream.cli import app
-from cryptostream.demo import poison_records
-from cryptostream.local.stack import LocalStack
+from cli.demo import poison_records
+from cli.main import app
 from cryptostream_model.record import format_ts
+from local.stack import LocalStack
 
 runner = CliRunner()
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -98,7 +98,7 @@ def test_produce_runs_the_producer_against_the_running_stack(stack):
 def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path):
     env = {"CRYPTOSTREAM_HOME": str(tmp_path), "PATH": "/usr/bin:/bin", "AWS_EC2_METADATA_DISABLED": "true"}
     done = subprocess.run(
-        [sys.executable, "-m", "cryptostream.cli", *args], capture_output=True, text=True, env=env, timeout=120
+        [sys.executable, "-m", "cli.main", *args], capture_output=True, text=True, env=env, timeout=120
     )
     assert done.returncode == 2, done.stderr
     assert "Traceback" not in done.stderr + done.stdout
@@ -115,7 +115,7 @@ def test_no_stack_and_no_credentials_is_one_line(tmp_path):
         "AWS_SHARED_CREDENTIALS_FILE": "/nonexistent",
     }
     done = subprocess.run(
-        [sys.executable, "-m", "cryptostream.cli", "quote", "BTC-USD"],
+        [sys.executable, "-m", "cli.main", "quote", "BTC-USD"],
         capture_output=True,
         text=True,
         env=env,

@@ -13,8 +13,8 @@ from moto import mock_aws
 
 from consumer import clients as consumer_clients
 from consumer.retry import Backoff
-from cryptostream.local.resources import serving_table_definition
 from cryptostream_model.keys import TTL_ATTRIBUTE
+from local.resources import serving_table_definition
 
 TABLE = "cryptostream-quotes"
 QUEUE = "cryptostream-quarantine"

@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cryptostream.cost.cli import register
+from cli.cost import register
 from cryptostream_model.intervals import INTERVALS
 
 app = typer.Typer()

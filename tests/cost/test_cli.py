@@ -10,7 +10,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from cryptostream.cost.cli import register
+from cli.cost import register
 
 REPO_CDK_JSON = Path(__file__).resolve().parents[2] / "cdk.json"
 

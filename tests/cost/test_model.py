@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pytest
 
-from cryptostream.cost.model import estimate
-from cryptostream.cost.prices import load_price_book
-from cryptostream.cost.workload import Workload
+from tools.cost.model import estimate
+from tools.cost.prices import load_price_book
+from tools.cost.workload import Workload
 
 GIB = 1024**3
 RUNS = 730

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from cryptostream.cost.advice import dominant, notes
-from cryptostream.cost.model import estimate
-from cryptostream.cost.prices import load_price_book
-from cryptostream.cost.workload import Workload
+from tools.cost.advice import dominant, notes
+from tools.cost.model import estimate
+from tools.cost.prices import load_price_book
+from tools.cost.workload import Workload
 
 
 @pytest.fixture(scope="module")

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from cryptostream.cost.prices import PRICES_PATH, PriceBookError, load_price_book, parse_price_book
+from tools.cost.prices import PRICES_PATH, PriceBookError, load_price_book, parse_price_book
 
 
 @pytest.fixture(scope="module")

@@ -12,11 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from cryptostream.demo import count_bars, poison_records, stream_market
-from cryptostream.local.stack import LocalStack
+from cli.demo import count_bars, poison_records, stream_market
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import format_ts
 from cryptostream_model.serving import get_latest, query_bars
+from local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e
 
@@ -106,7 +106,7 @@ def test_restarted_stack_resumes_from_checkpoints_without_loss(tmp_path):
 
 def test_external_emulator_is_used_unchanged(tmp_path):
     """--endpoint / AWS_ENDPOINT_URL: the same stack on someone else's emulator (here a separate moto)."""
-    from cryptostream.local.moto_server import EmbeddedMotoServer
+    from local.moto_server import EmbeddedMotoServer
 
     emulator = EmbeddedMotoServer(None)
     url = emulator.start()

@@ -130,10 +130,10 @@ def firehose_event(stack: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def recorded_pipeline_run() -> RecordedRun:
-    from cryptostream.demo import poison_records
-    from cryptostream.local.stack import LocalStack
+    from cli.demo import poison_records
     from cryptostream_model.keys import LEASE_SK, lease_pk
     from cryptostream_model.record import format_ts
+    from local.stack import LocalStack
 
     recorder = CallRecorder()
     summaries: dict[str, Any] = {}

@@ -22,9 +22,9 @@ os.environ.setdefault("AWS_EC2_METADATA_DISABLED", "true")
 
 from aws_cdk.assertions import Template  # noqa: E402
 
+from cryptostream_config.deployment import CONTEXT_KEY  # noqa: E402
 from infra.app_factory import build_app, cdk_json_context  # noqa: E402
 from infra.assets import LayerBuildError  # noqa: E402
-from infra.config import CONTEXT_KEY  # noqa: E402
 
 
 @dataclass(frozen=True)

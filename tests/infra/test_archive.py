@@ -67,7 +67,7 @@ def test_poison_lands_where_the_local_archiver_puts_it(synth) -> None:
     rendered = error_prefix.replace("!{firehose:error-output-type}", "processing-failed").replace(
         "!{timestamp:yyyy-MM-dd}", "2026-11-22"
     )
-    assert rendered == f"{ERROR_PREFIX}processing-failed/dt=2026-11-22/"  # cryptostream/local/archiver.py
+    assert rendered == f"{ERROR_PREFIX}processing-failed/dt=2026-11-22/"  # local/archiver.py
 
 
 def test_a_full_processor_buffer_fits_lambdas_synchronous_payload_limit(synth) -> None:

@@ -6,8 +6,8 @@ import copy
 
 import pytest
 
+from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, load_config
 from infra.app_factory import cdk_json_context
-from infra.config import CONTEXT_KEY, ConfigError, load_config
 
 pytestmark = pytest.mark.infra
 

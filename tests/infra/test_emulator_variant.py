@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, load_config, merged_context
 from infra.app_factory import cdk_json_context
-from infra.config import CONTEXT_KEY, ConfigError, load_config, merged_context
 
 pytestmark = pytest.mark.infra
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import pytest
 
+from cryptostream_config.deployment import ConfigError, load_config
 from infra.archive import AUTO_DELETE_PROVIDER_ID
-from infra.config import ConfigError, load_config
 from infra.log_groups import LOGS_KEY_ID
 
 pytestmark = pytest.mark.infra
@@ -92,7 +92,7 @@ def test_without_retain_data_the_table_can_be_deleted(request: pytest.FixtureReq
 
 def test_deletion_protection_without_retain_data_is_refused() -> None:
     """A protected table would stop `cdk destroy` half-way: the combination does not synthesize."""
-    from infra.config import DEFAULT_CONTEXT
+    from cryptostream_config.deployment import DEFAULT_CONTEXT
 
     block = {**DEFAULT_CONTEXT, "retain_data": False, "table_deletion_protection": True}
     with pytest.raises(ConfigError, match="table_deletion_protection must be false when retain_data is false"):
@@ -117,8 +117,8 @@ def test_the_emulator_deploys_without_bucket_emptying(emulator) -> None:
 
 
 def test_bucket_auto_delete_must_be_a_bool() -> None:
+    from cryptostream_config.deployment import DEFAULT_CONTEXT
     from infra.archive import bucket_auto_delete
-    from infra.config import DEFAULT_CONTEXT
 
     assert bucket_auto_delete(load_config(dict(DEFAULT_CONTEXT))) is True
     with pytest.raises(ConfigError, match="bucket_auto_delete must be bool"):

@@ -4,9 +4,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cryptostream.config import ConsumerMapping
-from cryptostream.local.checkpoints import CheckpointStore
-from cryptostream.local.shard_reader import ShardReader
+from cryptostream_config.local import ConsumerMapping
+from local.checkpoints import CheckpointStore
+from local.shard_reader import ShardReader
 
 
 @pytest.fixture

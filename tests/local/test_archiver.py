@@ -8,9 +8,9 @@ import json
 import boto3
 import pyarrow.parquet as pq
 
-from cryptostream.local.archiver import ARCHIVE_SCHEMA, LocalArchiver
-from cryptostream.local.checkpoints import CheckpointStore
 from cryptostream_model.archive import ARCHIVE_COLUMNS
+from local.archiver import ARCHIVE_SCHEMA, LocalArchiver
+from local.checkpoints import CheckpointStore
 from tests.local.conftest import put, reader
 
 BUCKET = "cryptostream-archive"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 
-from cryptostream.local.checkpoints import CheckpointStore
-from cryptostream.local.event_source import KinesisEventSourceMapping
+from local.checkpoints import CheckpointStore
+from local.event_source import KinesisEventSourceMapping
 from tests.local.conftest import mapping_settings, put, reader
 
 ARN = "arn:aws:kinesis:us-east-1:123456789012:stream/s"

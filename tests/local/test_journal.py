@@ -5,8 +5,8 @@ from __future__ import annotations
 import boto3
 import pytest
 
-from cryptostream.local.journal import is_state_changing
-from cryptostream.local.moto_server import EmbeddedMotoServer
+from local.journal import is_state_changing
+from local.moto_server import EmbeddedMotoServer
 
 
 def clients(endpoint: str):

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from cryptostream.local.moto_server import EmbeddedMotoServer
+from local.moto_server import EmbeddedMotoServer
 
 
 @pytest.fixture(scope="module")

@@ -10,15 +10,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from cryptostream.demo import stream_market
-from cryptostream.local.stack import LocalStack
-from cryptostream.soak import FaultRates, SoakConfig, run_soak
-from cryptostream.soak.__main__ import main
-from cryptostream.soak.faults import FAULT_KINDS
-from cryptostream.soak.ledger import Ledger, PoisonSent, bar_key
-from cryptostream.soak.verify import verify
+from cli.demo import stream_market
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import format_ts
+from local.stack import LocalStack
+from tools.soak import FaultRates, SoakConfig, run_soak
+from tools.soak.__main__ import main
+from tools.soak.faults import FAULT_KINDS
+from tools.soak.ledger import Ledger, PoisonSent, bar_key
+from tools.soak.verify import verify
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
-from cryptostream.cli import UserError, app
-from cryptostream.target import TargetError
+from cli.main import UserError, app
+from cli.target import TargetError
 
 ROOT = Path(__file__).resolve().parents[2]
 DEAD_ENDPOINT = "http://127.0.0.1:9"  # the discard port: nothing listens
@@ -176,7 +176,7 @@ def test_random_arguments_end_in_a_clean_exit(no_target, args):
 )
 def test_main_prints_one_error_line_without_a_traceback(no_target, args):
     env = {k: v for k, v in os.environ.items() if k != "CRYPTOSTREAM_DEBUG"} | {"COLUMNS": "200"}
-    code = "import sys; from cryptostream.cli import main; sys.argv = ['cryptostream', *sys.argv[1:]]; main()"
+    code = "import sys; from cli.main import main; sys.argv = ['cryptostream', *sys.argv[1:]]; main()"
     done = subprocess.run(
         [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, cwd=no_target, timeout=120
     )

@@ -23,10 +23,10 @@ from moto import mock_aws
 
 from consumer import clients as consumer_clients
 from consumer.handler import lambda_handler
-from cryptostream.local.lambda_context import LocalLambdaContext
-from cryptostream.local.resources import serving_table_definition
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import PoisonRecord, parse_record
+from local.lambda_context import LocalLambdaContext
+from local.resources import serving_table_definition
 from tests.consumer.events import FIRST_SEQUENCE, kinesis_record, quote
 
 TABLE, QUEUE = "cryptostream-quotes", "cryptostream-quarantine"

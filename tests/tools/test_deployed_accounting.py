@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from cryptostream.local.simulator import MarketSimulator
+from local.simulator import MarketSimulator
 from tools.deployed.context import EMULATOR_OVERRIDES, cdk_context_args
 from tools.deployed.hops import ArchiveContents, Quarantine, StreamContents, TableContents, reconcile
 from tools.deployed.scenario import BACKFILL_BARS_PER_PAIR, Outputs, ScenarioError, backfill_event, market_moment

@@ -23,9 +23,9 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from cryptostream.local.simulator import MarketSimulator
+from cryptostream_config.deployment import ConfigError, load_deployment_config
 from cryptostream_model.archive import ARCHIVE_PREFIX
-from infra.config import ConfigError, load_deployment_config
+from local.simulator import MarketSimulator
 from tools.deployed.cdk_cli import REPO_ROOT, CdkCli, CdkError
 from tools.deployed.context import cdk_context_args
 from tools.deployed.emulator import ACCOUNT_ID, REGION, EmulatorError, MiniStack

@@ -1,0 +1,76 @@
+"""The ``cryptostream cost`` command; the main CLI adds it with ``register(app)``."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+
+from tools.cost.advice import dominant, notes
+from tools.cost.deployment import DeploymentError, load_deployment
+from tools.cost.model import estimate
+from tools.cost.prices import PriceBookError, load_price_book
+from tools.cost.render import print_report, report_dict, report_markdown
+from tools.cost.workload import Workload, WorkloadError
+
+EXIT_BAD_INPUT = 2
+
+
+def cost(
+    pairs: int = typer.Option(..., "--pairs", help="Number of pairs the producer fetches every run."),
+    interval: str = typer.Option(..., "--interval", help="1min|5min|15min|30min|60min|spot|1d"),
+    region: str = typer.Option("us-east-1", "--region", help="AWS region whose prices to use."),
+    shards: int | None = typer.Option(
+        None, "--shards", help="0 = on-demand stream, N = provisioned shards [default: cdk.json stream_shards]"
+    ),
+    consumer_batch: int | None = typer.Option(
+        None, "--consumer-batch", help="Consumer batch size [default: cdk.json consumer.batch_size]"
+    ),
+    athena_gb_per_day: float = typer.Option(0.1, "--athena-gb-per-day", help="GB Athena scans per day."),
+    athena_queries_per_day: int = typer.Option(24, "--athena-queries-per-day", help="Athena queries per day."),
+    retention_days: int | None = typer.Option(
+        None, "--retention-days", help="DynamoDB history TTL in days [default: cdk.json history_ttl_days]"
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
+    as_markdown: bool = typer.Option(False, "--markdown", help="Print one Markdown table."),
+) -> None:
+    """Monthly AWS cost of the deployed pipeline, from published prices (tools/cost/prices.json)."""
+    try:
+        deployment = load_deployment()
+        workload = Workload(
+            pairs=pairs,
+            interval=interval,
+            region=region,
+            shards=deployment.stream_shards if shards is None else shards,
+            consumer_batch=deployment.consumer_batch_size if consumer_batch is None else consumer_batch,
+            batching_window_seconds=deployment.consumer_batching_window_seconds,
+            parallelization_factor=deployment.consumer_parallelization_factor,
+            athena_gb_per_day=athena_gb_per_day,
+            athena_queries_per_day=athena_queries_per_day,
+            retention_days=deployment.history_ttl_days if retention_days is None else retention_days,
+            stream_retention_hours=deployment.stream_retention_hours,
+            firehose_buffer_seconds=deployment.firehose_buffer_seconds,
+            firehose_buffer_mib=deployment.firehose_buffer_mib,
+            spot_rate_minutes=deployment.spot_rate_minutes,
+            schedules=deployment.schedules,
+        )
+        book = load_price_book()
+        report = estimate(workload, book)
+    except (WorkloadError, PriceBookError, DeploymentError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(EXIT_BAD_INPUT) from None
+    verdict = dominant(report, book)
+    remarks = notes(report)
+    if as_json:
+        typer.echo(json.dumps(report_dict(report, verdict, remarks)))
+        return
+    if as_markdown:
+        typer.echo(report_markdown(report, verdict, remarks))
+        return
+    print_report(Console(width=140), report, verdict, remarks)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the ``cost`` command to the main ``cryptostream`` application."""
+    app.command("cost")(cost)

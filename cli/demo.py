@@ -1,0 +1,261 @@
+"""``cryptostream demo``: the whole pipeline on the embedded stack, in simulated market time.
+
+The simulator's clock starts ``hours`` back; each step moves it forward and runs the producer (a
+backfill first, then incremental runs, as the EventBridge schedules do), then lets the event source
+mapping and the archiver drain the stream. A few malformed records are injected to show quarantine.
+At the end every record is accounted for against the table, the quarantine queue and the archive.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
+from cryptostream_model.keys import table_pk
+from cryptostream_model.record import format_ts
+from local.stack import LocalStack
+from tools.percentiles import percentile
+
+DEMO_PAIRS = (
+    "BTC-USD",
+    "ETH-USD",
+    "SOL-USD",
+    "XRP-USD",
+    "ADA-USD",
+    "DOGE-USD",
+    "LTC-USD",
+    "DOT-USD",
+    "BTC-EUR",
+    "ETH-EUR",
+)
+
+
+@dataclass
+class DemoResult:
+    pairs: list[str]
+    interval: str
+    simulated_hours: float
+    produced: int = 0
+    published: int = 0
+    poison_injected: int = 0
+    written: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    archived: int = 0
+    archive_errors: int = 0
+    archive_objects: int = 0
+    lost: int = 0
+    latency_ms_p50: float = 0.0
+    latency_ms_p99: float = 0.0
+    dynamodb_requests_per_1000: float = 0.0
+    kinesis_requests_per_1000: float = 0.0
+    consumer_invocations: int = 0
+    producer_runs: int = 0
+    failed_pairs: dict[str, str] = field(default_factory=dict)
+    quarantine_reasons: dict[str, int] = field(default_factory=dict)
+    wall_seconds: float = 0.0
+    records_per_second: float = 0.0
+    archive_location: str = ""
+    chart: str | None = None
+
+    def as_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"), default=str)
+
+
+def poison_records(count: int, interval: str, when: datetime) -> list[bytes]:
+    """Malformed records of every kind the consumer (and the archive transformation) must reject."""
+    ts = format_ts(when)
+    good = {
+        "v": 1,
+        "source": "demo",
+        "symbol": "BTC",
+        "market": "USD",
+        "interval": interval,
+        "ts": ts,
+        "open": "100",
+        "high": "110",
+        "low": "90",
+        "close": "105",
+        "volume": "1",
+        "fetched_at": ts,
+    }
+    kinds: list[bytes] = [
+        b"{not json",
+        json.dumps({**good, "high": "80"}).encode(),  # high < low
+        json.dumps({**good, "close": "-5"}).encode(),  # non-positive price
+        json.dumps({k: v for k, v in good.items() if k != "close"}).encode(),  # missing field
+        json.dumps({**good, "interval": "7min"}).encode(),  # unknown interval
+        json.dumps({**good, "ts": "yesterday"}).encode(),  # unparseable time
+        json.dumps({**good, "open": "NaN"}).encode(),  # non-finite price
+        json.dumps({**good, "source": "x" * 5000}).encode(),  # oversized
+    ]
+    return [kinds[i % len(kinds)] for i in range(count)]
+
+
+def count_bars(stack: LocalStack, pairs: list[str], interval: str) -> int:
+    """Bar items in the table (LATEST/WATERMARK items sort after digits and are not counted)."""
+    total = 0
+    paginator = stack.clients.dynamodb.get_paginator("query")
+    for pair in pairs:
+        for page in paginator.paginate(
+            TableName=stack.config.table_name,
+            KeyConditionExpression="pk = :pk AND sk < :letters",
+            ExpressionAttributeValues={":pk": {"S": table_pk(pair, interval)}, ":letters": {"S": "A"}},
+            Select="COUNT",
+        ):
+            total += page["Count"]
+    return total
+
+
+@dataclass
+class Streamed:
+    runs: int = 0
+    published: int = 0
+    kinesis_requests: int = 0
+    failed_pairs: dict[str, str] = field(default_factory=dict)
+
+
+def stream_market(
+    stack: LocalStack,
+    pairs: list[str],
+    interval: str,
+    start: datetime,
+    end: datetime,
+    steps: int,
+    on_step: Callable[[datetime], None] | None = None,
+) -> Streamed:
+    """Move the simulator's clock from ``start`` to ``end`` in ``steps``; produce and drain at each step.
+
+    The first run backfills (the daily backfill schedule's job); the rest are incremental runs driven
+    by the watermarks, as the EventBridge schedules run them.
+    """
+    streamed = Streamed()
+    step = timedelta(seconds=max(interval_seconds(interval), (end - start).total_seconds() / steps))
+    clock = start
+    while clock < end:
+        clock = min(end, clock + step)
+        stack.simulator.clock.set(clock)
+        event: dict[str, Any] = {"interval": interval, "pairs": pairs, "mode": "incremental"}
+        if streamed.runs == 0:
+            event |= {"mode": "full", "start": format_ts(start), "end": format_ts(clock)}
+        summary = stack.produce(event)
+        streamed.runs += 1
+        streamed.published += int(summary.get("published", 0))
+        streamed.kinesis_requests += int(summary.get("kinesis_requests", 0))
+        streamed.failed_pairs.update(summary.get("failed_pairs") or {})
+        stack.pump(flush=True)
+        if on_step:
+            on_step(clock)
+    return streamed
+
+
+def run_demo(
+    *,
+    pairs: list[str],
+    interval: str = "1min",
+    hours: float = 24.0,
+    steps: int = 12,
+    poison: int = 8,
+    seed: int = 42,
+    out_dir: Path | None = None,
+    chart: bool = True,
+    progress: Any = None,
+    endpoint: str | None = None,
+) -> DemoResult:
+    if interval not in INTRADAY_INTERVALS:
+        raise ValueError(f"the demo streams intraday bars: --interval must be one of {', '.join(INTRADAY_INTERVALS)}")
+    started = time.perf_counter()
+    result = DemoResult(pairs=list(pairs), interval=interval, simulated_hours=hours)
+    bar = interval_seconds(interval)
+    end = datetime.fromtimestamp(int(time.time()) // bar * bar, UTC)
+    start = end - timedelta(hours=hours)
+    with tempfile.TemporaryDirectory(prefix="cryptostream-demo-") as scratch:
+        stack = LocalStack(Path(scratch), endpoint=endpoint, seed=seed, archive_buffer_seconds=3600)
+        with stack:
+            task = progress.add_task("streaming", total=steps + 1) if progress else None
+
+            def advanced(clock: datetime) -> None:
+                if progress:
+                    progress.update(task, advance=1, description=f"market time {format_ts(clock)}")
+
+            streamed = stream_market(stack, list(pairs), interval, start, end, steps, on_step=advanced)
+            result.producer_runs = streamed.runs
+            result.published = streamed.published
+            result.failed_pairs = streamed.failed_pairs
+            kinesis_requests = streamed.kinesis_requests
+            injected = poison_records(poison, interval, end)
+            if injected:
+                stack.clients.kinesis.put_records(
+                    StreamName=stack.config.stream_name,
+                    Records=[{"Data": data, "PartitionKey": "BTC-USD"} for data in injected],
+                )
+            result.poison_injected = len(injected)
+            stack.pump(flush=True)
+            if progress:
+                progress.update(task, advance=1, description="accounting")
+            _account(stack, result)
+            result.kinesis_requests_per_1000 = round(kinesis_requests * 1000 / max(1, result.published), 2)
+            where = f"at {endpoint}" if endpoint else "in the embedded stack, discarded at exit"
+            result.archive_location = f"s3://{stack.config.archive_bucket_name}/quotes/ ({where})"
+            if out_dir is not None:
+                result.archive_location = str(_download_archive(stack, out_dir))
+            if chart:
+                result.chart = _chart(pairs[0], interval, stack, out_dir)
+    result.wall_seconds = round(time.perf_counter() - started, 2)
+    result.records_per_second = round(result.produced / result.wall_seconds, 1) if result.wall_seconds else 0.0
+    return result
+
+
+def _account(stack: LocalStack, result: DemoResult) -> None:
+    totals = stack.consumer_totals
+    result.produced = result.published + result.poison_injected
+    result.written = count_bars(stack, result.pairs, result.interval)
+    result.duplicates = totals.duplicates
+    result.quarantined = totals.quarantined
+    result.quarantine_reasons = dict(sorted(totals.quarantine_reasons.items()))
+    result.archived = stack.archiver.stats.archived
+    result.archive_errors = stack.archiver.stats.errors
+    result.archive_objects = stack.archiver.stats.objects
+    # nothing lost: every published quote is a distinct bar in the table (or a counted duplicate),
+    # every injected poison record is in quarantine, and the archive holds every valid record
+    table_lost = max(0, result.published - result.duplicates - result.written)
+    quarantine_lost = max(0, result.poison_injected - result.quarantined)
+    archive_lost = max(0, result.published - result.duplicates - result.archived)
+    result.lost = table_lost + quarantine_lost + archive_lost
+    latencies = stack.mapping.stats.latencies_ms
+    result.latency_ms_p50 = round(statistics.median(latencies), 1) if latencies else 0.0
+    result.latency_ms_p99 = round(percentile(latencies, 99), 1)
+    result.consumer_invocations = stack.mapping.stats.invocations
+    valid = max(1, result.written)
+    result.dynamodb_requests_per_1000 = round(totals.dynamodb_requests * 1000 / valid, 1)
+
+
+def _download_archive(stack: LocalStack, out_dir: Path) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    s3 = stack.clients.s3
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.config.archive_bucket_name):
+        for obj in page.get("Contents", []):
+            target = out_dir / obj["Key"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            s3.download_file(stack.config.archive_bucket_name, obj["Key"], str(target))
+    return out_dir / "quotes"
+
+
+def _chart(pair: str, interval: str, stack: LocalStack, out_dir: Path | None) -> str | None:
+    try:
+        from cli.analytics import write_chart
+    except ImportError:
+        return None
+    target_dir = out_dir or Path("out")
+    target_dir.mkdir(parents=True, exist_ok=True)
+    archive = str(out_dir / "quotes") if out_dir else f"s3://{stack.config.archive_bucket_name}/quotes/"
+    path = write_chart(pair, interval, archive, target_dir / f"chart-{pair}-{interval}.png")
+    return str(path)

@@ -1,0 +1,105 @@
+"""Long-running and one-shot entry points of the CLI: ``up`` and ``produce``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+
+from cli.target import Target, TargetError
+from local.lambda_context import LocalLambdaContext
+from local.resources import SECRET_NAME
+from local.stack import LocalStack
+
+
+def run_until_interrupted(
+    data_dir: Path,
+    *,
+    every: float,
+    interval: str,
+    seed: int,
+    endpoint: str | None,
+    verbose: bool,
+    console: Console,
+) -> None:
+    """Start (or resume) the durable stack; run the producer every ``every`` seconds until Ctrl-C/SIGTERM."""
+    stack = LocalStack(data_dir, endpoint=endpoint, seed=seed, quiet=not verbose, archive_buffer_seconds=60)
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    stack.start()
+    try:
+        resumed = (
+            f" (resumed: {stack.replayed_requests} journaled requests replayed)" if stack.replayed_requests else ""
+        )
+        console.print(f"[bold green]cryptostream local stack up[/]{resumed}")
+        console.print(f"  AWS APIs (moto):   {stack.endpoint}")
+        if stack.simulator is not None:
+            console.print(f"  market simulator:  {stack.simulator.base_url}")
+        console.print(f"  data directory:    {data_dir.resolve()}")
+        console.print(
+            f"  producer every {every:g} s ({interval}, pairs {','.join(stack.config.pairs)}); Ctrl-C to stop"
+        )
+        console.print("  in another shell: cryptostream quote BTC-USD --interval " + interval)
+        next_run = time.monotonic()
+        while not stopping:
+            if time.monotonic() >= next_run:
+                summary = stack.produce({"mode": "incremental", "interval": interval})
+                failed = summary.get("failed_pairs") or {}
+                console.print(
+                    f"{datetime.now(UTC):%H:%M:%S} produced {summary.get('published', 0)} "
+                    f"(fetched {summary.get('fetched', 0)}, seen {summary.get('skipped_seen', 0)})"
+                    + (f", failed: {failed}" if failed else "")
+                )
+                next_run = time.monotonic() + every
+            if not stack.tick():
+                time.sleep(0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        console.print("stopping: state is kept; `cryptostream up` resumes from the checkpoints")
+        stack.stop()
+
+
+@contextmanager
+def _environment(values: dict[str, str]) -> Any:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+
+
+def produce_once(target: Target, event: dict[str, Any]) -> dict[str, Any]:
+    """Run the producer handler here, against the target's stream and table."""
+    config = target.config
+    env = {"STREAM_NAME": config.stream_name, "TABLE_NAME": config.table_name, "PAIRS": ",".join(config.pairs)}
+    if target.kind == "local":
+        if not target.simulator_url:
+            raise TargetError("the running local stack has no market simulator")
+        secret = target.clients.secretsmanager.describe_secret(SecretId=SECRET_NAME)["ARN"]
+        env |= {"ALPHAVANTAGE_BASE_URL": target.simulator_url, "ALPHAVANTAGE_SECRET_ARN": secret}
+        env |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+    elif not (os.environ.get("ALPHAVANTAGE_API_KEY") or os.environ.get("ALPHAVANTAGE_SECRET_ARN")):
+        raise TargetError("set ALPHAVANTAGE_API_KEY (or ALPHAVANTAGE_SECRET_ARN) in the environment or .env")
+    if target.endpoint:
+        env["AWS_ENDPOINT_URL"] = target.endpoint
+    from producer.handler import lambda_handler
+
+    with _environment(env):
+        return lambda_handler(event, LocalLambdaContext("cryptostream-producer", region=config.region))

@@ -1,1 +1,0 @@
-"""cryptostream: see README.md."""

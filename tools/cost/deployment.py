@@ -1,0 +1,67 @@
+"""The deployed pipeline's cost-relevant settings, from ``cdk.json`` in the current directory.
+
+By design the cost command prices the deployment whose ``cdk.json`` sits where it runs (where ``cdk deploy``
+would run), so it passes ``./cdk.json`` to ``cryptostream_config.deployment`` rather than following
+``CRYPTOSTREAM_CDK_JSON``.
+Reading, defaults and validation are ``cryptostream_config.deployment``'s: with no ``./cdk.json`` the built-in defaults
+(equal to the repository's cdk.json) apply; a broken one is a one-line ``DeploymentError``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptostream_config.deployment import DEFAULT_CONTEXT, Config, ConfigError, load_block, load_deployment_config
+
+CDK_JSON = "cdk.json"
+BUILT_IN = "built-in defaults"
+# Kept as the cost command's name for the one configuration error (cdk.json exists but cannot be used).
+DeploymentError = ConfigError
+# The spot rate to price when a deployment has no spot schedule: the built-in spot schedule's.
+_BUILT_IN_SPOT_RATE: int = next(s["rate_minutes"] for s in DEFAULT_CONTEXT["schedules"] if s["interval"] == "spot")
+
+
+@dataclass(frozen=True, slots=True)
+class Deployment:
+    stream_shards: int
+    stream_retention_hours: int
+    history_ttl_days: int
+    firehose_buffer_seconds: int
+    firehose_buffer_mib: int
+    consumer_batch_size: int
+    consumer_batching_window_seconds: float
+    consumer_parallelization_factor: int
+    spot_rate_minutes: int
+    schedules: int
+    source: str = BUILT_IN
+
+
+def deployment_of(config: Config, source: str) -> Deployment:
+    """The cost-relevant part of a validated configuration."""
+    spot_rates = (s.rate_minutes for s in config.schedules if s.interval == "spot" and s.rate_minutes)
+    return Deployment(
+        stream_shards=config.stream_shards,
+        stream_retention_hours=config.stream_retention_hours,
+        history_ttl_days=config.history_ttl_days,
+        firehose_buffer_seconds=config.firehose_buffer_seconds,
+        firehose_buffer_mib=config.firehose_buffer_mib,
+        consumer_batch_size=config.consumer.batch_size,
+        consumer_batching_window_seconds=float(config.consumer.batching_window_seconds),
+        consumer_parallelization_factor=config.consumer.parallelization_factor,
+        spot_rate_minutes=next(spot_rates, _BUILT_IN_SPOT_RATE),
+        schedules=len(config.schedules),
+        source=source,
+    )
+
+
+def deployment_from_context(block: dict[str, Any], source: str) -> Deployment:
+    """Settings from a ``context.cryptostream`` block; absent keys keep the built-in defaults."""
+    return deployment_of(load_block(block, source), source)
+
+
+def load_deployment(directory: Path | None = None) -> Deployment:
+    """``./cdk.json`` (or ``directory``'s) when present, else the built-in defaults."""
+    path = (directory or Path.cwd()) / CDK_JSON
+    return deployment_of(load_deployment_config(path), str(path) if path.is_file() else BUILT_IN)
