@@ -14,8 +14,8 @@ from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from typing import Any
 
-from analytics.catalog import QueryError, load_query
-from analytics.config import AnalyticsConfig, load_config
+from analytics.named_queries import QueryError, load_query
+from analytics.settings import AnalyticsSettings, load_analytics_settings
 
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
 
@@ -24,28 +24,28 @@ class AthenaError(QueryError):
     """An Athena query failed, timed out or could not be started (one line for the user)."""
 
 
-def athena_table_names(config: AnalyticsConfig | None = None) -> dict[str, str]:
+def athena_table_names(settings: AnalyticsSettings | None = None) -> dict[str, str]:
     """Logical table -> Athena name: the Glue tables of the archive and rollups, the serving table through
     the DynamoDB connector's catalog."""
-    config = config or load_config()
+    settings = settings or load_analytics_settings()
     return {
-        "quotes": f"{config.glue_database}.quotes",
-        "rollup_1h": f"{config.glue_database}.rollup_1h",
-        "rollup_1d": f"{config.glue_database}.rollup_1d",
-        "serving": f'"{config.athena_catalog}"."default"."{config.table_name}"',
+        "quotes": f"{settings.glue_database}.quotes",
+        "rollup_1h": f"{settings.glue_database}.rollup_1h",
+        "rollup_1d": f"{settings.glue_database}.rollup_1d",
+        "serving": f'"{settings.athena_catalog}"."default"."{settings.table_name}"',
     }
 
 
-def athena_sql(name: str, params: Mapping[str, str] | None = None, config: AnalyticsConfig | None = None) -> str:
+def athena_sql(name: str, params: Mapping[str, str] | None = None, settings: AnalyticsSettings | None = None) -> str:
     """The named query as Athena runs it: Trino dialect, parameters inlined, real table names."""
-    return load_query(name).render(params, dialect="trino", table_names=athena_table_names(config), pretty=True)
+    return load_query(name).render(params, dialect="trino", table_names=athena_table_names(settings), pretty=True)
 
 
-def athena_view_sql(table: str, config: AnalyticsConfig | None = None) -> str:
+def athena_view_sql(table: str, settings: AnalyticsSettings | None = None) -> str:
     """``CREATE OR REPLACE VIEW`` for a rollup table (``rollup_1h``/``rollup_1d``) over the archive."""
-    config = config or load_config()
-    body = load_query(table).render(dialect="trino", table_names=athena_table_names(config), pretty=True)
-    return f"CREATE OR REPLACE VIEW {config.glue_database}.{table} AS\n{body}"
+    settings = settings or load_analytics_settings()
+    body = load_query(table).render(dialect="trino", table_names=athena_table_names(settings), pretty=True)
+    return f"CREATE OR REPLACE VIEW {settings.glue_database}.{table} AS\n{body}"
 
 
 def _convert(value: str | None, athena_type: str) -> Any:
@@ -70,7 +70,7 @@ def run_athena_query(
     params: Mapping[str, str] | None = None,
     *,
     client: Any = None,
-    config: AnalyticsConfig | None = None,
+    settings: AnalyticsSettings | None = None,
     timeout_seconds: float = 600.0,
     first_poll_seconds: float = 0.25,
     max_poll_seconds: float = 5.0,
@@ -80,17 +80,17 @@ def run_athena_query(
     """Run the named query in the workgroup and return every row as a dict (typed from Athena's metadata)."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    config = config or load_config()
-    sql = athena_sql(name, params, config)
+    settings = settings or load_analytics_settings()
+    sql = athena_sql(name, params, settings)
     if client is None:
         import boto3
 
-        client = boto3.client("athena", endpoint_url=config.endpoint_url)
+        client = boto3.client("athena", endpoint_url=settings.endpoint_url)
     try:
         execution_id = client.start_query_execution(
             QueryString=sql,
-            WorkGroup=config.athena_workgroup,
-            QueryExecutionContext={"Database": config.glue_database},
+            WorkGroup=settings.athena_workgroup,
+            QueryExecutionContext={"Database": settings.glue_database},
         )["QueryExecutionId"]
         _wait(client, execution_id, timeout_seconds, first_poll_seconds, max_poll_seconds, sleep, clock)
         return _results(client, execution_id)

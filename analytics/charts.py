@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from analytics.catalog import QueryError
 from analytics.local import run_named_query
+from analytics.named_queries import QueryError
 
 IMAGE_SUFFIXES = (".png", ".svg", ".pdf")
 

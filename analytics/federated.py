@@ -16,7 +16,7 @@ import duckdb
 import pyarrow as pa
 from botocore.exceptions import BotoCoreError, ClientError
 
-from analytics.catalog import QueryError
+from analytics.named_queries import QueryError
 from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, LATEST_SK, latest_index_pk, table_pk
 

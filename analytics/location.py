@@ -9,8 +9,8 @@ from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
 
-from analytics.catalog import QueryError
-from analytics.config import load_config
+from analytics.named_queries import QueryError
+from analytics.settings import load_analytics_settings
 
 
 class ArchiveError(QueryError):
@@ -35,7 +35,7 @@ class S3Access:
         local = endpoint_url is not None
         return cls(
             endpoint_url=endpoint_url,
-            region=session.region_name or load_config().region,
+            region=session.region_name or load_analytics_settings().region,
             key_id=frozen.access_key if frozen else ("testing" if local else ""),
             secret=frozen.secret_key if frozen else ("testing" if local else ""),
             session_token=frozen.token if frozen else None,
@@ -100,10 +100,10 @@ def resolve_archive(
     The archive may be given as the directory holding ``quotes/`` (e.g. one kept by ``demo --out``) or as the
     ``quotes`` directory itself. Rollups default to a ``rollups`` sibling of ``quotes``.
     """
-    config = load_config()
+    settings = load_analytics_settings()
     if archive is None or archive.startswith("s3://"):
-        endpoint_url = endpoint or config.endpoint_url
-        uri = (archive or f"s3://{config.archive_bucket}").rstrip("/")
+        endpoint_url = endpoint or settings.endpoint_url
+        uri = (archive or f"s3://{settings.archive_bucket}").rstrip("/")
         s3 = S3Access.from_environment(endpoint_url)
         location_fs = ArchiveLocation(uri, uri, s3).filesystem
         bucket = uri.removeprefix("s3://").split("/", 1)[0]
@@ -134,7 +134,7 @@ def resolve_archive(
 def discover_endpoint(endpoint: str | None = None) -> str | None:
     """``--endpoint``, else ``AWS_ENDPOINT_URL``, else the running local stack's endpoint (from its state
     file), else None (real AWS). ArchiveError when there is neither a stack nor AWS credentials."""
-    explicit = endpoint or load_config().endpoint_url
+    explicit = endpoint or load_analytics_settings().endpoint_url
     if explicit:
         return explicit
     try:

@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 import pyarrow.dataset as pads
 import pyarrow.fs as pafs
 
-from analytics.catalog import load_query
 from analytics.engine import connect, register_quotes
 from analytics.location import ArchiveError, ArchiveLocation, resolve_archive
+from analytics.named_queries import load_query
 
 ROLLUP_TABLES = ("rollup_1h", "rollup_1d")
 WATERMARK_FILE = "_watermark.json"

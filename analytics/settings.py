@@ -6,11 +6,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, replace
 
-from cryptostream_config.deployment import Config, load_deployment_config
+from cryptostream_config.deployment import DeploymentConfig, load_deployment_config
 
 
 @dataclass(frozen=True)
-class AnalyticsConfig:
+class AnalyticsSettings:
+    """Where the named queries read: the archive bucket, the serving table, the Glue/Athena names, the endpoint."""
+
     archive_bucket: str
     table_name: str
     glue_database: str
@@ -21,7 +23,7 @@ class AnalyticsConfig:
     endpoint_url: str | None
 
     @classmethod
-    def of(cls, deployed: Config, region: str = "", endpoint_url: str | None = None) -> AnalyticsConfig:
+    def of(cls, deployed: DeploymentConfig, region: str = "", endpoint_url: str | None = None) -> AnalyticsSettings:
         """The deployment's names as they are (no environment overrides): what the CDK app renders."""
         return cls(
             archive_bucket=deployed.archive_bucket_name,
@@ -35,13 +37,13 @@ class AnalyticsConfig:
         )
 
 
-def load_config() -> AnalyticsConfig:
+def load_analytics_settings() -> AnalyticsSettings:
     """cdk.json values; ``TABLE_NAME``, ``ARCHIVE_BUCKET``, ``AWS_ENDPOINT_URL`` and the region override them.
 
     The cdk.json is this checkout's or ``CRYPTOSTREAM_CDK_JSON``; a bad one raises ``ConfigError`` (one line).
     """
     env = os.environ
-    names = AnalyticsConfig.of(
+    names = AnalyticsSettings.of(
         load_deployment_config(),
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         endpoint_url=env.get("AWS_ENDPOINT_URL") or None,

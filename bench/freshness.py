@@ -96,7 +96,7 @@ def bench_freshness(
     rounds = rounds or {1: 8, 10: 6, 100: 4}
     results: dict[str, Any] = {}
     with LocalStack(None, simulator=False) as stack:
-        window = stack.config.consumer.batching_window_seconds
+        window = float(stack.config.consumer.batching_window_seconds)
         publisher = KinesisPublisher(stack.clients.kinesis, stack.config.stream_name)
         moment = START
         for count in pair_counts:

@@ -123,7 +123,7 @@ def query(
     show_sql: Annotated[bool, typer.Option("--sql", help="print the SQL the engine would run, do not run it")] = False,
 ) -> None:
     """Run a named analytics query (Athena SQL) locally on DuckDB, or on Athena with --athena."""
-    from analytics.catalog import QueryError, list_queries, load_query
+    from analytics.named_queries import QueryError, list_queries, load_query
 
     if as_json and as_csv:
         raise _fail("choose one of --json and --csv")
@@ -169,8 +169,8 @@ def rollup(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array of reports")] = False,
 ) -> None:
     """Bring rollup_1h and rollup_1d up to date from archive partitions newer than their watermarks."""
-    from analytics.catalog import QueryError
     from analytics.location import discover_endpoint, needs_endpoint
+    from analytics.named_queries import QueryError
     from analytics.rollups import run_rollups
     from cryptostream_model.intervals import INTRADAY_INTERVALS
 
@@ -197,8 +197,8 @@ def chart(
     bars: Annotated[int, typer.Option("--bars", min=10, max=5000, help="draw at most the last N bars")] = 500,
 ) -> None:
     """Candlesticks with volume and 20/50-bar moving averages of one pair, from the archive."""
-    from analytics.catalog import QueryError
     from analytics.location import discover_endpoint, needs_endpoint
+    from analytics.named_queries import QueryError
     from cryptostream_model.intervals import INTERVALS
     from cryptostream_model.record import parse_pair
 

@@ -7,11 +7,12 @@ import json
 import typer
 from rich.console import Console
 
+from cryptostream_config.deployment import ConfigError
 from tools.cost.advice import dominant, notes
-from tools.cost.deployment import DeploymentError, load_deployment
 from tools.cost.model import estimate
 from tools.cost.prices import PriceBookError, load_price_book
 from tools.cost.render import print_report, report_dict, report_markdown
+from tools.cost.settings import load_cost_settings
 from tools.cost.workload import Workload, WorkloadError
 
 EXIT_BAD_INPUT = 2
@@ -37,27 +38,27 @@ def cost(
 ) -> None:
     """Monthly AWS cost of the deployed pipeline, from published prices (tools/cost/prices.json)."""
     try:
-        deployment = load_deployment()
+        settings = load_cost_settings()
         workload = Workload(
             pairs=pairs,
             interval=interval,
             region=region,
-            shards=deployment.stream_shards if shards is None else shards,
-            consumer_batch=deployment.consumer_batch_size if consumer_batch is None else consumer_batch,
-            batching_window_seconds=deployment.consumer_batching_window_seconds,
-            parallelization_factor=deployment.consumer_parallelization_factor,
+            shards=settings.stream_shards if shards is None else shards,
+            consumer_batch=settings.consumer_batch_size if consumer_batch is None else consumer_batch,
+            batching_window_seconds=settings.consumer_batching_window_seconds,
+            parallelization_factor=settings.consumer_parallelization_factor,
             athena_gb_per_day=athena_gb_per_day,
             athena_queries_per_day=athena_queries_per_day,
-            retention_days=deployment.history_ttl_days if retention_days is None else retention_days,
-            stream_retention_hours=deployment.stream_retention_hours,
-            firehose_buffer_seconds=deployment.firehose_buffer_seconds,
-            firehose_buffer_mib=deployment.firehose_buffer_mib,
-            spot_rate_minutes=deployment.spot_rate_minutes,
-            schedules=deployment.schedules,
+            retention_days=settings.history_ttl_days if retention_days is None else retention_days,
+            stream_retention_hours=settings.stream_retention_hours,
+            firehose_buffer_seconds=settings.firehose_buffer_seconds,
+            firehose_buffer_mib=settings.firehose_buffer_mib,
+            spot_rate_minutes=settings.spot_rate_minutes,
+            schedules=settings.schedules,
         )
         book = load_price_book()
         report = estimate(workload, book)
-    except (WorkloadError, PriceBookError, DeploymentError) as exc:
+    except (WorkloadError, PriceBookError, ConfigError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     verdict = dominant(report, book)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
-from cryptostream_config.local import Config, load_config
+from cryptostream_config.local import LocalSettings, load_local_settings
 from local.clients import Clients
 
 DEFAULT_DATA_DIR = Path(".cryptostream")
@@ -28,7 +28,7 @@ class TargetError(RuntimeError):
 class Target:
     kind: str  # "local", "endpoint" or "aws"
     endpoint: str | None
-    config: Config
+    config: LocalSettings
     clients: Clients
     simulator_url: str | None = None
     quarantine_queue_url: str | None = None
@@ -60,7 +60,7 @@ def reachable(url: str, timeout: float = 1.0) -> bool:
 
 
 def resolve(endpoint: str | None = None) -> Target:
-    config = load_config()
+    config = load_local_settings()
     explicit = endpoint or os.environ.get("AWS_ENDPOINT_URL")
     if explicit:
         if not urlparse(explicit).scheme.startswith("http"):

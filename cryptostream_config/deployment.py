@@ -1,8 +1,11 @@
 """The deployment configuration: the ``cryptostream`` block of ``cdk.json`` context, read and validated once.
 
-The CDK app validates the block CDK hands it (``load_config``); the local stack, the CLI, the analytics and
+The CDK app validates the block CDK hands it (``config_from_context``); the local stack, the CLI, the analytics and
 the cost model read a cdk.json file through ``read_context``/``load_deployment_config``, so every key keeps
 its meaning in both worlds and has one default (``DEFAULT_CONTEXT``, equal to the repository's cdk.json).
+``DeploymentConfig`` is the one settings model; the others are views of it that add only what their world
+needs: ``cryptostream_config.local.LocalSettings`` (local stack and CLI: environment overrides),
+``analytics.settings.AnalyticsSettings`` (names the queries read) and ``tools.cost.settings.CostSettings``.
 Pure Python: importing it must stay cheap (no aws_cdk), since the CLI imports it on every run.
 """
 
@@ -128,7 +131,7 @@ class ScheduleConfig:
 
 @dataclass(frozen=True)
 class ConsumerConfig:
-    """Settings of the consumer's Kinesis event source mapping."""
+    """Settings of the consumer's Kinesis event source mapping: Lambda's in AWS, ``local.event_source``'s locally."""
 
     batch_size: int = CONSUMER_DEFAULTS["batch_size"]
     batching_window_seconds: int = CONSUMER_DEFAULTS["batching_window_seconds"]
@@ -139,7 +142,7 @@ class ConsumerConfig:
 
 
 @dataclass(frozen=True)
-class Config:
+class DeploymentConfig:
     """Everything ``app.py`` deploys is named or sized here."""
 
     prefix: str
@@ -276,7 +279,7 @@ def _log_retention(block: Mapping[str, Any]) -> int:
     return int(value)
 
 
-def load_config(context: Any) -> Config:
+def config_from_context(context: Any) -> DeploymentConfig:
     """Validate the ``cryptostream`` context block; raises ConfigError naming the first bad key."""
     if not isinstance(context, Mapping):
         raise ConfigError(f"cdk.json context.{CONTEXT_KEY} is missing or not an object")
@@ -300,7 +303,7 @@ def load_config(context: Any) -> Config:
             f"cdk.json context.{CONTEXT_KEY}.table_deletion_protection must be false when retain_data is false "
             "(cdk destroy deletes the table, which deletion protection forbids)"
         )
-    return Config(
+    return DeploymentConfig(
         prefix=_name(block, "prefix", re.compile(r"^[a-z][a-z0-9-]{1,30}$")),
         pairs=normalised,
         schedules=schedules,
@@ -332,7 +335,7 @@ def load_config(context: Any) -> Config:
         producer_watermark_writes=_choice(block, "producer_watermark_writes", WATERMARK_WRITE_MODES),
         athena_federation=_require(block, "athena_federation", bool),
         athena_named_queries=_require(block, "athena_named_queries", bool),
-        extra={k: v for k, v in block.items() if k not in Config.__dataclass_fields__},
+        extra={k: v for k, v in block.items() if k not in DeploymentConfig.__dataclass_fields__},
     )
 
 
@@ -367,14 +370,14 @@ def merged_context(base: Mapping[str, Any], override: Any) -> dict[str, Any]:
     return merged
 
 
-def load_block(block: Mapping[str, Any], source: str) -> Config:
-    """``load_config`` of ``block`` with the defaults filled in; the one-line error names ``source``."""
+def load_block(block: Mapping[str, Any], source: str) -> DeploymentConfig:
+    """``config_from_context`` of ``block`` with the defaults filled in; the one-line error names ``source``."""
     if not isinstance(block, Mapping):
         raise ConfigError(f"{source} context.{CONTEXT_KEY} must be an object")
     try:
-        return load_config(with_defaults(block))
+        return config_from_context(with_defaults(block))
     except ConfigError as exc:
-        # load_config's messages say "cdk.json context...": say which file.
+        # config_from_context's messages say "cdk.json context...": say which file.
         message = str(exc)
         raise ConfigError(
             source + message.removeprefix("cdk.json") if message.startswith("cdk.json") else message
@@ -412,7 +415,7 @@ def read_context(path: Path | None = None) -> dict[str, Any]:
     return with_defaults(block)
 
 
-def load_deployment_config(path: Path | None = None) -> Config:
+def load_deployment_config(path: Path | None = None) -> DeploymentConfig:
     """The validated configuration of a cdk.json file (default: ``cdk_json_path()``); one-line ConfigError."""
     path = path or cdk_json_path()
     return load_block(read_context(path), str(path))

@@ -13,34 +13,14 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptostream_config.deployment import CONSUMER_DEFAULTS, ConsumerConfig, load_deployment_config
+from cryptostream_config.deployment import OPTIONAL_DEFAULTS, ConsumerConfig, load_deployment_config
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-@dataclass(frozen=True)
-class ConsumerMapping:
-    """Event source mapping settings of the consumer (same meaning as Lambda's)."""
-
-    batch_size: int = CONSUMER_DEFAULTS["batch_size"]
-    batching_window_seconds: float = CONSUMER_DEFAULTS["batching_window_seconds"]
-    max_retries: int = CONSUMER_DEFAULTS["max_retries"]
-    max_record_age_seconds: int = CONSUMER_DEFAULTS["max_record_age_seconds"]
-    bisect_on_error: bool = CONSUMER_DEFAULTS["bisect_on_error"]
-
-    @classmethod
-    def of(cls, consumer: ConsumerConfig) -> ConsumerMapping:
-        return cls(
-            batch_size=consumer.batch_size,
-            batching_window_seconds=float(consumer.batching_window_seconds),
-            max_retries=consumer.max_retries,
-            max_record_age_seconds=consumer.max_record_age_seconds,
-            bisect_on_error=consumer.bisect_on_error,
-        )
+# The local event source mapping takes the deployment's consumer settings as they are (no copy of them).
+ConsumerMapping = ConsumerConfig
 
 
 @dataclass(frozen=True)
-class Config:
+class LocalSettings:
     pairs: tuple[str, ...]
     stream_name: str
     table_name: str
@@ -48,9 +28,10 @@ class Config:
     archive_bucket_name: str
     history_ttl_days: int
     stream_retention_hours: int
-    consumer: ConsumerMapping = field(default_factory=ConsumerMapping)
+    consumer: ConsumerConfig = field(default_factory=ConsumerConfig)
     region: str = "us-east-1"
-    watermark_writes: str = "per_pair"  # the producer's WATERMARK_WRITES (cdk.json producer_watermark_writes)
+    # the producer's WATERMARK_WRITES (cdk.json producer_watermark_writes)
+    watermark_writes: str = OPTIONAL_DEFAULTS["producer_watermark_writes"]
 
     @property
     def esm_failure_queue_name(self) -> str:
@@ -58,7 +39,7 @@ class Config:
         return f"{self.quarantine_queue_name}-esm-failures"
 
 
-def load_config(cdk_json: Path | None = None) -> Config:
+def load_local_settings(cdk_json: Path | None = None) -> LocalSettings:
     """Read cdk.json (this checkout's, or ``CRYPTOSTREAM_CDK_JSON``), then apply env overrides.
 
     A cdk.json that cannot be read or holds a bad value raises ``ConfigError`` (one line).
@@ -66,7 +47,7 @@ def load_config(cdk_json: Path | None = None) -> Config:
     deployed = load_deployment_config(cdk_json)
     env = os.environ
     pairs = env.get("PAIRS") or ",".join(deployed.pairs)
-    return Config(
+    return LocalSettings(
         pairs=tuple(p.strip().upper() for p in pairs.split(",") if p.strip()),
         stream_name=env.get("STREAM_NAME", deployed.stream_name),
         table_name=env.get("TABLE_NAME", deployed.table_name),
@@ -74,7 +55,7 @@ def load_config(cdk_json: Path | None = None) -> Config:
         archive_bucket_name=env.get("ARCHIVE_BUCKET", deployed.archive_bucket_name),
         history_ttl_days=int(env.get("HISTORY_TTL_DAYS", deployed.history_ttl_days)),
         stream_retention_hours=deployed.stream_retention_hours,
-        consumer=ConsumerMapping.of(deployed.consumer),
+        consumer=deployed.consumer,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         watermark_writes=env.get("WATERMARK_WRITES", deployed.producer_watermark_writes),
     )

@@ -11,7 +11,7 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX
 from infra.archive import Archive
 from infra.catalog import SPILL_PREFIX, Catalog
@@ -33,7 +33,7 @@ GLUE_READ_ACTIONS = ["glue:GetDatabase", "glue:GetDatabases", "glue:GetTable", "
 
 
 def analyst_policy(
-    scope: Construct, construct_id: str, *, config: Config, archive: Archive, catalog: Catalog
+    scope: Construct, construct_id: str, *, config: DeploymentConfig, archive: Archive, catalog: Catalog
 ) -> iam.ManagedPolicy:
     stack = Stack.of(scope)
     federation = catalog.federation

@@ -10,8 +10,8 @@ from aws_cdk import App, CliCredentialsStackSynthesizer, Environment
 from cryptostream_config.deployment import (
     CONTEXT_KEY,
     REPO_CDK_JSON,
-    Config,
-    load_config,
+    DeploymentConfig,
+    config_from_context,
     merged_context,
     read_cdk_context,
 )
@@ -19,7 +19,7 @@ from infra.nag import enable_nag
 from infra.stack import CryptostreamStack
 
 
-def stack_name(config: Config) -> str:
+def stack_name(config: DeploymentConfig) -> str:
     return config.prefix
 
 
@@ -44,7 +44,7 @@ def build_app(*, outdir: str | None = None, context: dict[str, Any] | None = Non
     base = cdk_json_context()
     app = App(outdir=outdir, context={**base, **(context or {})})
     # The CLI's -c cryptostream='{...}' arrives as a JSON string: merge it over cdk.json's block.
-    config = load_config(merged_context(base.get(CONTEXT_KEY) or {}, app.node.try_get_context(CONTEXT_KEY)))
+    config = config_from_context(merged_context(base.get(CONTEXT_KEY) or {}, app.node.try_get_context(CONTEXT_KEY)))
     skip = _flag(app, "skip_layer_bundling")
     # Assets and deployment with the caller's own credentials instead of the bootstrap roles: for an
     # emulator whose IAM enforcement cannot follow the CDK CLI's role chain (docs/infrastructure.md).

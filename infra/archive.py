@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from cryptostream_config.deployment import CONTEXT_KEY, Config, ConfigError
+from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
 from infra.archive_transform import ArchiveTransform
 from infra.encryption import customer_key
@@ -38,7 +38,7 @@ FIREHOSE_LOG_STREAM_ID = "S3Destination"  # the log stream the Firehose L2 adds 
 AUTO_DELETE_PROVIDER_ID = "Custom::S3AutoDeleteObjectsCustomResourceProvider"  # CDK's, one per stack
 
 
-def bucket_auto_delete(config: Config) -> bool:
+def bucket_auto_delete(config: DeploymentConfig) -> bool:
     """Optional ``bucket_auto_delete`` (default true): empty the buckets on ``cdk destroy`` without retain_data."""
     value = config.extra.get("bucket_auto_delete", True)
     if not isinstance(value, bool):
@@ -54,7 +54,7 @@ def unique_bucket_name(base: str) -> str:
 class Archive(Construct):
     """Buckets are KMS-encrypted, private, TLS-only, access-logged and tiered by lifecycle rules."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         self._removal = RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY
@@ -133,7 +133,7 @@ class Archive(Construct):
             auto_delete_objects=self._auto_delete,  # every version, then the bucket
         )
 
-    def _log_auto_delete_to_an_encrypted_group(self, config: Config) -> None:
+    def _log_auto_delete_to_an_encrypted_group(self, config: DeploymentConfig) -> None:
         """CDK's auto-delete handler (one per stack, no fixed name) would log to a group Lambda creates on its
         first run: unencrypted, without retention, left behind by ``cdk destroy``. Point it at one of ours.
 

@@ -15,7 +15,7 @@ from aws_cdk import aws_kinesisfirehose as firehose
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from infra.functions import pipeline_function
 
 PACKAGE = "archive_transform"  # handler: archive_transform.handler.lambda_handler
@@ -37,7 +37,9 @@ PROCESSOR_RETRIES = 3
 class ArchiveTransform(Construct):
     """The function, its log group and its role (logs and X-Ray only)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config, layer: lambda_.ILayerVersion) -> None:
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, layer: lambda_.ILayerVersion
+    ) -> None:
         super().__init__(scope, construct_id)
         self.function, self.role, self.log_group = pipeline_function(
             self,

@@ -18,7 +18,7 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sam as sam
 from constructs import Construct
 
-from cryptostream_config.deployment import Config, ConfigError
+from cryptostream_config.deployment import ConfigError, DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, ARCHIVE_TABLE, PARTITION_COLUMNS
 from infra.archive import Archive
 from infra.assets import REPO_ROOT
@@ -32,7 +32,7 @@ SPILL_PREFIX = "athena-spill"
 PROJECTION_START = "2020-01-01"
 
 
-def projection_parameters(config: Config, bucket_name: str) -> dict[str, str]:
+def projection_parameters(config: DeploymentConfig, bucket_name: str) -> dict[str, str]:
     """Athena partition projection for ``quotes/symbol=<s>/market=<m>/dt=<yyyy-MM-dd>/``.
 
     ``symbol`` and ``market`` are enums of the configured pairs, so queries without a pair filter still
@@ -60,15 +60,15 @@ def named_query_files(directory: Path = QUERIES_DIR) -> list[Path]:
     return sorted(directory.glob("*.sql")) if directory.is_dir() else []
 
 
-def athena_query_text(name: str, config: Config) -> str:
+def athena_query_text(name: str, config: DeploymentConfig) -> str:
     """A query file as Athena runs it (``analytics.athena.athena_sql``): defaults inlined, logical table
     names (``quotes``, ``serving``) mapped to this deployment's Glue table and DynamoDB catalog."""
     from analytics.athena import athena_sql
-    from analytics.catalog import QueryError
-    from analytics.config import AnalyticsConfig
+    from analytics.named_queries import QueryError
+    from analytics.settings import AnalyticsSettings
 
     try:
-        return athena_sql(name, config=AnalyticsConfig.of(config))
+        return athena_sql(name, settings=AnalyticsSettings.of(config))
     except (QueryError, ValueError) as exc:
         raise ConfigError(f"analytics/queries/{name}.sql cannot be rendered for Athena: {exc}") from None
 
@@ -95,7 +95,7 @@ class Federation(NamedTuple):
 
 class Catalog(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: Config, archive: Archive, table: QuoteTable
+        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, archive: Archive, table: QuoteTable
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config

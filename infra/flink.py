@@ -11,7 +11,7 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kinesisanalyticsv2 as flink
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, rendered
 from infra.removal import removal_policy
@@ -22,7 +22,7 @@ KINESIS_CONNECTOR = {"group_id": "org.apache.flink", "artifact_id": "flink-sql-c
 
 
 class StudioNotebook(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config, stream: QuoteStream) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, stream: QuoteStream) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         name = config.resource_name("studio")

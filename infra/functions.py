@@ -11,7 +11,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from infra.assets import ARCHITECTURE, RUNTIME, function_code
 from infra.log_groups import function_log_group
 from infra.nag import acknowledge_xray
@@ -28,7 +28,7 @@ def pipeline_function(
     scope: Construct,
     construct_id: str,
     *,
-    config: Config,
+    config: DeploymentConfig,
     name_suffix: str,
     package: str,
     description: str,

@@ -12,7 +12,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cryptostream_config.deployment import Config, ScheduleConfig
+from cryptostream_config.deployment import DeploymentConfig, ScheduleConfig
 from infra.assets import ARCHITECTURE, RUNTIME, dependency_layer_code
 from infra.encryption import customer_key
 from infra.functions import pipeline_function
@@ -38,7 +38,7 @@ class Ingestion(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: Config,
+        config: DeploymentConfig,
         stream: QuoteStream,
         table: QuoteTable,
         skip_layer_bundling: bool = False,
@@ -95,7 +95,7 @@ class Ingestion(Construct):
         )  # fmt: skip
         self.schedules = [self._schedule(config, s) for s in config.schedules]
 
-    def _api_key_secret(self, config: Config) -> secretsmanager.ISecret:
+    def _api_key_secret(self, config: DeploymentConfig) -> secretsmanager.ISecret:
         existing = config.extra.get("alphavantage_secret_arn")
         if existing:
             return secretsmanager.Secret.from_secret_complete_arn(self, "AlphaVantageApiKey", existing)
@@ -115,7 +115,7 @@ class Ingestion(Construct):
         )
         return secret
 
-    def _producer(self, config: Config, stream: QuoteStream, table: QuoteTable) -> lambda_.Function:
+    def _producer(self, config: DeploymentConfig, stream: QuoteStream, table: QuoteTable) -> lambda_.Function:
         environment = {
             "STREAM_NAME": stream.stream.stream_name,
             "TABLE_NAME": table.table.table_name,
@@ -176,7 +176,7 @@ class Ingestion(Construct):
             self.secret.encryption_key.grant_decrypt(kms.ViaServicePrincipal(via, function.grant_principal))
         return function
 
-    def _schedule(self, config: Config, schedule: ScheduleConfig) -> scheduler.Schedule:
+    def _schedule(self, config: DeploymentConfig, schedule: ScheduleConfig) -> scheduler.Schedule:
         if schedule.rate_minutes is not None:
             expression = scheduler.ScheduleExpression.rate(Duration.minutes(schedule.rate_minutes))
             # A run older than its own period is superseded by the next one.

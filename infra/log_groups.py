@@ -16,7 +16,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_logs as logs
 from constructs import Construct
 
-from cryptostream_config.deployment import LOG_RETENTION_DAYS, Config
+from cryptostream_config.deployment import LOG_RETENTION_DAYS, DeploymentConfig
 from infra.encryption import customer_key
 
 # jsii enum values are names, not days: pair them with CloudWatch's list (same order).
@@ -45,7 +45,7 @@ class LogsKey(Construct):
     """The stack's log key. Log groups go with the stack (``DESTROY``), so the key does too: nothing it
     protects outlives it (a destroyed key waits 7 days, like every other key here)."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.key = customer_key(
@@ -75,14 +75,14 @@ class LogsKey(Construct):
         )
 
     @classmethod
-    def of(cls, scope: Construct, config: Config) -> LogsKey:
+    def of(cls, scope: Construct, config: DeploymentConfig) -> LogsKey:
         """The stack's log key, made on first use."""
         stack = Stack.of(scope)
         existing = stack.node.try_find_child(LOGS_KEY_ID)
         return existing if isinstance(existing, LogsKey) else cls(stack, LOGS_KEY_ID, config=config)
 
 
-def encrypted_log_group(scope: Construct, construct_id: str, *, name: str, config: Config) -> logs.LogGroup:
+def encrypted_log_group(scope: Construct, construct_id: str, *, name: str, config: DeploymentConfig) -> logs.LogGroup:
     """``name`` with the configured retention, encrypted with the stack's log key; logs go with the stack."""
     key = LogsKey.of(scope, config)
     key.allow(name)
@@ -96,7 +96,9 @@ def encrypted_log_group(scope: Construct, construct_id: str, *, name: str, confi
     )
 
 
-def function_log_group(scope: Construct, construct_id: str, *, function_name: str, config: Config) -> logs.LogGroup:
+def function_log_group(
+    scope: Construct, construct_id: str, *, function_name: str, config: DeploymentConfig
+) -> logs.LogGroup:
     """``/aws/lambda/<name>`` with the configured retention; logs go with the stack."""
     return encrypted_log_group(scope, construct_id, name=f"/aws/lambda/{function_name}", config=config)
 

@@ -14,7 +14,7 @@ from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from infra.archive import Archive
 from infra.encryption import customer_key
 from infra.ingestion import Ingestion
@@ -38,7 +38,7 @@ class Pipeline:
 
 
 class Observability(Construct):
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config, pipeline: Pipeline) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, pipeline: Pipeline) -> None:
         super().__init__(scope, construct_id)
         self._config = config
         key = customer_key(

@@ -16,7 +16,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from infra.encryption import customer_key
 from infra.functions import pipeline_function
 from infra.nag import acknowledge
@@ -44,7 +44,7 @@ class Processing(Construct):
         scope: Construct,
         construct_id: str,
         *,
-        config: Config,
+        config: DeploymentConfig,
         stream: QuoteStream,
         table: QuoteTable,
         layer: lambda_.ILayerVersion,
@@ -72,7 +72,7 @@ class Processing(Construct):
         self.function = self._consumer(config, table, layer)
         self.event_source_mapping = self._stream_mapping(config, stream)
 
-    def _stream_mapping(self, config: Config, stream: QuoteStream) -> lambda_.EventSourceMapping:
+    def _stream_mapping(self, config: DeploymentConfig, stream: QuoteStream) -> lambda_.EventSourceMapping:
         """The Kinesis mapping, granted only what Lambda does with the consumer's role for it.
 
         CDK's ``KinesisEventSource`` would also grant ``ListStreams`` and ``DescribeStreamConsumer`` (enhanced
@@ -113,7 +113,7 @@ class Processing(Construct):
             dead_letter_queue=dead_letter_queue,
         )
 
-    def _consumer(self, config: Config, table: QuoteTable, layer: lambda_.ILayerVersion) -> lambda_.Function:
+    def _consumer(self, config: DeploymentConfig, table: QuoteTable, layer: lambda_.ILayerVersion) -> lambda_.Function:
         function, self.role, _ = pipeline_function(
             self,
             "Consumer",

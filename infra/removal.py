@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from aws_cdk import RemovalPolicy
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 
 
-def removal_policy(config: Config) -> RemovalPolicy:
+def removal_policy(config: DeploymentConfig) -> RemovalPolicy:
     return RemovalPolicy.RETAIN if config.retain_data else RemovalPolicy.DESTROY

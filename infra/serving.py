@@ -7,7 +7,7 @@ from aws_cdk import aws_dynamodb as dynamodb
 from aws_cdk import aws_iam as iam
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
 from infra.encryption import customer_key
 
@@ -24,7 +24,7 @@ ITEM_READS = frozenset(
 class QuoteTable(Construct):
     """``pk``/``sk`` on demand, PITR, TTL on ``expires_at``, and the sparse latest-quotes index."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
         self.key = customer_key(
             self, "Key", alias=config.resource_name("table"), description="cryptostream DynamoDB table",

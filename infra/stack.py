@@ -5,7 +5,7 @@ from __future__ import annotations
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from infra.analyst_access import analyst_policy
 from infra.archive import Archive
 from infra.catalog import Catalog
@@ -19,7 +19,13 @@ from infra.stream import QuoteStream
 
 class CryptostreamStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: Config, skip_layer_bundling: bool = False, **kwargs
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        skip_layer_bundling: bool = False,
+        **kwargs,
     ) -> None:
         super().__init__(scope, construct_id, description="cryptostream: crypto quotes streaming pipeline", **kwargs)
         Tags.of(self).add("project", config.prefix)

@@ -6,7 +6,7 @@ from aws_cdk import Duration
 from aws_cdk import aws_kinesis as kinesis
 from constructs import Construct
 
-from cryptostream_config.deployment import Config
+from cryptostream_config.deployment import DeploymentConfig
 from infra.encryption import customer_key
 from infra.nag import acknowledge
 from infra.removal import removal_policy
@@ -15,7 +15,7 @@ from infra.removal import removal_policy
 class QuoteStream(Construct):
     """On-demand by default; ``stream_shards > 0`` switches to that many provisioned shards."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: Config) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
         self.key = customer_key(
             self, "Key", alias=config.resource_name("stream"), description="cryptostream Kinesis stream",

@@ -11,7 +11,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cryptostream_config.local import Config
+from cryptostream_config.local import LocalSettings
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
 from local.clients import Clients
 
@@ -30,7 +30,7 @@ class LocalResources:
     kms_key_id: str
 
 
-def ensure_resources(clients: Clients, config: Config, api_key: str) -> LocalResources:
+def ensure_resources(clients: Clients, config: LocalSettings, api_key: str) -> LocalResources:
     kms_key_id = _ensure_key(clients)
     stream_arn = _ensure_stream(clients, config, kms_key_id)
     _ensure_table(clients, config, kms_key_id)
@@ -59,7 +59,7 @@ def _ensure_key(clients: Clients) -> str:
     return key_id
 
 
-def _ensure_stream(clients: Clients, config: Config, kms_key_id: str) -> str:
+def _ensure_stream(clients: Clients, config: LocalSettings, kms_key_id: str) -> str:
     kinesis = clients.kinesis
     try:
         summary = kinesis.describe_stream_summary(StreamName=config.stream_name)["StreamDescriptionSummary"]
@@ -100,7 +100,7 @@ def serving_table_definition(table_name: str) -> dict[str, Any]:
     }
 
 
-def _ensure_table(clients: Clients, config: Config, kms_key_id: str) -> None:
+def _ensure_table(clients: Clients, config: LocalSettings, kms_key_id: str) -> None:
     ddb = clients.dynamodb
     try:
         ddb.describe_table(TableName=config.table_name)

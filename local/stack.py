@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cryptostream_config.local import Config, load_config
+from cryptostream_config.local import LocalSettings, load_local_settings
 from local.archiver import LocalArchiver
 from local.checkpoints import CheckpointStore
 from local.clients import Clients
@@ -68,13 +68,13 @@ class LocalStack:
         *,
         endpoint: str | None = None,
         seed: int = 42,
-        config: Config | None = None,
+        config: LocalSettings | None = None,
         archive_buffer_seconds: float = 60.0,
         archive_buffer_bytes: int = 8 * 1024 * 1024,
         simulator: bool = True,
         quiet: bool = True,
     ) -> None:
-        self.config = config or load_config()
+        self.config = config or load_local_settings()
         self.data_dir = data_dir
         self._external_endpoint = endpoint
         self._seed = seed

@@ -12,19 +12,19 @@ from pathlib import Path
 
 import pytest
 
-from analytics.config import load_config as analytics_config
+from analytics.settings import load_analytics_settings
 from cryptostream_config.deployment import (
     CONTEXT_KEY,
     DEFAULT_CONTEXT,
     REPO_CDK_JSON,
     ConfigError,
-    load_config,
+    config_from_context,
     load_deployment_config,
     read_cdk_context,
     read_context,
 )
-from cryptostream_config.local import load_config as local_config
-from tools.cost.deployment import load_deployment
+from cryptostream_config.local import load_local_settings
+from tools.cost.settings import load_cost_settings
 
 ENV_OVERRIDES = (
     "PAIRS",
@@ -70,8 +70,8 @@ def _assert_views_agree(cdk_json: Path, monkeypatch: pytest.MonkeyPatch) -> None
     """What CDK would deploy from ``cdk_json`` is what the local stack, the analytics and the cost model see."""
     monkeypatch.setenv("CRYPTOSTREAM_CDK_JSON", str(cdk_json))
     deployed = load_deployment_config()
-    local, analytics = local_config(), analytics_config()
-    cost = load_deployment(cdk_json.parent)
+    local, analytics = load_local_settings(), load_analytics_settings()
+    cost = load_cost_settings(cdk_json.parent)
     assert local.pairs == analytics.pairs == deployed.pairs
     assert (local.stream_name, local.table_name) == (deployed.stream_name, deployed.table_name)
     assert local.quarantine_queue_name == deployed.quarantine_queue_name
@@ -95,9 +95,9 @@ def test_the_built_in_defaults_are_the_repository_cdk_json() -> None:
 
 def test_the_repository_cdk_json_reads_the_same_in_every_view(monkeypatch: pytest.MonkeyPatch) -> None:
     # As CDK sees it: the context block with no defaults filled in.
-    assert load_deployment_config() == load_config(read_cdk_context(REPO_CDK_JSON)[CONTEXT_KEY])
+    assert load_deployment_config() == config_from_context(read_cdk_context(REPO_CDK_JSON)[CONTEXT_KEY])
     _assert_views_agree(REPO_CDK_JSON, monkeypatch)
-    assert local_config().stream_name == "cryptostream-quotes"
+    assert load_local_settings().stream_name == "cryptostream-quotes"
 
 
 def test_another_cdk_json_with_other_names_reads_the_same_in_every_view(
@@ -106,7 +106,7 @@ def test_another_cdk_json_with_other_names_reads_the_same_in_every_view(
     block = {**copy.deepcopy(DEFAULT_CONTEXT), **OTHER_NAMES}
     cdk_json = _write(tmp_path, block)
     _assert_views_agree(cdk_json, monkeypatch)
-    local = local_config()
+    local = load_local_settings()
     assert local.pairs == ("DOGE-EUR", "ADA-USD")
     assert (local.stream_name, local.table_name, local.archive_bucket_name) == (
         "other-stream",
@@ -114,7 +114,7 @@ def test_another_cdk_json_with_other_names_reads_the_same_in_every_view(
         "other-archive",
     )
     assert local.consumer.batching_window_seconds == DEFAULT_CONTEXT["consumer"]["batching_window_seconds"]
-    assert analytics_config().glue_database == "other_db"
+    assert load_analytics_settings().glue_database == "other_db"
 
 
 def test_a_partial_block_takes_the_rest_from_the_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -126,17 +126,17 @@ def test_a_partial_block_takes_the_rest_from_the_defaults(tmp_path: Path, monkey
 def test_no_cdk_json_means_the_built_in_defaults(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRYPTOSTREAM_CDK_JSON", str(tmp_path / "absent.json"))
     assert read_context() == DEFAULT_CONTEXT
-    assert load_deployment_config() == load_config(DEFAULT_CONTEXT)
-    assert local_config().table_name == DEFAULT_CONTEXT["table_name"]
-    assert load_deployment(tmp_path).source == "built-in defaults"
+    assert load_deployment_config() == config_from_context(DEFAULT_CONTEXT)
+    assert load_local_settings().table_name == DEFAULT_CONTEXT["table_name"]
+    assert load_cost_settings(tmp_path).source == "built-in defaults"
 
 
 def test_environment_overrides_still_win(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CRYPTOSTREAM_CDK_JSON", str(_write(tmp_path, OTHER_NAMES)))
     monkeypatch.setenv("TABLE_NAME", "env-table")
     monkeypatch.setenv("PAIRS", "xrp-usd")
-    assert (local_config().table_name, analytics_config().table_name) == ("env-table", "env-table")
-    assert local_config().pairs == ("XRP-USD",)
+    assert (load_local_settings().table_name, load_analytics_settings().table_name) == ("env-table", "env-table")
+    assert load_local_settings().pairs == ("XRP-USD",)
     assert load_deployment_config().table_name == "other-table"  # what CDK deploys ignores the environment
 
 
@@ -166,7 +166,8 @@ def test_a_bad_cdk_json_is_one_config_error_line_in_every_view(
     path = tmp_path / "cdk.json"
     path.write_text(content)
     monkeypatch.setenv("CRYPTOSTREAM_CDK_JSON", str(path))
-    for view in (load_deployment_config, local_config, analytics_config, lambda: load_deployment(tmp_path)):
+    views = (load_deployment_config, load_local_settings, load_analytics_settings, lambda: load_cost_settings(tmp_path))
+    for view in views:
         with pytest.raises(ConfigError) as error:
             view()
         assert message.format(path=path) in str(error.value)
@@ -198,7 +199,7 @@ def test_the_cli_says_a_bad_cdk_json_in_one_line(tmp_path: Path) -> None:
 
 def test_reading_the_configuration_imports_no_cdk() -> None:
     code = (
-        "import sys, cryptostream_config.local, analytics.config, tools.cost.deployment;"
+        "import sys, cryptostream_config.local, analytics.settings, tools.cost.settings;"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in ('aws_cdk', 'constructs', 'jsii')))"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)

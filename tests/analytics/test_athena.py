@@ -10,8 +10,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from analytics.athena import AthenaError, athena_sql, athena_view_sql, run_athena_query
-from analytics.catalog import list_queries
-from analytics.config import load_config
+from analytics.named_queries import list_queries
+from analytics.settings import load_analytics_settings
 
 
 @pytest.fixture
@@ -37,23 +37,23 @@ def page(rows: list[list[str | None]], header: bool, token: str | None = None) -
 
 
 def test_named_queries_render_for_athena_with_real_names() -> None:
-    config = load_config()
+    settings = load_analytics_settings()
     for query in list_queries():
         sql = athena_sql(query.name)
         assert "params" not in sql and "@param" not in sql
         if "quotes" in query.tables:
-            assert f"{config.glue_database}.quotes" in sql
+            assert f"{settings.glue_database}.quotes" in sql
         if "serving" in query.tables:
-            assert f'"{config.athena_catalog}"."default"."{config.table_name}"' in sql
-    assert athena_view_sql("rollup_1d").startswith(f"CREATE OR REPLACE VIEW {config.glue_database}.rollup_1d AS")
+            assert f'"{settings.athena_catalog}"."default"."{settings.table_name}"' in sql
+    assert athena_view_sql("rollup_1d").startswith(f"CREATE OR REPLACE VIEW {settings.glue_database}.rollup_1d AS")
 
 
 def test_start_poll_with_backoff_and_fetch_every_page(athena) -> None:
     client, stubber = athena
-    config = load_config()
+    settings = load_analytics_settings()
     stubber.add_response("start_query_execution", {"QueryExecutionId": "q-1"}, {
-        "QueryString": ANY, "WorkGroup": config.athena_workgroup,
-        "QueryExecutionContext": {"Database": config.glue_database}})
+        "QueryString": ANY, "WorkGroup": settings.athena_workgroup,
+        "QueryExecutionContext": {"Database": settings.glue_database}})
     for state in ("QUEUED", "RUNNING", "RUNNING", "SUCCEEDED"):
         stubber.add_response("get_query_execution", execution(state), {"QueryExecutionId": "q-1"})
     stubber.add_response("get_query_results",
@@ -110,8 +110,9 @@ def test_runs_against_mocked_athena_end_to_end(monkeypatch: pytest.MonkeyPatch) 
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     with mock_aws():
         client = boto3.client("athena", region_name="us-east-1")
-        client.create_work_group(Name=load_config().athena_workgroup, Configuration={})
+        workgroup = load_analytics_settings().athena_workgroup
+        client.create_work_group(Name=workgroup, Configuration={})
         assert run_athena_query("data_quality", {"pair": "BTC-USD"}, client=client, sleep=lambda _: None) == []
-        [execution_id] = client.list_query_executions(WorkGroup=load_config().athena_workgroup)["QueryExecutionIds"]
+        [execution_id] = client.list_query_executions(WorkGroup=workgroup)["QueryExecutionIds"]
         query = client.get_query_execution(QueryExecutionId=execution_id)["QueryExecution"]["Query"]
         assert "'BTC-USD'" in query and "cryptostream.quotes" in query

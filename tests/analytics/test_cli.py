@@ -12,7 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from analytics import write_chart
-from analytics.catalog import QueryError
+from analytics.named_queries import QueryError
 from cli.analytics import register
 from tests.analytics import reference
 from tests.fixtures.archive.builder import FixtureArchive

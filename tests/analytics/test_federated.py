@@ -10,7 +10,7 @@ import pytest
 from moto import mock_aws
 
 from analytics import run_query
-from analytics.catalog import QueryError
+from analytics.named_queries import QueryError
 from consumer.items import bar_item, latest_item
 from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import analytics.catalog as catalog
-from analytics.catalog import FRAGMENTS_DIR, QUERIES_DIR, QueryError, expand_includes, load_query, query_names
+import analytics.named_queries as named_queries
+from analytics.named_queries import FRAGMENTS_DIR, QUERIES_DIR, QueryError, expand_includes, load_query, query_names
 
 INCLUDE = re.compile(r"--\s*@include\s+([a-z0-9_]+)")
 
@@ -52,7 +52,7 @@ def test_fragments_ship_as_package_data() -> None:
 
 @pytest.fixture
 def fragments(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setattr(catalog, "FRAGMENTS_DIR", tmp_path)
+    monkeypatch.setattr(named_queries, "FRAGMENTS_DIR", tmp_path)
     (tmp_path / "pick.sql").write_text("-- pick: doc comment, dropped\nSELECT {{col}}\nFROM t\n")
     (tmp_path / "loop.sql").write_text("-- @include loop\n")
     return tmp_path

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from analytics import run_query
-from analytics.catalog import QueryError, list_queries, load_query, query_names
+from analytics.named_queries import QueryError, list_queries, load_query, query_names
 from tests.analytics import reference
 from tests.fixtures.archive.builder import FixtureArchive
 

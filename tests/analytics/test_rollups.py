@@ -11,7 +11,7 @@ import duckdb
 import pytest
 
 from analytics.archive_io import write_archive_objects
-from analytics.catalog import QueryError
+from analytics.named_queries import QueryError
 from analytics.rollups import run_rollups
 from tests.analytics import reference
 from tests.analytics.test_queries import assert_rows_equal

@@ -14,9 +14,9 @@ from moto.server import ThreadedMotoServer
 
 from analytics import run_query
 from analytics.archive_io import write_archive_objects
-from analytics.catalog import QueryError
 from analytics.engine import connect, fetch_dicts, register_rollup
 from analytics.location import resolve_archive
+from analytics.named_queries import QueryError
 from analytics.rollups import run_rollups
 from tests.analytics import reference
 from tests.analytics.test_queries import assert_rows_equal

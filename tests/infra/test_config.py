@@ -6,7 +6,7 @@ import copy
 
 import pytest
 
-from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, load_config
+from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, config_from_context
 from infra.app_factory import cdk_json_context
 
 pytestmark = pytest.mark.infra
@@ -19,7 +19,7 @@ def _block(**changes: object) -> dict:
 
 
 def test_cdk_json_loads_with_the_local_stack_names() -> None:
-    config = load_config(_block())
+    config = config_from_context(_block())
     assert config.stream_name == "cryptostream-quotes"
     assert config.table_name == "cryptostream-quotes"
     assert config.quarantine_queue_name == "cryptostream-quarantine"
@@ -51,19 +51,19 @@ def test_cdk_json_loads_with_the_local_stack_names() -> None:
 )
 def test_bad_values_fail_with_one_line_naming_the_key(changes: dict, message: str) -> None:
     with pytest.raises(ConfigError) as error:
-        load_config(_block(**changes))
+        config_from_context(_block(**changes))
     assert message in str(error.value)
     assert "\n" not in str(error.value)
 
 
 def test_missing_block_is_one_line() -> None:
     with pytest.raises(ConfigError, match="context.cryptostream is missing"):
-        load_config(None)
+        config_from_context(None)
 
 
 def test_optional_keys_have_defaults() -> None:
     minimal = {k: v for k, v in _block().items() if k not in ("athena_connector_version", "retain_data")}
-    config = load_config(minimal)
+    config = config_from_context(minimal)
     assert config.retain_data is True
     assert config.athena_connector_version != "2022.47.1"  # the placeholder in the connector's master template
 

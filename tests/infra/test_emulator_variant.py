@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, load_config, merged_context
+from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, config_from_context, merged_context
 from infra.app_factory import cdk_json_context
 
 pytestmark = pytest.mark.infra
@@ -22,7 +22,7 @@ LEFT_OUT = (
 def test_a_json_string_block_is_merged_over_cdk_json() -> None:
     base = cdk_json_context()[CONTEXT_KEY]
     merged = merged_context(base, json.dumps({"flink_studio": False, "consumer": {"batch_size": 10}}))
-    config = load_config(merged)
+    config = config_from_context(merged)
     assert config.flink_studio is False
     assert config.consumer.batch_size == 10
     assert config.consumer.max_retries == base["consumer"]["max_retries"]  # the rest of consumer kept

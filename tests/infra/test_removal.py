@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from cryptostream_config.deployment import ConfigError, load_config
+from cryptostream_config.deployment import ConfigError, config_from_context
 from infra.archive import AUTO_DELETE_PROVIDER_ID
 from infra.log_groups import LOGS_KEY_ID
 
@@ -96,9 +96,9 @@ def test_deletion_protection_without_retain_data_is_refused() -> None:
 
     block = {**DEFAULT_CONTEXT, "retain_data": False, "table_deletion_protection": True}
     with pytest.raises(ConfigError, match="table_deletion_protection must be false when retain_data is false"):
-        load_config(block)
-    assert load_config({**block, "table_deletion_protection": False}).retain_data is False
-    assert load_config({**block, "retain_data": True}).table_deletion_protection is True
+        config_from_context(block)
+    assert config_from_context({**block, "table_deletion_protection": False}).retain_data is False
+    assert config_from_context({**block, "retain_data": True}).table_deletion_protection is True
 
 
 @pytest.mark.parametrize("fixture", ["synth", "throwaway"])
@@ -120,6 +120,6 @@ def test_bucket_auto_delete_must_be_a_bool() -> None:
     from cryptostream_config.deployment import DEFAULT_CONTEXT
     from infra.archive import bucket_auto_delete
 
-    assert bucket_auto_delete(load_config(dict(DEFAULT_CONTEXT))) is True
+    assert bucket_auto_delete(config_from_context(dict(DEFAULT_CONTEXT))) is True
     with pytest.raises(ConfigError, match="bucket_auto_delete must be bool"):
-        bucket_auto_delete(load_config({**DEFAULT_CONTEXT, "bucket_auto_delete": "no"}))
+        bucket_auto_delete(config_from_context({**DEFAULT_CONTEXT, "bucket_auto_delete": "no"}))

@@ -4,7 +4,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from cryptostream_config.local import ConsumerMapping
+from cryptostream_config.deployment import ConsumerConfig
 from local.checkpoints import CheckpointStore
 from local.shard_reader import ShardReader
 
@@ -35,7 +35,7 @@ def reader(kinesis, checkpoints: CheckpointStore | None = None, name: str = "esm
     return ShardReader(kinesis, "s", name, checkpoints or CheckpointStore())
 
 
-def mapping_settings(**overrides) -> ConsumerMapping:
+def mapping_settings(**overrides) -> ConsumerConfig:
     base = {
         "batch_size": 10,
         "batching_window_seconds": 0,
@@ -43,4 +43,4 @@ def mapping_settings(**overrides) -> ConsumerMapping:
         "max_record_age_seconds": 3600,
         "bisect_on_error": True,
     }
-    return ConsumerMapping(**{**base, **overrides})
+    return ConsumerConfig(**{**base, **overrides})

@@ -1,30 +1,30 @@
-"""The deployed pipeline's cost-relevant settings, from ``cdk.json`` in the current directory.
+"""The cost model's view of the one configuration: the deployed pipeline's cost-relevant settings, from ``cdk.json``
+in the current directory.
 
 By design the cost command prices the deployment whose ``cdk.json`` sits where it runs (where ``cdk deploy``
 would run), so it passes ``./cdk.json`` to ``cryptostream_config.deployment`` rather than following
 ``CRYPTOSTREAM_CDK_JSON``.
-Reading, defaults and validation are ``cryptostream_config.deployment``'s: with no ``./cdk.json`` the built-in defaults
-(equal to the repository's cdk.json) apply; a broken one is a one-line ``DeploymentError``.
+Reading, defaults and validation are ``cryptostream_config.deployment``'s: with no ``./cdk.json`` the built-in
+defaults (equal to the repository's cdk.json) apply; a broken one is a one-line ``ConfigError``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
-from cryptostream_config.deployment import DEFAULT_CONTEXT, Config, ConfigError, load_block, load_deployment_config
+from cryptostream_config.deployment import DEFAULT_CONTEXT, DeploymentConfig, load_deployment_config
 
 CDK_JSON = "cdk.json"
 BUILT_IN = "built-in defaults"
-# Kept as the cost command's name for the one configuration error (cdk.json exists but cannot be used).
-DeploymentError = ConfigError
 # The spot rate to price when a deployment has no spot schedule: the built-in spot schedule's.
 _BUILT_IN_SPOT_RATE: int = next(s["rate_minutes"] for s in DEFAULT_CONTEXT["schedules"] if s["interval"] == "spot")
 
 
 @dataclass(frozen=True, slots=True)
-class Deployment:
+class CostSettings:
+    """What the cost model reads of a deployment, and from where (``source``: a cdk.json path or BUILT_IN)."""
+
     stream_shards: int
     stream_retention_hours: int
     history_ttl_days: int
@@ -38,10 +38,10 @@ class Deployment:
     source: str = BUILT_IN
 
 
-def deployment_of(config: Config, source: str) -> Deployment:
+def cost_settings_of(config: DeploymentConfig, source: str) -> CostSettings:
     """The cost-relevant part of a validated configuration."""
     spot_rates = (s.rate_minutes for s in config.schedules if s.interval == "spot" and s.rate_minutes)
-    return Deployment(
+    return CostSettings(
         stream_shards=config.stream_shards,
         stream_retention_hours=config.stream_retention_hours,
         history_ttl_days=config.history_ttl_days,
@@ -56,12 +56,7 @@ def deployment_of(config: Config, source: str) -> Deployment:
     )
 
 
-def deployment_from_context(block: dict[str, Any], source: str) -> Deployment:
-    """Settings from a ``context.cryptostream`` block; absent keys keep the built-in defaults."""
-    return deployment_of(load_block(block, source), source)
-
-
-def load_deployment(directory: Path | None = None) -> Deployment:
+def load_cost_settings(directory: Path | None = None) -> CostSettings:
     """``./cdk.json`` (or ``directory``'s) when present, else the built-in defaults."""
     path = (directory or Path.cwd()) / CDK_JSON
-    return deployment_of(load_deployment_config(path), str(path) if path.is_file() else BUILT_IN)
+    return cost_settings_of(load_deployment_config(path), str(path) if path.is_file() else BUILT_IN)
