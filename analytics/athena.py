@@ -1,8 +1,9 @@
 """Run a named query on Athena through the project's workgroup: start, poll with backoff, fetch every page.
 
 The same ``analytics/queries/*.sql`` files are rendered for Athena with parameters inlined and the logical
-table names mapped to the deployed ones (``athena_table_names``). ``athena_sql`` is also what the CDK app
-should register as each named query, so the console runs exactly what ``cryptostream query --athena`` runs.
+table names mapped to the deployed ones (``athena_table_names``). ``athena_named_queries`` renders them all
+for the CDK app, which registers each as an Athena named query, so the console runs exactly what
+``cryptostream query --athena`` runs.
 Rollups on Athena are views (``athena_view_sql``): Athena bills by bytes scanned and the archive is partitioned
 by pair and day, so a view over a date range is cheap, and it is always equal to a full recompute.
 """
@@ -11,10 +12,11 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from analytics.named_queries import QueryError, load_query
+from analytics.named_queries import QUERIES_DIR, QueryError, load_query, query_names
 from analytics.settings import AnalyticsSettings, load_analytics_settings
 
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -46,6 +48,42 @@ def athena_view_sql(table: str, settings: AnalyticsSettings | None = None) -> st
     settings = settings or load_analytics_settings()
     body = load_query(table).render(dialect="trino", table_names=athena_table_names(settings), pretty=True)
     return f"CREATE OR REPLACE VIEW {settings.glue_database}.{table} AS\n{body}"
+
+
+@dataclass(frozen=True)
+class AthenaNamedQuery:
+    """One named query as the CDK app registers it (``AWS::Athena::NamedQuery``), rendered for a deployment."""
+
+    name: str  # the query file's name without .sql
+    description: str  # the file's first ``--`` comment line, else its file name
+    sql: str  # ``athena_sql(name)``: defaults inlined, logical tables mapped to the deployment's
+
+
+def _description(text: str, fallback: str) -> str:
+    """The first ``-- comment`` line of a query file, else ``fallback``."""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("--") and stripped.strip("- "):
+            return stripped.lstrip("- ")[:1024]
+        if stripped:
+            break
+    return fallback
+
+
+def athena_named_queries(settings: AnalyticsSettings) -> list[AthenaNamedQuery]:
+    """Every query in ``analytics/queries`` rendered for Athena with ``settings`` (the deployment's names).
+
+    A query that cannot be rendered is a QueryError naming its file.
+    """
+    queries = []
+    for name in query_names():
+        path = QUERIES_DIR / f"{name}.sql"
+        try:
+            sql = athena_sql(name, settings=settings)
+        except (QueryError, ValueError) as exc:
+            raise QueryError(f"analytics/queries/{path.name} cannot be rendered for Athena: {exc}") from None
+        queries.append(AthenaNamedQuery(name, _description(path.read_text(encoding="utf-8"), path.name), sql))
+    return queries
 
 
 def _convert(value: str | None, athena_type: str) -> Any:

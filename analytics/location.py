@@ -1,4 +1,8 @@
-"""Where the archive and the rollups live: a local directory or an S3 bucket/prefix (local endpoint or AWS)."""
+"""Where the archive and the rollups live: a local directory or an S3 bucket/prefix (local endpoint or AWS).
+
+The endpoint is the caller's to find (the CLI asks ``cli.target`` for the running local stack's): the analytics
+never look for a local stack themselves.
+"""
 
 from __future__ import annotations
 
@@ -129,22 +133,6 @@ def resolve_archive(
     if rollups is not None and s3 is None:
         rollups = str(Path(rollups).expanduser().resolve())
     return ArchiveLocation(quotes_root, (rollups or default_rollups).rstrip("/"), s3)
-
-
-def discover_endpoint(endpoint: str | None = None) -> str | None:
-    """``--endpoint``, else ``AWS_ENDPOINT_URL``, else the running local stack's endpoint (from its state
-    file), else None (real AWS). ArchiveError when there is neither a stack nor AWS credentials."""
-    explicit = endpoint or load_analytics_settings().endpoint_url
-    if explicit:
-        return explicit
-    try:
-        from cli.target import TargetError, resolve
-    except ImportError:  # analytics installed without the local stack
-        return None
-    try:
-        return resolve().endpoint
-    except TargetError as exc:
-        raise ArchiveError(str(exc)) from None
 
 
 def needs_endpoint(archive: str | None) -> bool:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+import os
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -46,6 +47,22 @@ def run_query(name: str, params: dict[str, str], archive: str | None) -> list[di
     from analytics.local import run_named_query
 
     return run_named_query(name, params, archive)
+
+
+def archive_endpoint(endpoint: str | None) -> str | None:
+    """``--endpoint``, else ``AWS_ENDPOINT_URL``, else the running local stack's endpoint (``cli.target``), else
+    None (real AWS): what the analytics get to reach S3 and DynamoDB. ArchiveError when there is neither a
+    stack nor AWS credentials."""
+    from analytics.location import ArchiveError
+    from cli.target import TargetError, resolve
+
+    explicit = endpoint or os.environ.get("AWS_ENDPOINT_URL")
+    if explicit:
+        return explicit
+    try:
+        return resolve().endpoint
+    except TargetError as exc:
+        raise ArchiveError(str(exc)) from None
 
 
 def _fail(message: str) -> typer.Exit:
@@ -146,11 +163,11 @@ def query(
             rows = run_athena_query(name, params)
         else:
             from analytics.local import run_named_query
-            from analytics.location import discover_endpoint, needs_endpoint
+            from analytics.location import needs_endpoint
 
             wanted = needs_endpoint(archive) and bool(named.tables & {"quotes", "rollup_1h", "rollup_1d"})
             wanted = wanted or "serving" in named.tables
-            rows = run_named_query(name, params, archive, discover_endpoint(endpoint) if wanted else endpoint)
+            rows = run_named_query(name, params, archive, archive_endpoint(endpoint) if wanted else endpoint)
     except QueryError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001 - engine errors (DuckDB, botocore) become one line, not a traceback
@@ -169,7 +186,7 @@ def rollup(
     as_json: Annotated[bool, typer.Option("--json", help="one JSON array of reports")] = False,
 ) -> None:
     """Bring rollup_1h and rollup_1d up to date from archive partitions newer than their watermarks."""
-    from analytics.location import discover_endpoint, needs_endpoint
+    from analytics.location import needs_endpoint
     from analytics.named_queries import QueryError
     from analytics.rollups import run_rollups
     from cryptostream_model.intervals import INTRADAY_INTERVALS
@@ -177,7 +194,7 @@ def rollup(
     if source_interval not in INTRADAY_INTERVALS:
         raise _fail(f"--source-interval must be one of {', '.join(INTRADAY_INTERVALS)}, got {source_interval!r}")
     try:
-        endpoint = discover_endpoint(endpoint) if needs_endpoint(archive) else endpoint
+        endpoint = archive_endpoint(endpoint) if needs_endpoint(archive) else endpoint
         reports = run_rollups(archive, full=full, rollups=rollups, endpoint=endpoint, source_interval=source_interval)
     except QueryError as exc:
         raise _fail(str(exc)) from None
@@ -197,7 +214,7 @@ def chart(
     bars: Annotated[int, typer.Option("--bars", min=10, max=5000, help="draw at most the last N bars")] = 500,
 ) -> None:
     """Candlesticks with volume and 20/50-bar moving averages of one pair, from the archive."""
-    from analytics.location import discover_endpoint, needs_endpoint
+    from analytics.location import needs_endpoint
     from analytics.named_queries import QueryError
     from cryptostream_model.intervals import INTERVALS
     from cryptostream_model.record import parse_pair
@@ -210,7 +227,7 @@ def chart(
         raise _fail(f"unknown interval {interval!r}; expected one of {', '.join(INTERVALS)}")
     target = out or Path(f"chart-{symbol}-{market}-{interval}.png")
     try:
-        endpoint = discover_endpoint(endpoint) if needs_endpoint(archive) else endpoint
+        endpoint = archive_endpoint(endpoint) if needs_endpoint(archive) else endpoint
         path = write_chart(f"{symbol}-{market}", interval, archive, target, start=start, end=end,
                            endpoint=endpoint, max_bars=bars)
     except QueryError as exc:

@@ -1,4 +1,9 @@
-"""Build the CDK app from ``cdk.json`` context: used by ``app.py`` and by the infrastructure tests."""
+"""Build the CDK app from ``cdk.json`` context: used by ``app.py`` and by the infrastructure tests.
+
+The composition root: it reads the configuration, renders what the constructs take as props (the analytics
+SQL as Athena named queries, through ``analytics.athena``) and builds the stack. The constructs themselves
+import only the configuration model and each other.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +12,19 @@ from typing import Any
 
 from aws_cdk import App, CliCredentialsStackSynthesizer, Environment
 
+from analytics.athena import athena_named_queries
+from analytics.named_queries import QueryError
+from analytics.settings import AnalyticsSettings
 from cryptostream_config.deployment import (
     CONTEXT_KEY,
     REPO_CDK_JSON,
+    ConfigError,
     DeploymentConfig,
     config_from_context,
     merged_context,
     read_cdk_context,
 )
+from infra.catalog import RenderedQuery
 from infra.nag import enable_nag
 from infra.stack import CryptostreamStack
 
@@ -35,6 +45,16 @@ def cdk_json_context() -> dict[str, Any]:
     return read_cdk_context(REPO_CDK_JSON)
 
 
+def named_queries(config: DeploymentConfig) -> list[RenderedQuery]:
+    """The analytics queries rendered for this deployment's Athena (none when ``athena_named_queries`` is off)."""
+    if not config.athena_named_queries:
+        return []
+    try:
+        return list(athena_named_queries(AnalyticsSettings.of(config)))
+    except QueryError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def _flag(app: App, key: str) -> bool:
     return str(app.node.try_get_context(key)).lower() in ("true", "1")
 
@@ -50,7 +70,13 @@ def build_app(*, outdir: str | None = None, context: dict[str, Any] | None = Non
     # emulator whose IAM enforcement cannot follow the CDK CLI's role chain (docs/infrastructure.md).
     synthesizer = CliCredentialsStackSynthesizer() if _flag(app, "cli_credentials") else None
     stack = CryptostreamStack(
-        app, stack_name(config), config=config, env=environment(app), skip_layer_bundling=skip, synthesizer=synthesizer
+        app,
+        stack_name(config),
+        config=config,
+        named_queries=named_queries(config),
+        env=environment(app),
+        skip_layer_bundling=skip,
+        synthesizer=synthesizer,
     )
     enable_nag(app)
     return app, stack

@@ -2,13 +2,15 @@
 
 The archive table uses partition projection instead of a crawler: partitions are computed from the
 key layout at query time, so a new day or pair is queryable the moment Firehose writes it, and there
-is no crawler to pay for or wait on.
+is no crawler to pay for or wait on. The named queries arrive as props, already rendered for this
+deployment (``infra.app_factory`` renders them with ``analytics.athena``): this construct registers SQL,
+it does not read or render it.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import NamedTuple
+from collections.abc import Sequence
+from typing import NamedTuple, Protocol
 
 from aws_cdk import ArnFormat, Aws, Duration, Stack
 from aws_cdk import aws_athena as athena
@@ -18,15 +20,13 @@ from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sam as sam
 from constructs import Construct
 
-from cryptostream_config.deployment import ConfigError, DeploymentConfig
+from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, ARCHIVE_TABLE, PARTITION_COLUMNS
 from infra.archive import Archive
-from infra.assets import REPO_ROOT
 from infra.log_groups import function_log_group
 from infra.nag import acknowledge, acknowledge_table_indexes, logical_id, rendered
 from infra.serving import QuoteTable
 
-QUERIES_DIR = REPO_ROOT / "analytics" / "queries"
 CONNECTOR_APPLICATION_ID = "arn:aws:serverlessrepo:us-east-1:292517598671:applications/AthenaDynamoDBConnector"
 SPILL_PREFIX = "athena-spill"
 PROJECTION_START = "2020-01-01"
@@ -55,33 +55,17 @@ def projection_parameters(config: DeploymentConfig, bucket_name: str) -> dict[st
     }
 
 
-def named_query_files(directory: Path = QUERIES_DIR) -> list[Path]:
-    """The analytics SQL shipped as Athena named queries (none is fine)."""
-    return sorted(directory.glob("*.sql")) if directory.is_dir() else []
+class RenderedQuery(Protocol):
+    """A named query ready to register: ``analytics.athena.AthenaNamedQuery`` is one."""
 
+    @property
+    def name(self) -> str: ...  # the resource is named <prefix>-<name>
 
-def athena_query_text(name: str, config: DeploymentConfig) -> str:
-    """A query file as Athena runs it (``analytics.athena.athena_sql``): defaults inlined, logical table
-    names (``quotes``, ``serving``) mapped to this deployment's Glue table and DynamoDB catalog."""
-    from analytics.athena import athena_sql
-    from analytics.named_queries import QueryError
-    from analytics.settings import AnalyticsSettings
+    @property
+    def description(self) -> str: ...
 
-    try:
-        return athena_sql(name, settings=AnalyticsSettings.of(config))
-    except (QueryError, ValueError) as exc:
-        raise ConfigError(f"analytics/queries/{name}.sql cannot be rendered for Athena: {exc}") from None
-
-
-def _description(sql: str, fallback: str) -> str:
-    """The first ``-- comment`` line of a query, else its file name."""
-    for line in sql.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("--") and stripped.strip("- "):
-            return stripped.lstrip("- ")[:1024]
-        if stripped:
-            break
-    return fallback
+    @property
+    def sql(self) -> str: ...  # Athena's SQL with this deployment's table names
 
 
 class Federation(NamedTuple):
@@ -95,7 +79,14 @@ class Federation(NamedTuple):
 
 class Catalog(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: DeploymentConfig, archive: Archive, table: QuoteTable
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: DeploymentConfig,
+        archive: Archive,
+        table: QuoteTable,
+        named_queries: Sequence[RenderedQuery] = (),
     ) -> None:
         super().__init__(scope, construct_id)
         self._config = config
@@ -133,9 +124,7 @@ class Catalog(Construct):
                 ),
             ),
         )
-        self.named_queries = (
-            [self._named_query(path) for path in named_query_files()] if config.athena_named_queries else []
-        )
+        self.named_queries = [self._named_query(query) for query in named_queries]
         self.federation = self._federation(archive, table) if config.athena_federation else None
 
     def _federation(self, archive: Archive, table: QuoteTable) -> Federation:
@@ -195,14 +184,14 @@ class Catalog(Construct):
         table.node.add_dependency(self.database)
         return table
 
-    def _named_query(self, path: Path) -> athena.CfnNamedQuery:
+    def _named_query(self, named: RenderedQuery) -> athena.CfnNamedQuery:
         query = athena.CfnNamedQuery(
             self,
-            f"Query-{path.stem}",
-            name=f"{self._config.prefix}-{path.stem}",
-            description=_description(path.read_text(encoding="utf-8"), path.name),
+            f"Query-{named.name}",
+            name=f"{self._config.prefix}-{named.name}",
+            description=named.description,
             database=self._config.glue_database,
-            query_string=athena_query_text(path.stem, self._config),
+            query_string=named.sql,
             work_group=self.workgroup.name,
         )
         query.node.add_dependency(self.workgroup)

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
 from infra.analyst_access import analyst_policy
 from infra.archive import Archive
-from infra.catalog import Catalog
+from infra.catalog import Catalog, RenderedQuery
 from infra.flink import StudioNotebook
 from infra.ingestion import Ingestion
 from infra.observability import Observability, Pipeline
@@ -24,9 +26,11 @@ class CryptostreamStack(Stack):
         construct_id: str,
         *,
         config: DeploymentConfig,
+        named_queries: Sequence[RenderedQuery] = (),
         skip_layer_bundling: bool = False,
         **kwargs,
     ) -> None:
+        """``named_queries``: the analytics SQL rendered for Athena (``infra.app_factory`` renders it)."""
         super().__init__(scope, construct_id, description="cryptostream: crypto quotes streaming pipeline", **kwargs)
         Tags.of(self).add("project", config.prefix)
         self.config = config
@@ -40,7 +44,9 @@ class CryptostreamStack(Stack):
             self, "Processing", config=config, stream=self.stream, table=self.table, layer=self.ingestion.layer
         )
         self.archive = Archive(self, "Archive", config=config)
-        self.catalog = Catalog(self, "Catalog", config=config, archive=self.archive, table=self.table)
+        self.catalog = Catalog(
+            self, "Catalog", config=config, archive=self.archive, table=self.table, named_queries=named_queries
+        )
         self.archive.deliver_from(self.stream, self.catalog.archive_table, layer=self.ingestion.layer)
         self.analyst_policy = analyst_policy(
             self, "AnalystPolicy", config=config, archive=self.archive, catalog=self.catalog

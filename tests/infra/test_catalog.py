@@ -6,8 +6,11 @@ import re
 
 import pytest
 
+from analytics.athena import athena_named_queries
+from analytics.named_queries import query_names
+from analytics.settings import AnalyticsSettings
 from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_TABLE, PARTITION_COLUMNS, archive_partition_prefix
-from infra.catalog import CONNECTOR_APPLICATION_ID, athena_query_text, named_query_files
+from infra.catalog import CONNECTOR_APPLICATION_ID
 
 pytestmark = pytest.mark.infra
 
@@ -65,15 +68,14 @@ def test_workgroup_enforces_kms_results_and_a_scan_cutoff(synth) -> None:
 
 
 def test_every_analytics_query_is_a_named_query(synth) -> None:
-    files = named_query_files()
     queries = {q["Properties"]["Name"]: q["Properties"] for q in synth.resources("AWS::Athena::NamedQuery").values()}
-    assert set(queries) == {f"cryptostream-{path.stem}" for path in files}
-    for path in files:
-        query = queries[f"cryptostream-{path.stem}"]
+    assert set(queries) == {f"cryptostream-{name}" for name in query_names()}
+    for rendered in athena_named_queries(AnalyticsSettings.of(synth.stack.config)):
+        query = queries[f"cryptostream-{rendered.name}"]
         text = query["QueryString"]
-        assert text == athena_query_text(path.stem, synth.stack.config)
+        assert (text, query["Description"]) == (rendered.sql, rendered.description)
         # Logical names are resolved to the deployed ones: nothing reads a table Athena does not have.
-        assert not re.search(r"\b(FROM|JOIN)\s+(quotes|serving)\b", text, re.IGNORECASE), path.name
+        assert not re.search(r"\b(FROM|JOIN)\s+(quotes|serving)\b", text, re.IGNORECASE), rendered.name
         assert query["WorkGroup"] == "cryptostream" and query["Database"] == "cryptostream"
     serving = [q["QueryString"] for q in queries.values() if '"cryptostream-ddb"' in q["QueryString"]]
     assert all('"cryptostream-ddb"."default"."cryptostream-quotes"' in text for text in serving)
