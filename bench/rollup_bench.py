@@ -17,9 +17,8 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 
-from analytics.archive_io import ARCHIVE_SCHEMA
+from local.archive_writer import ARCHIVE_SCHEMA, write_parquet
 
 BAR_SECONDS = 300
 START = datetime(2025, 1, 1, tzinfo=UTC)
@@ -44,10 +43,10 @@ def synthetic_bars(n_bars: int, seed: int = 1, start: datetime = START) -> dict[
             "v": pa.array(np.ones(count, dtype=np.int32)),
             "source": pa.array(["alphavantage"] * count),
             "interval": pa.array(["5min"] * count),
-            "ts": pa.array(ts, type=pa.timestamp("us", tz="UTC")),
+            "ts": pa.array(ts, type=ARCHIVE_SCHEMA.field("ts").type),
             "open": open_, "high": high, "low": low, "close": close, "volume": volume,
             "bid": pa.nulls(count, pa.float64()), "ask": pa.nulls(count, pa.float64()),
-            "fetched_at": pa.array(ts + 360 * 1_000_000, type=pa.timestamp("us", tz="UTC")),
+            "fetched_at": pa.array(ts + 360 * 1_000_000, type=ARCHIVE_SCHEMA.field("fetched_at").type),
         }, schema=ARCHIVE_SCHEMA)
     return tables
 
@@ -64,7 +63,7 @@ def write_archive(tables: dict[str, pa.Table], root: Path, compression: str = "s
             directory = root / "quotes" / f"symbol={symbol}" / "market=USD" / f"dt={days[begin]}"
             directory.mkdir(parents=True, exist_ok=True)
             path = directory / name
-            pq.write_table(table.slice(begin, end - begin), path, compression=compression)
+            write_parquet(table.slice(begin, end - begin), str(path), compression=compression)
             objects += 1
             size += path.stat().st_size
     return objects, size
@@ -121,7 +120,7 @@ def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[st
         full = _timed_rollup_in_child(root / "snappy", full=True)
         rerun = _timed_rollup_in_child(root / "snappy", full=False)
         # One more UTC day for every pair, as new objects: the incremental run rebuilds just those partitions.
-        last_bar = max(t["ts"][-1].as_py() for t in tables.values())
+        last_bar = max(t["ts"][-1].as_py() for t in tables.values()).replace(tzinfo=UTC)  # naive UTC in the archive
         next_midnight = datetime.fromtimestamp((int(last_bar.timestamp()) // 86400 + 1) * 86400, UTC)
         write_archive(synthetic_bars(288 * len(SYMBOLS), seed=2, start=next_midnight), root / "snappy",
                       name="part-1.parquet")
@@ -129,7 +128,7 @@ def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[st
         compacted = root / "compacted"
         compacted.mkdir()
         for symbol, table in tables.items():  # the same bars, one object per pair: what compaction would reach
-            pq.write_table(table, compacted / f"{symbol}.parquet", compression="snappy")
+            write_parquet(table, str(compacted / f"{symbol}.parquet"))
         compacted_bytes = sum(p.stat().st_size for p in compacted.iterdir())
     per_million = 1_000_000 / n_bars
     return {

@@ -3,8 +3,8 @@
 moto's Firehose never reads a Kinesis source, so this archiver does what the deployed delivery
 stream does: buffer by size and time, run each record through the same transformation the
 deployed stream's Lambda runs (``archive_transform``: only valid quotes are archived), convert to
-Parquet with the Glue table's schema (SNAPPY, Firehose's default), and write one object per
-partition and flush under the keys dynamic partitioning produces
+Parquet with the Glue table's schema (``local.archive_writer``, the archive's one writer), and write one
+object per partition and flush under the keys dynamic partitioning produces
 (``quotes/symbol=BTC/market=USD/dt=2026-11-22/...``). Poison goes under
 ``errors/processing-failed/``, as Firehose's error output does. Object names carry shard and
 sequence range, so a retried flush overwrites itself.
@@ -13,36 +13,21 @@ sequence range, so a retried flush overwrites itself.
 from __future__ import annotations
 
 import base64
-import io
 import json
 import time
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import Decimal
 from typing import Any
-
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from archive_transform.transform import judge
 from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, ERROR_PREFIX
+from local.archive_writer import archive_row, parquet_bytes
 from local.shard_reader import ShardReader, ShardState
-
-_ARROW_TYPES = {"int": pa.int32(), "string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us")}
-ARCHIVE_SCHEMA = pa.schema([(name, _ARROW_TYPES[kind]) for name, kind in ARCHIVE_COLUMNS])
 
 
 class NotArchivable(ValueError):
     """The transformation step (``archive_transform``) refused the record: poison goes to errors/."""
-
-
-def _timestamp(value: str) -> datetime:
-    return datetime.fromisoformat(value[:-1])
-
-
-def _double(value: Decimal | None) -> float | None:
-    return None if value is None else float(value)
 
 
 def to_archive_row(data: bytes) -> tuple[str, dict[str, Any]]:
@@ -51,17 +36,8 @@ def to_archive_row(data: bytes) -> tuple[str, dict[str, Any]]:
     verdict = judge(data)
     if verdict.quote is None:
         raise NotArchivable(verdict.reason or "invalid")
-    quote = verdict.quote
     keys = verdict.partition_keys()
-    row: dict[str, Any] = {
-        "v": quote.v,
-        "source": quote.source,
-        "interval": quote.interval,
-        "ts": _timestamp(quote.ts),
-        "fetched_at": _timestamp(quote.fetched_at),
-    }
-    for name in ("open", "high", "low", "close", "volume", "bid", "ask"):
-        row[name] = _double(getattr(quote, name))
+    row = archive_row({name: getattr(verdict.quote, name) for name, _ in ARCHIVE_COLUMNS})
     return f"{ARCHIVE_PREFIX}symbol={keys['symbol']}/market={keys['market']}/dt={keys['dt']}/", row
 
 
@@ -133,9 +109,7 @@ class LocalArchiver:
             partitions[prefix].append(row)
         suffix = f"{self._name}-{shard.shard_id}-{records[0]['SequenceNumber']}-{records[-1]['SequenceNumber']}"
         for prefix, rows in sorted(partitions.items()):
-            sink = io.BytesIO()
-            pq.write_table(pa.Table.from_pylist(rows, schema=ARCHIVE_SCHEMA), sink, compression="snappy")
-            self._put(f"{prefix}{suffix}.parquet", sink.getvalue())
+            self._put(f"{prefix}{suffix}.parquet", parquet_bytes(rows))
             self.stats.archived += len(rows)
         if failed:
             day = datetime.now(UTC).strftime("%Y-%m-%d")

@@ -10,9 +10,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from analytics.archive_io import write_archive_objects
 from analytics.named_queries import QueryError
 from analytics.rollups import run_rollups
+from local.archive_writer import write_archive_objects
 from tests.analytics import reference
 from tests.analytics.test_queries import assert_rows_equal
 from tests.fixtures.archive.builder import FixtureArchive, iso

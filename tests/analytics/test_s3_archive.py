@@ -13,11 +13,11 @@ import pytest
 from moto.server import ThreadedMotoServer
 
 from analytics import run_query
-from analytics.archive_io import write_archive_objects
 from analytics.engine import connect, fetch_dicts, register_rollup
 from analytics.location import resolve_archive
 from analytics.named_queries import QueryError
 from analytics.rollups import run_rollups
+from local.archive_writer import write_archive_objects
 from tests.analytics import reference
 from tests.analytics.test_queries import assert_rows_equal
 from tests.analytics.test_rollups import new_bars

@@ -9,7 +9,8 @@ import boto3
 import pyarrow.parquet as pq
 
 from cryptostream_model.archive import ARCHIVE_COLUMNS
-from local.archiver import ARCHIVE_SCHEMA, LocalArchiver
+from local.archive_writer import ARCHIVE_SCHEMA
+from local.archiver import LocalArchiver
 from local.checkpoints import CheckpointStore
 from tests.local.conftest import put, reader
 

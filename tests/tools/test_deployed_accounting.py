@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 from datetime import UTC, datetime
+from typing import Any
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
+from local.archive_writer import archive_table, parquet_bytes
 from local.simulator import MarketSimulator
 from tools.deployed.context import EMULATOR_OVERRIDES, cdk_context_args
-from tools.deployed.hops import ArchiveContents, Quarantine, StreamContents, TableContents, reconcile
+from tools.deployed.hops import ArchiveContents, Quarantine, StreamContents, TableContents, read_archive, reconcile
 from tools.deployed.scenario import BACKFILL_BARS_PER_PAIR, Outputs, ScenarioError, backfill_event, market_moment
 
 A = ("BTC", "USD", "5min", "2026-12-01T10:00:00Z")
@@ -90,3 +95,36 @@ def test_the_cli_context_is_one_json_string_over_cdk_json() -> None:
     assert '"alphavantage_base_url": "http://127.0.0.1:1/query"' in args[1]
     assert all(f'"{key}"' in args[1] for key in EMULATOR_OVERRIDES)
     assert '"alphavantage_secret_arn": "arn:aws:secretsmanager:us-east-1:0:secret:s-AbCdEf"' in args[1]
+
+
+class _Bucket:
+    """Just enough S3 for ``read_archive``: one page of objects."""
+
+    def __init__(self, objects: dict[str, bytes]) -> None:
+        self._objects = objects
+
+    def get_paginator(self, _: str) -> Any:
+        objects = self._objects
+
+        class Pages:
+            def paginate(self, Bucket: str, Prefix: str) -> Any:  # noqa: N803 - boto3's names
+                yield {"Contents": [{"Key": key} for key in objects if key.startswith(Prefix)]}
+
+        return Pages()
+
+    def get_object(self, Bucket: str, Key: str) -> dict[str, Any]:  # noqa: N803
+        return {"Body": io.BytesIO(self._objects[Key])}
+
+
+def test_the_archive_reads_the_same_with_naive_or_zoned_timestamps() -> None:
+    record = {"symbol": "BTC", "market": "USD", "interval": "5min", "ts": A[3], "open": 1, "high": 1, "low": 1,
+              "close": 1, "volume": 1, "fetched_at": A[3]}  # fmt: skip
+    table = archive_table([record])
+    zoned = table.cast(pa.schema([f.with_type(pa.timestamp("us", tz="UTC")) if pa.types.is_timestamp(f.type) else f
+                                  for f in table.schema]))  # fmt: skip
+    sink = io.BytesIO()
+    pq.write_table(zoned, sink)
+    prefix = "quotes/symbol=BTC/market=USD/dt=2026-12-01/"
+    archive = read_archive(_Bucket({f"{prefix}naive": parquet_bytes([record]), f"{prefix}zoned": sink.getvalue()}),
+                           "bucket", "quotes/")  # fmt: skip
+    assert archive == ArchiveContents(objects=2, rows=Counter({A: 2}))

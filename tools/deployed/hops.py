@@ -107,7 +107,10 @@ def read_table(dynamodb: Any, table: str) -> TableContents:
 
 
 def read_archive(s3: Any, bucket: str, prefix: str) -> ArchiveContents:
-    """Rows of every Parquet object under ``prefix``; symbol and market come from the Hive partition path."""
+    """Rows of every Parquet object under ``prefix``; symbol and market come from the Hive partition path.
+
+    Timestamps may be naive (UTC, as Firehose and ``local.archive_writer`` write them) or zoned (MiniStack's
+    Firehose converts through DuckDB): both read as the same UTC moment."""
     import pyarrow.parquet as pq
 
     rows: Counter[BarKey] = Counter()
