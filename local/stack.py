@@ -105,7 +105,7 @@ class LocalStack:
             self.replayed_requests = self._moto.replayed
         simulator_url = ""
         if self._with_simulator:
-            from local.simulator import MarketSimulator
+            from local.market import MarketSimulator
 
             self.simulator = MarketSimulator(seed=self._seed)
             simulator_url = self.simulator.start()

@@ -13,7 +13,7 @@ import pytest
 from moto import mock_aws
 
 from cryptostream_model.record import Quote, parse_record
-from local.simulator import MarketSimulator
+from local.market import MarketSimulator
 from producer import aws as producer_aws
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alphavantage"

@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 import requests
 
-from local.simulator import DEFAULT_MARKETS, DEFAULT_SYMBOLS, MarketSimulator
+from local.market import DEFAULT_MARKETS, DEFAULT_SYMBOLS, MarketSimulator
 from producer.bodies import DAILY_FUNCTION, INTRADAY_FUNCTION, SPOT_FUNCTION, parse_body
 from tests.producer.conftest import body
 

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from local.archive_writer import archive_table, parquet_bytes
-from local.simulator import MarketSimulator
+from local.market import MarketSimulator
 from tools.deployed.context import EMULATOR_OVERRIDES, cdk_context_args
 from tools.deployed.hops import ArchiveContents, Quarantine, StreamContents, TableContents, read_archive, reconcile
 from tools.deployed.scenario import BACKFILL_BARS_PER_PAIR, Outputs, ScenarioError, backfill_event, market_moment

@@ -25,7 +25,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from cryptostream_config.deployment import ConfigError, load_deployment_config
 from cryptostream_model.archive import ARCHIVE_PREFIX
-from local.simulator import MarketSimulator
+from local.market import MarketSimulator
 from tools.deployed.cdk_cli import REPO_ROOT, CdkCli, CdkError
 from tools.deployed.context import cdk_context_args
 from tools.deployed.emulator import ACCOUNT_ID, REGION, EmulatorError, MiniStack

@@ -22,7 +22,7 @@ from cli.demo import poison_records
 from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
 from cryptostream_model.record import format_ts
 from local.lambda_context import LocalLambdaContext
-from local.simulator import DEFAULT_MARKETS, DEFAULT_SYMBOLS
+from local.market import DEFAULT_MARKETS, DEFAULT_SYMBOLS
 from local.stack import LocalStack
 from tools.percentiles import percentile
 from tools.soak.faults import (
