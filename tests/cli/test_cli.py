@@ -10,9 +10,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from cli.demo import poison_records
 from cli.main import app
 from cryptostream_model.record import format_ts
+from local.poison import poison_records
 from local.stack import LocalStack
 
 runner = CliRunner()

@@ -12,10 +12,11 @@ from datetime import UTC, datetime, timedelta
 import pyarrow.parquet as pq
 import pytest
 
-from cli.demo import count_bars, poison_records, stream_market
+from cli.demo import count_bars, stream_market
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import format_ts
 from cryptostream_model.serving import get_latest, query_bars
+from local.poison import poison_records
 from local.stack import LocalStack
 
 pytestmark = pytest.mark.e2e

@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from cryptostream_model.record import parse_ts
 
-# The consumer's reason code for each kind ``cli.demo.poison_records`` makes, in its order.
+# The consumer's reason code for each kind ``local.poison.poison_records`` makes, in its order.
 POISON_REASON_CODES = (
     "not_json",
     "high_below_low",

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from cli.demo import poison_records
 from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
 from cryptostream_model.record import format_ts
 from local.lambda_context import LocalLambdaContext
 from local.market import DEFAULT_MARKETS, DEFAULT_SYMBOLS
+from local.poison import poison_records
 from local.stack import LocalStack
 from tools.percentiles import percentile
 from tools.soak.faults import (
