@@ -1,6 +1,6 @@
 """Count every AWS API call the process makes, by service and operation.
 
-The producer, the consumer and the local runners each create their own boto3 clients; counting in
+The producer, the consumer and the local pollers each create their own boto3 clients; counting in
 botocore's one choke point (``BaseClient._make_api_call``) sees them all without touching their code.
 """
 

@@ -2,7 +2,7 @@
 
 Two shapes of traffic: a backfill (each producer run publishes an hour of 1-minute bars per pair)
 and the steady schedule (each run publishes one new bar per pair, as EventBridge drives it every
-minute). Every API call of the process is counted by operation; the local runners' own reads
+minute). Every API call of the process is counted by operation; the local pollers' own reads
 (GetRecords for the consumer's mapping and the archiver) stand in for Lambda's and Firehose's pollers.
 Both run twice: with the producer's default watermark writes (one UpdateItem per pair) and with
 ``WATERMARK_WRITES=transaction`` (TransactWriteItems of up to 100 pairs).
@@ -24,7 +24,7 @@ from local.stack import LocalStack
 
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 PAIRS = ["BTC-USD", "ETH-USD", "SOL-USD", "XRP-USD", "ADA-USD", "DOGE-USD", "LTC-USD", "DOT-USD", "BTC-EUR", "ETH-EUR"]
-# Who makes each call in AWS (the local runners stand in for Lambda's poller and Firehose).
+# Who makes each call in AWS (the local pollers stand in for Lambda's poller and Firehose).
 ROLE = {
     "kinesis:PutRecords": "producer",
     "dynamodb:BatchGetItem": "producer (watermarks)",

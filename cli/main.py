@@ -187,7 +187,7 @@ def _print_demo(result: Any) -> None:
     if result.quarantine_reasons:
         reasons = ", ".join(f"{reason} {count}" for reason, count in result.quarantine_reasons.items())
         console.print(f"quarantine reasons: {reasons}")
-    console.print("latency: Kinesis arrival -> written to DynamoDB, measured by the event source runner")
+    console.print("latency: Kinesis arrival -> written to DynamoDB, measured by the local event source mapping")
     if result.failed_pairs:
         console.print(f"[yellow]failed pairs:[/] {escape(str(result.failed_pairs))}")
     console.print(f"archive: {result.archive_location}")

@@ -1,4 +1,5 @@
-"""The embedded local stack: moto's server, the market simulator, and the runners moto lacks.
+"""The embedded local stack: moto's server, the market simulator, and the stream pollers moto lacks: Lambda's
+event source mapping (``local.event_source``) and Firehose (``local.archiver``).
 
 ``LocalStack`` starts everything on 127.0.0.1, creates the pipeline's resources with the names in
 cdk.json, and sets the same environment variables the Lambdas get in AWS, so the real handlers run
@@ -113,7 +114,7 @@ class LocalStack:
         self.clients = Clients(self.endpoint, self.config.region)
         self.resources = ensure_resources(self.clients, self.config, LOCAL_API_KEY)
         self._set_env(self._lambda_env(simulator_url))
-        self._wire_runners()
+        self._wire_pollers()
         self._write_state(simulator_url)
         return self
 
@@ -165,7 +166,7 @@ class LocalStack:
         return self.mapping.poll(flush=False) + self.archiver.poll(flush=False)
 
     # wiring --------------------------------------------------------------------------------------------
-    def _wire_runners(self) -> None:
+    def _wire_pollers(self) -> None:
         from consumer import handler as consumer_handler
         from consumer.handler import lambda_handler as consumer_lambda
 
