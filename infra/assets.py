@@ -2,7 +2,8 @@
 
 The layer is ``pip install --no-deps --platform manylinux2014_x86_64 --only-binary=:all:`` of
 ``layers/requirements.txt`` (every transitive dependency pinned there) for the runtime's Python version,
-plus the shared ``cryptostream_model`` package. pip's output is cached under ``layers/.build/`` keyed by a
+plus the shared packages: ``cryptostream_model`` (the contract) and ``cryptostream_runtime`` (retries,
+clients, transactions, metrics). pip's output is cached under ``layers/.build/`` keyed by a
 hash of the requirements, the Python version, the platform and pip's flags, so only the first synthesis
 after a change touches the network.
 """
@@ -25,6 +26,8 @@ LAYER_SOURCE = REPO_ROOT / "layers"
 REQUIREMENTS = LAYER_SOURCE / "requirements.txt"
 BUILD_CACHE = LAYER_SOURCE / ".build"
 MODEL_PACKAGE = REPO_ROOT / "cryptostream_model"
+RUNTIME_PACKAGE = REPO_ROOT / "cryptostream_runtime"
+SHARED_PACKAGES = (MODEL_PACKAGE, RUNTIME_PACKAGE)  # what every function imports from the layer
 PLATFORM = "manylinux2014_x86_64"
 # The runtime ships these; a copy in the layer would only shadow them and add ~20 MB.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
@@ -91,7 +94,7 @@ def _copy_package(package: Path, destination: Path) -> None:
 
 @jsii.implements(ILocalBundling)
 class DependencyLayerBundling:
-    """Fills ``<asset>/python/`` with the pinned dependencies (already built) and the shared model package."""
+    """Fills ``<asset>/python/`` with the pinned dependencies (already built) and the shared packages."""
 
     def __init__(self, dependencies: Path) -> None:
         self._dependencies = dependencies
@@ -100,7 +103,8 @@ class DependencyLayerBundling:
         python_dir = Path(output_dir) / "python"
         shutil.copytree(self._dependencies, python_dir, ignore=shutil.ignore_patterns(".complete"),
                         dirs_exist_ok=True)  # fmt: skip
-        _copy_package(MODEL_PACKAGE, python_dir)
+        for package in SHARED_PACKAGES:
+            _copy_package(package, python_dir)
         return True
 
 
@@ -135,13 +139,14 @@ def dependency_layer_code(runtime: lambda_.Runtime, *, stub: bool = False) -> la
     if stub or os.environ.get("CRYPTOSTREAM_SKIP_LAYER_BUNDLING") == "1":
         stub_dir = BUILD_CACHE / "stub"
         shutil.rmtree(stub_dir, ignore_errors=True)
-        _copy_package(MODEL_PACKAGE, stub_dir / "python")
+        for package in SHARED_PACKAGES:
+            _copy_package(package, stub_dir / "python")
         (stub_dir / STUB_MARKER).write_text("built with skip_layer_bundling: dependencies missing, do not deploy\n")
         return lambda_.Code.from_asset(str(stub_dir))
     return lambda_.Code.from_asset(
         str(LAYER_SOURCE),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=_sources_digest(REQUIREMENTS, MODEL_PACKAGE, extra=f"{version}:{PLATFORM}"),
+        asset_hash=_sources_digest(REQUIREMENTS, *SHARED_PACKAGES, extra=f"{version}:{PLATFORM}"),
         # pip runs here, in Python, so a failure is a LayerBuildError rather than a jsii bundling error.
         bundling=BundlingOptions(image=_UNUSED_IMAGE, local=DependencyLayerBundling(site_packages(version))),
     )

@@ -81,11 +81,11 @@ def test_one_schedule_per_configured_entry_with_its_payload(synth) -> None:
         assert props["Target"]["RetryPolicy"]["MaximumRetryAttempts"] == 2
 
 
-def test_layer_holds_dependencies_and_model_but_not_the_sdk(synth) -> None:
+def test_layer_holds_dependencies_and_shared_packages_but_not_the_sdk(synth) -> None:
     python = synth.asset_dir(synth.stack.ingestion.layer) / "python"
     if (python.parent / STUB_MARKER).exists():
         pytest.skip("CRYPTOSTREAM_SKIP_LAYER_BUNDLING=1: stub layer")
-    for package in ("aws_lambda_powertools", "alpha_vantage", "requests", "cryptostream_model"):
+    for package in ("aws_lambda_powertools", "alpha_vantage", "requests", "cryptostream_model", "cryptostream_runtime"):
         assert (python / package / "__init__.py").exists(), package
     # Nothing no function imports: Powertools' parser extra (pydantic), alpha_vantage's async client (aiohttp).
     for unused in ("pydantic", "pydantic_core", "aiohttp", "yarl", "multidict", "frozenlist", "propcache"):
@@ -100,6 +100,7 @@ def test_stub_layer_is_marked_undeployable(variant) -> None:
     asset = variant.asset_dir(variant.stack.ingestion.layer)
     assert (asset / STUB_MARKER).exists()
     assert (asset / "python" / "cryptostream_model" / "__init__.py").exists()
+    assert (asset / "python" / "cryptostream_runtime" / "__init__.py").exists()
 
 
 def test_function_assets_import_as_their_handler_path(synth) -> None:
