@@ -74,8 +74,8 @@ def _relabel(events: list[dict[str, Any]], prefix: str) -> list[dict[str, Any]]:
 
 def against_moto(batches: int = 4, batch_size: int = 500, pairs: int = 10, repeats: int = 3) -> dict[str, Any]:
     """Wall-clock records per second of both consumers writing to the embedded moto server."""
-    from consumer import clients
     from consumer.handler import lambda_handler
+    from cryptostream_runtime import clients
     from local.lambda_context import LocalLambdaContext
     from local.stack import LocalStack
 

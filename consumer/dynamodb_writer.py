@@ -10,20 +10,17 @@ import logging
 from typing import Any
 
 from consumer.items import Item
-from consumer.retry import Backoff, aws_errors, is_transient
 from consumer.stats import BatchStats
+from cryptostream_runtime.retry import RetryPolicy, aws_errors, is_transient
+from cryptostream_runtime.transactions import TRANSACTION_LIMIT, read_cancellation
 
 logger = logging.getLogger(__name__)
 
 BATCH_WRITE_LIMIT = 25  # BatchWriteItem's per-call maximum
-TRANSACTION_LIMIT = 100  # TransactWriteItems' per-call maximum
 
 # A late or replayed record never moves LATEST backwards; an equal one rewrites an identical item.
 LATEST_CONDITION = "attribute_not_exists(pk) OR #ts < :ts OR (#ts = :ts AND #fetched_at <= :fetched_at)"
 _LATEST_NAMES = {"#ts": "ts", "#fetched_at": "fetched_at"}
-_RETRYABLE_CANCELLATIONS = frozenset(
-    {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
-)
 
 
 def _item_key(item: Item) -> tuple[str, str]:
@@ -37,7 +34,7 @@ def _indices(chunk: list[tuple[int, Item]], requests: list[dict[str, Any]]) -> l
 
 
 def write_bars(
-    client: Any, table: str, entries: list[tuple[int, Item]], backoff: Backoff, stats: BatchStats
+    client: Any, table: str, entries: list[tuple[int, Item]], backoff: RetryPolicy, stats: BatchStats
 ) -> list[int]:
     """Write history items (``entries`` in stream order) 25 per call, retrying UnprocessedItems and
     throttling with backoff. Stops at the first chunk that cannot be written: every later record
@@ -51,7 +48,7 @@ def write_bars(
 
 
 def _write_chunk(
-    client: Any, table: str, chunk: list[tuple[int, Item]], backoff: Backoff, stats: BatchStats
+    client: Any, table: str, chunk: list[tuple[int, Item]], backoff: RetryPolicy, stats: BatchStats
 ) -> list[int]:
     pending = [{"PutRequest": {"Item": item}} for _, item in chunk]
     attempt = 0
@@ -88,7 +85,7 @@ def _conditional_put(table: str, item: Item) -> dict[str, Any]:
 
 
 def write_latest(
-    client: Any, table: str, entries: list[tuple[int, Item]], backoff: Backoff, stats: BatchStats
+    client: Any, table: str, entries: list[tuple[int, Item]], backoff: RetryPolicy, stats: BatchStats
 ) -> list[int]:
     """Move each pk's LATEST item forward, up to 100 conditional puts per transaction. Items whose
     condition fails are stale (a newer LATEST is already stored) and dropped; the others are
@@ -100,7 +97,7 @@ def write_latest(
 
 
 def _transact_chunk(
-    client: Any, table: str, pending: list[tuple[int, Item]], backoff: Backoff, stats: BatchStats
+    client: Any, table: str, pending: list[tuple[int, Item]], backoff: RetryPolicy, stats: BatchStats
 ) -> list[int]:
     failed: list[int] = []
     attempt = 0
@@ -109,25 +106,17 @@ def _transact_chunk(
         try:
             client.transact_write_items(TransactItems=[_conditional_put(table, item) for _, item in pending])
         except aws_errors() as exc:
-            code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-            if code == "TransactionCanceledException":
-                reasons = [reason.get("Code") or "None" for reason in exc.response.get("CancellationReasons") or []]
-                if len(reasons) != len(pending):  # cannot tell which item failed: retry all
-                    reasons = ["TransactionConflict"] * len(pending)
-                retry = []
-                for entry, reason in zip(pending, reasons, strict=True):
-                    if reason == "ConditionalCheckFailed":
-                        stats.stale_latest_skipped += 1
-                    elif reason in _RETRYABLE_CANCELLATIONS:
-                        retry.append(entry)
-                    else:  # ValidationError and the like: retrying cannot help
-                        logger.error("LATEST write rejected", extra={"reason": reason, "pk": entry[1]["pk"]["S"]})
-                        failed.append(entry[0])
-                pending = retry
+            cancellation = read_cancellation(exc, pending)
+            if cancellation is not None:
+                stats.stale_latest_skipped += len(cancellation.condition_failed)  # a newer LATEST is stored
+                for entry, reason in cancellation.rejected:
+                    logger.error("LATEST write rejected", extra={"reason": reason, "pk": entry[1]["pk"]["S"]})
+                    failed.append(entry[0])
+                pending = cancellation.retry
                 if not pending:
                     break
-                if all(reason in ("None", "ConditionalCheckFailed") for reason in reasons):
-                    stats.retries += 1  # only stale items spoiled it: resend the rest at once
+                if cancellation.resend_now:
+                    stats.retries += 1
                     continue
             elif not is_transient(exc):
                 logger.error("TransactWriteItems failed permanently", extra={"error": str(exc)})

@@ -16,15 +16,19 @@ from aws_lambda_powertools.logging.utils import copy_config_to_registered_logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
-from consumer.clients import client
 from consumer.processor import QuoteBatchProcessor
 from consumer.settings import ConsumerSettings
 from consumer.stats import BatchStats
+from cryptostream_runtime.clients import ClientOptions
+from cryptostream_runtime.clients import clients as boto3_clients
 
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME") or "cryptostream-consumer")
 # The consumer's modules log through the standard library: give them the same structured JSON output.
 copy_config_to_registered_loggers(source_logger=logger, include={"consumer"})
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "cryptostream")
+# Few botocore retries: the consumer retries throttling itself with backoff bounded by the
+# invocation's remaining time, and counts every request it makes.
+CLIENT_OPTIONS = ClientOptions(max_attempts=2, connect_timeout=3, read_timeout=10, tcp_keepalive=True)
 
 # Called with each batch's stats: the local stack's event source runner and the demo count with it.
 STATS_LISTENERS: list[Callable[[BatchStats], None]] = []
@@ -40,6 +44,11 @@ _COUNTS = (
     ("DynamoDBRequests", "dynamodb_requests"),
     ("SQSRequests", "sqs_requests"),
 )
+
+
+def client(service: str, endpoint_url: str | None, region: str | None) -> Any:
+    """The cached boto3 client of ``service`` for this endpoint and region."""
+    return boto3_clients(CLIENT_OPTIONS, endpoint_url=endpoint_url, region=region).client(service)
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:

@@ -24,9 +24,9 @@ from consumer.items import latest_item
 from consumer.plan import dedupe, newest_per_pk
 from consumer.quarantine import Quarantined, send_to_quarantine
 from consumer.records import Accepted, Rejected, decode_record
-from consumer.retry import Backoff
 from consumer.settings import ConsumerSettings
 from consumer.stats import BatchStats
+from cryptostream_runtime.retry import RetryPolicy
 
 # Stop retrying this long before the function's timeout so the response still reaches Lambda.
 _DEADLINE_MARGIN_SECONDS = 5.0
@@ -49,7 +49,7 @@ def _cyclic_gc_paused() -> Iterator[None]:
 
 
 class QuoteBatchProcessor(BatchProcessor):
-    def __init__(self, settings: ConsumerSettings, dynamodb: Any, sqs: Any, backoff: Backoff | None = None) -> None:
+    def __init__(self, settings: ConsumerSettings, dynamodb: Any, sqs: Any, backoff: RetryPolicy | None = None) -> None:
         super().__init__(event_type=EventType.KinesisDataStreams, raise_on_entire_batch_failure=False)
         self.settings = settings
         self.dynamodb = dynamodb
@@ -71,10 +71,10 @@ class QuoteBatchProcessor(BatchProcessor):
         self._write_stage(results)
         return results
 
-    def _backoff_for_batch(self) -> Backoff:
+    def _backoff_for_batch(self) -> RetryPolicy:
         if self._backoff is not None:
             return self._backoff
-        backoff = Backoff()
+        backoff = RetryPolicy()
         remaining_ms = getattr(getattr(self, "lambda_context", None), "get_remaining_time_in_millis", None)
         if remaining_ms is not None:
             remaining = remaining_ms() / 1000

@@ -12,8 +12,8 @@ from typing import Any
 
 from consumer.items import iso_millis
 from consumer.records import Rejected
-from consumer.retry import Backoff, aws_errors, is_transient
 from consumer.stats import BatchStats
+from cryptostream_runtime.retry import RetryPolicy, aws_errors, is_transient
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _chunks(entries: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 def send_to_quarantine(
-    client: Any, queue_url: str, poison: list[Quarantined], backoff: Backoff, stats: BatchStats
+    client: Any, queue_url: str, poison: list[Quarantined], backoff: RetryPolicy, stats: BatchStats
 ) -> list[int]:
     """Send every poison record; returns the indices that could not be sent (the queue is
     unreachable or refuses them), which Lambda must retry rather than lose."""
@@ -95,7 +95,7 @@ def send_to_quarantine(
 
 
 def _send_chunk(
-    client: Any, queue_url: str, pending: list[dict[str, Any]], backoff: Backoff, stats: BatchStats
+    client: Any, queue_url: str, pending: list[dict[str, Any]], backoff: RetryPolicy, stats: BatchStats
 ) -> list[int]:
     refused: list[int] = []
     attempt = 0

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptostream_model.intervals import INTERVALS
+from cryptostream_model.keys import WATERMARK_WRITE_MODES  # the producer's WATERMARK_WRITES (docs/producer.md)
 from cryptostream_model.record import parse_pair
 
 CONTEXT_KEY = "cryptostream"
@@ -111,7 +112,6 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
         "athena_named_queries",
     )
 }
-WATERMARK_WRITE_MODES = ("per_pair", "transaction")  # the producer's WATERMARK_WRITES (docs/producer.md)
 
 
 class ConfigError(ValueError):

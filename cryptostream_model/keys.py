@@ -15,6 +15,10 @@ LEASE_SK = "LEASE"
 LATEST_INDEX_NAME = "latest-by-interval"
 LATEST_INDEX_PK = "latest_interval"
 TTL_ATTRIBUTE = "expires_at"
+# How a producer run saves its watermarks (WATERMARK_WRITES; cdk.json producer_watermark_writes):
+# one conditional UpdateItem per pair, or conditional TransactWriteItems of up to 100 pairs.
+WATERMARK_PER_PAIR, WATERMARK_TRANSACTION = "per_pair", "transaction"
+WATERMARK_WRITE_MODES = (WATERMARK_PER_PAIR, WATERMARK_TRANSACTION)
 
 
 def table_pk(pair: str, interval: str) -> str:

@@ -1,47 +1,46 @@
-"""boto3 clients for one endpoint (the embedded moto server, an external emulator, or AWS)."""
+"""boto3 clients for one endpoint (the embedded moto server, an external emulator, or AWS), made by the
+Lambdas' shared factory (``cryptostream_runtime.clients``): each client once, kept for the process."""
 
 from __future__ import annotations
 
-from functools import cached_property
 from typing import Any
 
-import boto3
-from botocore.config import Config as BotoConfig
+from cryptostream_runtime.clients import ClientOptions, clients
 
 # Locally every call is on loopback: fail fast instead of boto3's 60 s defaults.
-_LOCAL = BotoConfig(connect_timeout=2, read_timeout=30, retries={"max_attempts": 3, "mode": "standard"})
-_AWS = BotoConfig(retries={"max_attempts": 5, "mode": "adaptive"})
+_LOCAL = ClientOptions(max_attempts=3, connect_timeout=2, read_timeout=30)
+_AWS = ClientOptions(max_attempts=5, retry_mode="adaptive")
 
 
 class Clients:
     def __init__(self, endpoint: str | None, region: str) -> None:
         self.endpoint = endpoint
         self.region = region
-        self._session = boto3.session.Session(region_name=region)
+        self._clients = clients(_LOCAL if endpoint else _AWS, endpoint_url=endpoint, region=region)
 
     def client(self, service: str) -> Any:
-        return self._session.client(service, endpoint_url=self.endpoint, config=_LOCAL if self.endpoint else _AWS)
+        return self._clients.client(service)
 
-    @cached_property
+    @property
     def kinesis(self) -> Any:
         return self.client("kinesis")
 
-    @cached_property
+    @property
     def dynamodb(self) -> Any:
         return self.client("dynamodb")
 
-    @cached_property
+    @property
     def sqs(self) -> Any:
         return self.client("sqs")
 
-    @cached_property
+    @property
     def s3(self) -> Any:
         return self.client("s3")
 
-    @cached_property
+    @property
     def kms(self) -> Any:
         return self.client("kms")
 
-    @cached_property
+    @property
     def secretsmanager(self) -> Any:
         return self.client("secretsmanager")

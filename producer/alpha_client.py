@@ -10,15 +10,14 @@ bodies. The API key travels in the query string, so every URL that reaches a mes
 from __future__ import annotations
 
 import logging
-import random
 import re
-import time
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
 import requests
 from alpha_vantage.cryptocurrencies import CryptoCurrencies
 
+from cryptostream_runtime.retry import RetryPolicy
 from producer.bodies import INTRADAY_FUNCTION, classify, data_key
 from producer.errors import UnexpectedBody, UpstreamUnavailable
 from producer.settings import DEFAULT_BASE_URL
@@ -48,15 +47,16 @@ class AlphaVantageClient(CryptoCurrencies):
         max_retries: int = 2,
         backoff_seconds: float = 0.5,
         session: requests.Session | None = None,
-        sleep: Callable[[float], None] = time.sleep,
+        sleep: Callable[[float], None] | None = None,
     ) -> None:
         super().__init__(key=key, output_format="json", treat_info_as_error=True)
         self.base_url = base_url.rstrip("?")
         self.timeout = timeout
-        self.max_retries = max_retries
-        self.backoff_seconds = backoff_seconds
         self.session = session or requests.Session()
-        self._sleep = sleep
+        # Retry n waits up to backoff_seconds * 2**(n-1), full jitter, uncapped (max_retries is small).
+        self.retry = RetryPolicy(
+            max_attempts=max_retries + 1, base_seconds=backoff_seconds / 2, cap_seconds=float("inf"), sleep=sleep
+        )
         self.requests_made = 0
 
     def _target(self, url: str) -> str:
@@ -92,13 +92,13 @@ class AlphaVantageClient(CryptoCurrencies):
                         raise UpstreamUnavailable(f"{function} answered HTTP {response.status_code}")
                     return response
                 problem = f"HTTP {response.status_code}"
-            if attempt > self.max_retries:
+            delay = self.retry.delay(attempt)
+            if delay is None:
                 raise UpstreamUnavailable(f"{function} failed after {attempt} attempts: {problem}")
-            delay = random.uniform(0, self.backoff_seconds * 2 ** (attempt - 1))  # full jitter
             _log.warning(
                 "alpha vantage %s attempt %d failed (%s); retrying in %.2fs", function, attempt, problem, delay
             )
-            self._sleep(delay)
+            self.retry.wait(delay)
 
     # Convenience wrappers with the argument names the handler uses.
     def intraday(self, symbol: str, market: str, interval: str, outputsize: str) -> tuple[dict, dict]:

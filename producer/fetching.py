@@ -12,20 +12,20 @@
 
 from __future__ import annotations
 
-import random
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptostream_model.intervals import DAILY, INTRADAY_INTERVALS, SPOT, interval_seconds
 from cryptostream_model.record import Quote, format_ts, parse_ts
+from cryptostream_runtime.retry import RetryPolicy
 from producer.alpha_client import AlphaVantageClient
 from producer.bodies import Parsed, parse_exchange_rate, parse_series
 from producer.errors import RateLimited, UnexpectedBody
 from producer.settings import RunPlan
 
 COMPACT_BARS = 100
+MAX_RATE_LIMIT_WAIT_SECONDS = 60.0
 
 
 @dataclass
@@ -40,17 +40,6 @@ class PairFetch:
     rate_limit_retries: int = 0
 
 
-@dataclass
-class Deadline:
-    """Wall-clock budget for rate-limit waits (the Lambda's remaining time minus a reserve)."""
-
-    at: float
-    clock: Callable[[], float] = time.monotonic
-
-    def allows(self, seconds: float) -> bool:
-        return self.clock() + seconds < self.at
-
-
 def needs_full_output(watermark: str | None, interval: str, now: float) -> bool:
     """True when a compact answer (100 bars) would not reach back to the watermark."""
     if watermark is None or interval not in INTRADAY_INTERVALS:
@@ -58,27 +47,38 @@ def needs_full_output(watermark: str | None, interval: str, now: float) -> bool:
     return now - parse_ts(watermark).timestamp() > (COMPACT_BARS - 5) * interval_seconds(interval)
 
 
+def rate_limit_policy(
+    first_wait_seconds: float, deadline: float, sleep: Callable[[float], None] | None = None
+) -> RetryPolicy:
+    """Waits after a short-window throttle: retry n waits between half and all of
+    ``first_wait_seconds * 2**(n-1)`` (at most 60 s), until a wait would end at ``deadline``
+    (a ``time.monotonic()`` value: the Lambda's remaining time minus a reserve)."""
+    return RetryPolicy(
+        max_attempts=None,
+        base_seconds=first_wait_seconds / 2,
+        cap_seconds=MAX_RATE_LIMIT_WAIT_SECONDS,
+        jitter_floor=0.5,
+        deadline=deadline,
+        sleep=sleep,
+    )
+
+
 def call_with_rate_limit_retries(
-    call: Callable[[], object],
-    *,
-    deadline: Deadline,
-    base_delay: float,
-    sleep: Callable[[float], None] = time.sleep,
-    on_retry: Callable[[], None] = lambda: None,
+    call: Callable[[], object], policy: RetryPolicy, on_retry: Callable[[], None] = lambda: None
 ) -> object:
-    delay = base_delay
+    retry = 0
     while True:
         try:
             return call()
         except RateLimited as exc:
             if exc.daily:
                 raise
-            wait = random.uniform(delay / 2, delay)
-            if not deadline.allows(wait):
+            retry += 1
+            wait = policy.delay(retry)
+            if wait is None:
                 raise
             on_retry()
-            sleep(wait)
-            delay = min(delay * 2, 60.0)
+            policy.wait(wait)
 
 
 def fetch_pair(
@@ -87,10 +87,8 @@ def fetch_pair(
     plan: RunPlan,
     watermark: str | None,
     *,
-    deadline: Deadline,
-    rate_limit_backoff: float,
+    rate_limits: RetryPolicy,
     now: float,
-    sleep: Callable[[float], None] = time.sleep,
 ) -> PairFetch:
     """Fetch, parse and filter one pair; raises AlphaVantageError subclasses on refusal."""
     symbol, market = pair.split("-", 1)
@@ -114,9 +112,7 @@ def fetch_pair(
             raise UnexpectedBody(f"body without {exc}") from None
         return parse_series(series, meta, symbol=symbol, market=market, interval=plan.interval, fetched_at=fetched_at)
 
-    parsed = call_with_rate_limit_retries(
-        call, deadline=deadline, base_delay=rate_limit_backoff, sleep=sleep, on_retry=on_retry
-    )
+    parsed = call_with_rate_limit_retries(call, rate_limits, on_retry)
     assert isinstance(parsed, Parsed)
     result.fetched = len(parsed.quotes)
     result.invalid = parsed.invalid

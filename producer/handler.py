@@ -56,8 +56,8 @@ def run(
     kinesis: Any = None,
 ) -> dict:
     """One producer run; returns the summary. ``clients``/``kinesis``/``now``/``sleep`` are test seams."""
+    from cryptostream_runtime.retry import RetryPolicy
     from producer.aws import aws_clients
-    from producer.watermark_writes import TransactionBackoff
     from producer.watermarks import LeaseHeld, RunLease, WatermarkStore
 
     started = time.monotonic()
@@ -76,7 +76,7 @@ def run(
             context,
             clients,
             WatermarkStore(
-                dynamodb, settings.table_name, writes=settings.watermark_writes, backoff=TransactionBackoff(sleep=sleep)
+                dynamodb, settings.table_name, writes=settings.watermark_writes, backoff=RetryPolicy(sleep=sleep)
             ),
             now=now,
             sleep=sleep,
@@ -106,7 +106,7 @@ def _run_locked(
 ) -> dict:
     from producer.alpha_client import redact
     from producer.aws import api_key
-    from producer.fetching import Deadline, PairFetch, fetch_pair
+    from producer.fetching import PairFetch, fetch_pair, rate_limit_policy
     from producer.publisher import KinesisPublisher
 
     summary: dict[str, Any] = {
@@ -134,7 +134,8 @@ def _run_locked(
         summary["failed_pairs"] = {pair: str(exc) for pair in plan.pairs}
         return summary
 
-    deadline = Deadline(at=time.monotonic() + _rate_limit_budget(settings, context))
+    deadline = time.monotonic() + _rate_limit_budget(settings, context)
+    rate_limits = rate_limit_policy(settings.rate_limit_backoff_seconds, deadline, sleep)
     fetches: list[PairFetch] = []
     fatal: AlphaVantageError | None = None
     for pair in plan.pairs:
@@ -142,16 +143,7 @@ def _run_locked(
             summary["failed_pairs"][pair] = f"{fatal} (not requested)"
             continue
         try:
-            fetched = fetch_pair(
-                client,
-                pair,
-                plan,
-                watermarks.get(pair),
-                deadline=deadline,
-                rate_limit_backoff=settings.rate_limit_backoff_seconds,
-                now=now(),
-                sleep=sleep,
-            )
+            fetched = fetch_pair(client, pair, plan, watermarks.get(pair), rate_limits=rate_limits, now=now())
         except AlphaVantageError as exc:
             summary["failed_pairs"][pair] = str(exc)
             logger.warning("pair failed", extra={"pair": pair, "interval": plan.interval, "reason": str(exc)})

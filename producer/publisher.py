@@ -11,30 +11,30 @@ Takes any object with boto3's ``put_records`` so tests can inject faults (moto n
 
 from __future__ import annotations
 
-import random
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-
-from botocore.exceptions import BotoCoreError, ClientError
+from itertools import count
 
 from cryptostream_model.record import Quote
+from cryptostream_runtime.retry import RetryPolicy, aws_errors, error_code, is_transient
 
 MAX_RECORDS_PER_CALL = 500
 MAX_BYTES_PER_CALL = 5 * 1024 * 1024
 MAX_RECORD_BYTES = 1024 * 1024
-_RETRYABLE_CALL_ERRORS = {
-    "ProvisionedThroughputExceededException",
-    "ThrottlingException",
-    "LimitExceededException",
-    "KMSThrottlingException",
-    "InternalFailure",
-    "InternalFailureException",
-    "ServiceUnavailable",
-    "ServiceUnavailableException",
-    "RequestTimeout",
-}
+_RETRYABLE_CALL_ERRORS = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "LimitExceededException",
+        "KMSThrottlingException",
+        "InternalFailure",
+        "InternalFailureException",
+        "ServiceUnavailable",
+        "ServiceUnavailableException",
+        "RequestTimeout",
+    }
+)
 
 
 @dataclass
@@ -87,16 +87,19 @@ class KinesisPublisher:
         max_attempts: int = 6,
         base_delay: float = 0.1,
         max_delay: float = 5.0,
-        sleep: Callable[[float], None] = time.sleep,
-        jitter: Callable[[float, float], float] = random.uniform,
+        sleep: Callable[[float], None] | None = None,
+        jitter: Callable[[float, float], float] | None = None,
     ) -> None:
         self.client = client
         self.stream_name = stream_name
-        self.max_attempts = max(1, max_attempts)
-        self.base_delay = base_delay
-        self.max_delay = max_delay
-        self._sleep = sleep
-        self._jitter = jitter
+        # Retry n waits up to min(max_delay, base_delay * 2**n), full jitter.
+        self.retry = RetryPolicy(
+            max_attempts=max(1, max_attempts),
+            base_seconds=base_delay,
+            cap_seconds=max_delay,
+            sleep=sleep,
+            uniform=jitter,
+        )
 
     def publish(self, quotes: Sequence[Quote]) -> PublishOutcome:
         return self.publish_raw([(quote.to_json(), quote.partition_key) for quote in quotes])
@@ -111,12 +114,13 @@ class KinesisPublisher:
                 outcome.error_codes["RecordTooLarge"] += 1
                 continue
             pending.append(entry)
-        for attempt in range(1, self.max_attempts + 1):
+        for retry in count():
             if not pending:
                 break
-            if attempt > 1:
+            if retry:
+                if not self.retry.pause(retry):
+                    break
                 outcome.retries += len(pending)
-                self._sleep(self._jitter(0.0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1))))
             failed: list[_Entry] = []
             for batch in batches(pending):
                 failed.extend(self._put(batch, outcome))
@@ -133,16 +137,12 @@ class KinesisPublisher:
                 StreamName=self.stream_name,
                 Records=[{"Data": entry.data, "PartitionKey": entry.partition_key} for entry in batch],
             )
-        except ClientError as exc:
-            code = exc.response.get("Error", {}).get("Code", "ClientError")
-            status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+        except aws_errors() as exc:  # a connection reset or read timeout may or may not have landed: retried
+            code = error_code(exc)
             outcome.error_codes[code] += len(batch)
-            if code in _RETRYABLE_CALL_ERRORS or status >= 500:
-                return batch
-            outcome.fatal = f"{code}: {exc.response.get('Error', {}).get('Message', '')}"[:300]
-            return batch
-        except BotoCoreError as exc:  # connection reset, read timeout: the call may or may not have landed
-            outcome.error_codes[type(exc).__name__] += len(batch)
+            if not is_transient(exc, _RETRYABLE_CALL_ERRORS):
+                message = getattr(exc, "response", {}).get("Error", {}).get("Message", "")
+                outcome.fatal = f"{code}: {message}"[:300]
             return batch
         failed = []
         for entry, result in zip(batch, response.get("Records", []), strict=False):

@@ -11,13 +11,12 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from cryptostream_model.intervals import INTERVALS
+from cryptostream_model.keys import WATERMARK_PER_PAIR as PER_PAIR
+from cryptostream_model.keys import WATERMARK_WRITE_MODES
 from cryptostream_model.record import parse_pair
 from producer.errors import ConfigError
 
 MODES = ("incremental", "full")
-# How a run saves its watermarks (producer.watermark_writes); named here so settings stay botocore-free.
-PER_PAIR, TRANSACTION = "per_pair", "transaction"
-WATERMARK_WRITE_MODES = (PER_PAIR, TRANSACTION)
 DEFAULT_BASE_URL = "https://www.alphavantage.co/query"
 
 

@@ -11,38 +11,20 @@ requests, so ``per_pair`` is the default and ``transaction`` the option for fewe
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
+from cryptostream_model.keys import WATERMARK_PER_PAIR as PER_PAIR
 from cryptostream_model.keys import WATERMARK_SK, table_pk
-from producer.settings import PER_PAIR, TRANSACTION
-from producer.settings import WATERMARK_WRITE_MODES as WRITE_MODES
+from cryptostream_model.keys import WATERMARK_TRANSACTION as TRANSACTION
+from cryptostream_model.keys import WATERMARK_WRITE_MODES as WRITE_MODES
+from cryptostream_runtime.retry import RetryPolicy, aws_errors, error_code, is_transient
+from cryptostream_runtime.transactions import TRANSACTION_LIMIT, read_cancellation
 
 __all__ = ["PER_PAIR", "TRANSACTION", "WRITE_MODES", "WatermarkWriteFailed", "advance_in_transactions"]
-TRANSACTION_LIMIT = 100  # TransactWriteItems' per-call maximum
 
 WATERMARK_CONDITION = "attribute_not_exists(#ts) OR #ts < :ts"
-# Cancellation reasons that mean "not now": the item itself was fine ("None": another item spoiled
-# the transaction), or it raced another transaction, or the table was throttled.
-_RETRYABLE_REASONS = frozenset(
-    {"None", "TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded", "RequestLimitExceeded"}
-)
-_TRANSIENT_CODES = frozenset(
-    {
-        "ProvisionedThroughputExceededException",
-        "ThrottlingException",
-        "RequestLimitExceeded",
-        "InternalServerError",
-        "ServiceUnavailable",
-        "TransactionConflictException",
-        "TransactionInProgressException",
-    }
-)
 
 
 class WatermarkWriteFailed(Exception):
@@ -52,24 +34,6 @@ class WatermarkWriteFailed(Exception):
         listed = ", ".join(f"{pair} ({reason})" for pair, reason in sorted(failures.items()))
         super().__init__(f"watermarks not saved for {len(failures)} pair(s): {listed}")
         self.failures = dict(failures)
-
-
-@dataclass
-class TransactionBackoff:
-    """Bounded exponential backoff with full jitter between transaction attempts."""
-
-    max_attempts: int = 6
-    base_seconds: float = 0.05
-    cap_seconds: float = 2.0
-    sleep: Callable[[float], None] = time.sleep
-    jitter: Callable[[float, float], float] = field(default=random.uniform)
-
-    def pause(self, attempt: int) -> bool:
-        """Wait before retry ``attempt`` (1-based); False once the attempts are spent."""
-        if attempt >= self.max_attempts:
-            return False
-        self.sleep(self.jitter(0.0, min(self.cap_seconds, self.base_seconds * 2**attempt)))
-        return True
 
 
 def watermark_key(pair: str, interval: str) -> dict[str, dict[str, str]]:
@@ -93,7 +57,7 @@ def advance_in_transactions(
     table: str,
     interval: str,
     targets: Mapping[str, str],
-    backoff: TransactionBackoff,
+    backoff: RetryPolicy,
     *,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, bool]:
@@ -118,7 +82,7 @@ def _transact_chunk(
     table: str,
     interval: str,
     pending: dict[str, str],
-    backoff: TransactionBackoff,
+    backoff: RetryPolicy,
     now: int,
     moved: dict[str, bool],
     failures: dict[str, str],
@@ -128,13 +92,13 @@ def _transact_chunk(
         items = [{"Update": watermark_update(table, pair, interval, ts, now)} for pair, ts in pending.items()]
         try:
             client.transact_write_items(TransactItems=items)
-        except (ClientError, BotoCoreError) as exc:
+        except aws_errors() as exc:
             pending, resend_now = _sort_out(exc, pending, moved, failures)
             if not pending or resend_now:
                 continue
             attempt += 1
             if not backoff.pause(attempt):
-                failures.update({pair: f"retries exhausted ({_reason(exc)})" for pair in pending})
+                failures.update({pair: f"retries exhausted ({error_code(exc)})" for pair in pending})
                 return
         else:
             moved.update({pair: True for pair in pending})
@@ -145,36 +109,12 @@ def _sort_out(
     exc: Exception, pending: dict[str, str], moved: dict[str, bool], failures: dict[str, str]
 ) -> tuple[dict[str, str], bool]:
     """Which pairs to send again after a failed call, and whether at once (True) or after a pause."""
-    code = _reason(exc)
-    if code != "TransactionCanceledException":
-        if isinstance(exc, BotoCoreError) or code in _TRANSIENT_CODES or _status(exc) >= 500:
+    cancellation = read_cancellation(exc, list(pending.items()))
+    if cancellation is None:
+        if is_transient(exc):
             return pending, False  # throttled, 5xx, timeout: the whole chunk again, later
-        failures.update({pair: code for pair in pending})  # access denied, missing table, ...
+        failures.update({pair: error_code(exc) for pair in pending})  # access denied, missing table, ...
         return {}, False
-    cancellations = getattr(exc, "response", {}).get("CancellationReasons") or []
-    reasons = [reason.get("Code") or "None" for reason in cancellations]
-    if len(reasons) != len(pending):  # cannot tell which item failed: retry them all
-        reasons = ["TransactionConflict"] * len(pending)
-    retry: dict[str, str] = {}
-    for (pair, ts), reason in zip(pending.items(), reasons, strict=True):
-        if reason == "ConditionalCheckFailed":
-            moved[pair] = False  # already at or ahead of ts: nothing to write
-        elif reason in _RETRYABLE_REASONS:
-            retry[pair] = ts
-        else:  # ValidationError and the like: retrying cannot help
-            failures[pair] = reason
-    # Only up-to-date watermarks spoiled it (each dropped, so this ends): resend the rest at once.
-    stale_only = "ConditionalCheckFailed" in reasons and all(r in ("None", "ConditionalCheckFailed") for r in reasons)
-    return retry, stale_only
-
-
-def _reason(exc: Exception) -> str:
-    if isinstance(exc, ClientError):
-        return exc.response.get("Error", {}).get("Code") or "ClientError"
-    return type(exc).__name__
-
-
-def _status(exc: Exception) -> int:
-    if isinstance(exc, ClientError):
-        return int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
-    return 0
+    moved.update({pair: False for pair, _ in cancellation.condition_failed})  # already at or ahead of ts
+    failures.update({pair: reason for (pair, _), reason in cancellation.rejected})  # ValidationError and the like
+    return dict(cancellation.retry), cancellation.resend_now

@@ -20,14 +20,8 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from cryptostream_model.keys import LEASE_SK, TTL_ATTRIBUTE, WATERMARK_SK, lease_pk, table_pk
-from producer.watermark_writes import (
-    PER_PAIR,
-    TRANSACTION,
-    WRITE_MODES,
-    TransactionBackoff,
-    advance_in_transactions,
-    watermark_update,
-)
+from cryptostream_runtime.retry import RetryPolicy
+from producer.watermark_writes import PER_PAIR, TRANSACTION, WRITE_MODES, advance_in_transactions, watermark_update
 
 _BATCH_GET_LIMIT = 100
 
@@ -39,7 +33,8 @@ def _conditional_failed(exc: ClientError) -> bool:
 class WatermarkStore:
     """Reads and advances watermarks. ``writes`` picks how ``advance_many`` writes: ``per_pair``
     (one conditional UpdateItem each, 1 WRU) or ``transaction`` (conditional TransactWriteItems of up
-    to 100, 2 WRU per item); ``backoff`` bounds the transactions' retries of throttling and conflicts."""
+    to 100, 2 WRU per item); ``backoff`` bounds the transactions' retries of throttling and conflicts,
+    and its ``sleep`` also paces the re-reads of unprocessed keys."""
 
     def __init__(
         self,
@@ -47,14 +42,18 @@ class WatermarkStore:
         table_name: str,
         *,
         writes: str = PER_PAIR,
-        backoff: TransactionBackoff | None = None,
+        backoff: RetryPolicy | None = None,
     ) -> None:
         if writes not in WRITE_MODES:
             raise ValueError(f"unknown watermark write mode {writes!r}; expected one of {', '.join(WRITE_MODES)}")
         self.client = client
         self.table_name = table_name
         self.writes = writes
-        self.backoff = backoff or TransactionBackoff()
+        self.backoff = backoff or RetryPolicy()
+        # BatchGetItem's UnprocessedKeys: asked for again, up to 8 calls in all, 50 ms apart (no jitter).
+        self._rereads = RetryPolicy(
+            max_attempts=8, base_seconds=0.025, cap_seconds=0.05, jitter_floor=1.0, sleep=self.backoff.sleep
+        )
 
     def get_many(self, pairs: list[str], interval: str) -> dict[str, str]:
         """``{pair: ts}`` for the pairs that have a watermark (one BatchGetItem per 100 pairs)."""
@@ -64,14 +63,15 @@ class WatermarkStore:
         for start in range(0, len(pks), _BATCH_GET_LIMIT):
             keys = [{"pk": {"S": pk}, "sk": {"S": WATERMARK_SK}} for pk in pks[start : start + _BATCH_GET_LIMIT]]
             request = {self.table_name: {"Keys": keys, "ProjectionExpression": "pk, ts", "ConsistentRead": True}}
-            for _ in range(8):
+            retry = 0
+            while request:
                 response = self.client.batch_get_item(RequestItems=request)
                 for item in response.get("Responses", {}).get(self.table_name, []):
                     found[by_pk[item["pk"]["S"]]] = item["ts"]["S"]
                 request = response.get("UnprocessedKeys") or {}
-                if not request:
-                    break
-                time.sleep(0.05)
+                retry += 1
+                if request and not self._rereads.pause(retry):
+                    break  # still unread: treated as no watermark, so those bars are published again
         return found
 
     def advance(self, pair: str, interval: str, ts: str) -> bool:

@@ -11,9 +11,9 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from consumer import clients as consumer_clients
-from consumer.retry import Backoff
 from cryptostream_model.keys import TTL_ATTRIBUTE
+from cryptostream_runtime import clients as runtime_clients
+from cryptostream_runtime.retry import RetryPolicy
 from local.resources import serving_table_definition
 
 TABLE = "cryptostream-quotes"
@@ -69,9 +69,9 @@ class Aws:
 
 
 @pytest.fixture
-def no_sleep() -> Backoff:
-    """Backoff that never sleeps, with the production attempt budget."""
-    return Backoff(sleep=lambda _: None)
+def no_sleep() -> RetryPolicy:
+    """A retry policy that never sleeps, with the production attempt budget."""
+    return RetryPolicy(sleep=lambda _: None)
 
 
 @pytest.fixture
@@ -84,7 +84,7 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
     monkeypatch.setenv("AWS_REGION", "us-east-1")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
-    consumer_clients.clear()
+    runtime_clients.clear()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**serving_table_definition(TABLE))
@@ -97,4 +97,4 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Aws]:
         monkeypatch.setenv("QUARANTINE_QUEUE_URL", queue_url)
         monkeypatch.setenv("HISTORY_TTL_DAYS", "30")
         yield Aws(dynamodb=dynamodb, sqs=sqs, queue_url=queue_url)
-    consumer_clients.clear()
+    runtime_clients.clear()

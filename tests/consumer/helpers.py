@@ -7,9 +7,9 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from consumer.processor import QuoteBatchProcessor
-from consumer.retry import Backoff
 from consumer.settings import ConsumerSettings
 from consumer.stats import BatchStats
+from cryptostream_runtime.retry import RetryPolicy
 from tests.consumer.conftest import TABLE, Aws, FakeLambdaContext
 
 
@@ -28,7 +28,7 @@ def consume(
         settings,
         dynamodb=dynamodb or aws.dynamodb,
         sqs=sqs or aws.sqs,
-        backoff=Backoff(max_attempts=max_attempts, sleep=lambda _: None),
+        backoff=RetryPolicy(max_attempts=max_attempts, sleep=lambda _: None),
     )
     response = process_partial_response(
         event=event, record_handler=processor.record_handler, processor=processor, context=FakeLambdaContext()

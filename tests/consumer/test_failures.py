@@ -234,7 +234,7 @@ def test_retries_stop_before_the_function_times_out(aws: Aws, monkeypatch: pytes
     from tests.consumer.conftest import FakeLambdaContext
 
     clock = VirtualTime()
-    monkeypatch.setattr("consumer.retry.time", clock)
+    monkeypatch.setattr("cryptostream_runtime.retry.time", clock)
     monkeypatch.setattr("consumer.processor.time", clock)
     event = kinesis_event(bars(3))
     dynamodb = FaultyClient(aws.dynamodb, batch_write_item=Script(then=throttled))

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from consumer.processor import QuoteBatchProcessor
-from consumer.retry import Backoff
 from consumer.settings import ConsumerSettings
+from cryptostream_runtime.retry import RetryPolicy
 from tests.consumer.events import kinesis_event, quote, sequence_numbers
 from tests.consumer.faults import client_error
 
@@ -79,7 +79,7 @@ class MemoryAws:
 
 def invoke(event: dict[str, Any], aws: MemoryAws, max_attempts: int) -> tuple[dict[str, Any], Any]:
     processor = QuoteBatchProcessor(
-        ConsumerSettings(TABLE, "q"), aws, aws, backoff=Backoff(max_attempts=max_attempts, sleep=lambda _: None)
+        ConsumerSettings(TABLE, "q"), aws, aws, backoff=RetryPolicy(max_attempts=max_attempts, sleep=lambda _: None)
     )
     response = process_partial_response(event, processor.record_handler, processor)
     return response, processor.stats

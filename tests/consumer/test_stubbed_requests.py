@@ -11,8 +11,8 @@ from botocore.stub import ANY, Stubber
 
 from consumer import handler
 from consumer.dynamodb_writer import LATEST_CONDITION, write_latest
-from consumer.retry import Backoff
 from consumer.stats import BatchStats
+from cryptostream_runtime.retry import RetryPolicy
 from tests.consumer.conftest import FakeLambdaContext
 from tests.consumer.events import kinesis_event, quote, sequence_numbers
 
@@ -64,7 +64,9 @@ def test_stale_items_are_dropped_and_the_rest_resent(dynamodb: Any) -> None:
         cancelled(stubber, [a, b, c, d], ["ConditionalCheckFailed", "TransactionConflict", "None", "None"])
         cancelled(stubber, [b, c, d], ["None", "ConditionalCheckFailed", "None"])  # c went stale meanwhile
         stubber.add_response("transact_write_items", {}, {"TransactItems": [put(b), put(d)]})
-        failed = write_latest(dynamodb, TABLE, [(0, a), (1, b), (2, c), (3, d)], Backoff(sleep=sleeps.append), stats)
+        failed = write_latest(
+            dynamodb, TABLE, [(0, a), (1, b), (2, c), (3, d)], RetryPolicy(sleep=sleeps.append), stats
+        )
         stubber.assert_no_pending_responses()
     assert failed == []
     assert (stats.stale_latest_skipped, stats.latest_written, stats.dynamodb_requests) == (2, 2, 3)
@@ -77,7 +79,7 @@ def test_unretryable_cancellation_reports_only_its_item(dynamodb: Any) -> None:
     with Stubber(dynamodb) as stubber:
         cancelled(stubber, [a, b], ["None", "ValidationError"])
         stubber.add_response("transact_write_items", {}, {"TransactItems": [put(a)]})
-        failed = write_latest(dynamodb, TABLE, [(4, a), (9, b)], Backoff(sleep=lambda _: None), stats)
+        failed = write_latest(dynamodb, TABLE, [(4, a), (9, b)], RetryPolicy(sleep=lambda _: None), stats)
     assert failed == [9]
     assert stats.latest_written == 1
 
@@ -88,7 +90,7 @@ def test_more_than_100_latest_items_use_several_transactions(dynamodb: Any) -> N
     with Stubber(dynamodb) as stubber:
         stubber.add_response("transact_write_items", {}, {"TransactItems": [put(item) for _, item in items[:100]]})
         stubber.add_response("transact_write_items", {}, {"TransactItems": [put(item) for _, item in items[100:]]})
-        assert write_latest(dynamodb, TABLE, items, Backoff(), stats) == []
+        assert write_latest(dynamodb, TABLE, items, RetryPolicy(), stats) == []
     assert stats.dynamodb_requests == 2
 
 
@@ -97,7 +99,7 @@ def test_handler_retries_a_throttled_batch_write(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("QUARANTINE_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     monkeypatch.setattr(handler, "client", lambda service, *_: dynamodb)
-    monkeypatch.setattr("consumer.retry.time.sleep", lambda _: None)
+    monkeypatch.setattr("cryptostream_runtime.retry.time.sleep", lambda _: None)
     event = kinesis_event([quote(), quote(ts="2026-11-22T09:05:00Z")])
     with Stubber(dynamodb) as stubber:
         stubber.add_client_error(
@@ -110,7 +112,7 @@ def test_handler_retries_a_throttled_batch_write(monkeypatch: pytest.MonkeyPatch
     assert response == {"batchItemFailures": []}
 
     with Stubber(dynamodb) as stubber:  # still throttled after every retry: Lambda must retry it all
-        for _ in range(Backoff().max_attempts):
+        for _ in range(RetryPolicy().max_attempts or 0):
             stubber.add_client_error(
                 "batch_write_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
             )

@@ -79,11 +79,9 @@ def _attributed_handlers(recorder: CallRecorder) -> Iterator[None]:
 
 def _fresh_clients() -> None:
     """Warm clients (and the secret Powertools caches) from an earlier stack must not hide a call."""
-    from consumer import clients as consumer_clients
-    from producer import aws as producer_aws
+    from cryptostream_runtime import clients
 
-    consumer_clients.clear()
-    producer_aws._cache.clear()
+    clients.clear()
 
 
 def _stream_records(stack: Any) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ import pytest
 from moto import mock_aws
 
 from cryptostream_model.record import Quote, parse_record
+from cryptostream_runtime import clients as runtime_clients
 from local.market import MarketSimulator
-from producer import aws as producer_aws
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "alphavantage"
 STREAM = "cryptostream-quotes"
@@ -95,7 +95,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    producer_aws._cache.clear()
+    runtime_clients.clear()
 
 
 @pytest.fixture

@@ -9,7 +9,8 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from producer.watermark_writes import TransactionBackoff, WatermarkWriteFailed, advance_in_transactions
+from cryptostream_runtime.retry import RetryPolicy
+from producer.watermark_writes import WatermarkWriteFailed, advance_in_transactions
 from producer.watermarks import WatermarkStore
 from tests.producer.conftest import REGION, TABLE
 
@@ -53,7 +54,7 @@ def expect(stubber: Stubber, pairs: list[str], reasons: list[str] | None = None,
 
 
 def advance(client: Any, pairs: list[str], sleeps: list[float], max_attempts: int = 6) -> dict[str, bool]:
-    backoff = TransactionBackoff(max_attempts=max_attempts, sleep=sleeps.append)
+    backoff = RetryPolicy(max_attempts=max_attempts, sleep=sleeps.append)
     return advance_in_transactions(client, TABLE, "5min", {pair: T2 for pair in pairs}, backoff, clock=lambda: NOW)
 
 

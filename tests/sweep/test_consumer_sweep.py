@@ -21,10 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from moto import mock_aws
 
-from consumer import clients as consumer_clients
 from consumer.handler import lambda_handler
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import PoisonRecord, parse_record
+from cryptostream_runtime import clients as runtime_clients
 from local.lambda_context import LocalLambdaContext
 from local.resources import serving_table_definition
 from tests.consumer.events import FIRST_SEQUENCE, kinesis_record, quote
@@ -50,7 +50,7 @@ def aws() -> Iterator[dict[str, Any]]:
         "HISTORY_TTL_DAYS": "30",
     }.items():
         patch.setenv(name, value)
-    consumer_clients.clear()
+    runtime_clients.clear()
     with mock_aws():
         dynamodb = boto3.client("dynamodb", region_name="us-east-1")
         dynamodb.create_table(**serving_table_definition(TABLE))
@@ -58,7 +58,7 @@ def aws() -> Iterator[dict[str, Any]]:
         queue_url = sqs.create_queue(QueueName=QUEUE)["QueueUrl"]
         patch.setenv("QUARANTINE_QUEUE_URL", queue_url)
         yield {"dynamodb": dynamodb, "sqs": sqs, "queue_url": queue_url}
-    consumer_clients.clear()
+    runtime_clients.clear()
     patch.undo()
 
 
