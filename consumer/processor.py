@@ -1,10 +1,17 @@
 """Powertools' Kinesis BatchProcessor with a batched write stage after its per-record stage.
 
-Per record (Powertools' loop): decode and validate into an item or a poison verdict, no I/O.
-Then once per batch: quarantine poison (SendMessageBatch), write history (BatchWriteItem) and move
-LATEST forward (conditional TransactWriteItems). Whatever could not be written durably becomes
-Powertools' failed records, from the first unwritten record on, so ``response()`` tells Lambda to
-resume exactly there; quarantined poison is never among them.
+Built on the extension points Powertools documents for a custom partial processor ("Create your own
+partial processor": ``_prepare``, ``_process_record``, ``success_handler``/``failure_handler``,
+``_clean``), as its own example does when it writes a batch's results to DynamoDB in ``_clean``:
+
+- ``_prepare``: fresh stats and verdicts; the cyclic garbage collector paused for the CPU-only stage.
+- Per record (Powertools' ``_process_record``, unchanged): decode and validate into an item or a
+  poison verdict, no I/O. ``success_handler``/``failure_handler`` only keep the verdict: a valid
+  record is not done until it is written.
+- ``_clean``, once per batch: quarantine poison (SendMessageBatch), write history (BatchWriteItem) and
+  move LATEST forward (conditional TransactWriteItems); then each record goes through Powertools' own
+  ``success_handler`` or ``failure_handler``, in batch order: failed from the first record not written
+  durably on (quarantined poison excepted), so ``response()`` tells Lambda to resume exactly there.
 """
 
 from __future__ import annotations
@@ -12,11 +19,16 @@ from __future__ import annotations
 import gc
 import time
 from collections import Counter
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
+from aws_lambda_powertools.utilities.batch import (
+    BatchProcessor,
+    EventType,
+    ExceptionInfo,
+    FailureResponse,
+    SuccessResponse,
+)
 from aws_lambda_powertools.utilities.data_classes.kinesis_stream_event import KinesisStreamRecord
 
 from consumer.dynamodb_writer import write_bars, write_latest
@@ -32,20 +44,8 @@ from cryptostream_runtime.retry import RetryPolicy
 _DEADLINE_MARGIN_SECONDS = 5.0
 
 
-@contextmanager
-def _cyclic_gc_paused() -> Iterator[None]:
-    """The per-record stage allocates several objects per record, all kept until the batch is written.
-    With the cyclic collector running, 5,000 records set off ~120 collections, and now and then a full
-    one that walks every boto3 object of a warm Lambda (tens of ms); paused, ~10. They hold no
-    cycles, reference counting still frees garbage, and collection resumes right after this
-    CPU-only stage (no I/O happens inside it)."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
+class RecordNotWritten(Exception):
+    """Reported to Lambda: the record, or one before it that it depends on, is not durably written yet."""
 
 
 class QuoteBatchProcessor(BatchProcessor):
@@ -56,21 +56,45 @@ class QuoteBatchProcessor(BatchProcessor):
         self.sqs = sqs
         self._backoff = backoff
         self.stats = BatchStats()
+        self._verdicts: list[Accepted | Rejected | None] = []  # per record, in batch order
+        self._errors: dict[int, ExceptionInfo] = {}  # records whose per-record stage raised
+        self._resume_gc = False
 
     def record_handler(self, record: KinesisStreamRecord) -> Accepted | Rejected:
         """Powertools' per-record handler."""
         return decode_record(record.raw_event["kinesis"], self.settings.history_ttl_days)
 
+    # Powertools' hooks, in the order it calls them ----------------------------------------------------
     def _prepare(self) -> None:
         super()._prepare()
         self.stats = BatchStats()
+        self._verdicts, self._errors = [], {}
+        # The per-record stage allocates several objects per record, all kept until the batch is
+        # written. With the cyclic collector running, 5,000 records set off ~120 collections, and now
+        # and then a full one that walks every boto3 object of a warm Lambda (tens of ms); paused, ~10.
+        # They hold no cycles, reference counting still frees garbage, and ``_clean`` resumes
+        # collection before any I/O (this stage does none).
+        self._resume_gc = gc.isenabled()
+        gc.disable()
 
-    def process(self) -> list[tuple]:
-        with _cyclic_gc_paused():
-            results = super().process()
-        self._write_stage(results)
-        return results
+    def success_handler(self, record: dict, result: Accepted | Rejected) -> SuccessResponse:
+        """Per-record stage: keep the verdict; the record succeeds in ``_clean`` once it is written."""
+        self._verdicts.append(result)
+        return "success", result, record
 
+    def failure_handler(self, record: KinesisStreamRecord, exception: ExceptionInfo) -> FailureResponse:
+        """Per-record stage raised (a bug, not poison): the record is left for Lambda to retry."""
+        self._errors[len(self._verdicts)] = exception
+        self._verdicts.append(None)
+        return "fail", f"{exception[0]}:{exception[1]}", record
+
+    def _clean(self) -> None:
+        if self._resume_gc:
+            gc.enable()
+        self._write_stage()
+        super()._clean()  # builds batchItemFailures from the records reported failed
+
+    # the batched write stage ----------------------------------------------------------------------------
     def _backoff_for_batch(self) -> RetryPolicy:
         if self._backoff is not None:
             return self._backoff
@@ -81,19 +105,20 @@ class QuoteBatchProcessor(BatchProcessor):
             backoff.deadline = time.monotonic() + remaining - min(_DEADLINE_MARGIN_SECONDS, remaining / 5)
         return backoff
 
-    def _write_stage(self, results: list[tuple]) -> None:
+    def _write_stage(self) -> None:
         records: list[dict] = self.records
         stats, settings, backoff = self.stats, self.settings, self._backoff_for_batch()
         unfinished: set[int] = set()
         accepted: list[tuple[int, Accepted]] = []
         poison: list[Quarantined] = []
-        for index, (status, result, _) in enumerate(results):
-            if status != "success":  # an unexpected error in the per-record stage: let Lambda retry it
+        for index, record in enumerate(records):
+            verdict = self._verdicts[index] if index < len(self._verdicts) else None
+            if verdict is None:  # the per-record stage raised (or never ran): let Lambda retry it
                 unfinished.add(index)
-            elif type(result) is Accepted:
-                accepted.append((index, result))
+            elif type(verdict) is Accepted:
+                accepted.append((index, verdict))
             else:
-                poison.append(Quarantined(index, result, records[index]))
+                poison.append(Quarantined(index, verdict, record))
 
         choice = dedupe(accepted)
         not_sent = send_to_quarantine(self.sqs, settings.quarantine_queue_url, poison, backoff, stats) if poison else []
@@ -115,7 +140,9 @@ class QuoteBatchProcessor(BatchProcessor):
         unfinished.update(choice.first_of_pk[items[index].pk] for index in not_moved)
         first = choice.settle(min(unfinished, default=first))
 
-        self._account(records, first, choice.kept.values(), choice.duplicates.keys(), poison, set(not_sent))
+        refused = set(not_sent)
+        quarantined = {item.index: item.rejected.code for item in poison if item.index not in refused}
+        self._account(records, first, choice.kept.values(), choice.duplicates.keys(), quarantined)
 
     def _account(
         self,
@@ -123,11 +150,11 @@ class QuoteBatchProcessor(BatchProcessor):
         first: int,
         kept: Iterable[int],
         duplicates: Iterable[int],
-        poison: list[Quarantined],
-        not_sent: set[int],
+        quarantined: dict[int, str],
     ) -> None:
+        """Stats, then each record through Powertools' own success or failure bookkeeping, in batch
+        order: from ``first`` on every record but quarantined poison is reported."""
         stats = self.stats
-        quarantined = {item.index: item.rejected.code for item in poison if item.index not in not_sent}
         reported = [index for index in range(first, len(records)) if index not in quarantined]
         stats.records = len(records)
         stats.written = sum(1 for index in kept if index < first)
@@ -144,8 +171,12 @@ class QuoteBatchProcessor(BatchProcessor):
         if lags:
             stats.ingest_lag_ms_max = round(max(lags) * 1000, 1)
             stats.ingest_lag_ms_mean = round(sum(lags) / len(lags) * 1000, 1)
-        # Powertools builds batchItemFailures from fail_messages when the context manager exits.
-        self.fail_messages = [KinesisStreamRecord(records[index]) for index in reported]
-        if reported or len(self.success_messages) != len(records):
-            unfinished = set(reported)
-            self.success_messages = [record for index, record in enumerate(records) if index not in unfinished]
+
+        not_written = RecordNotWritten(f"not written durably from record {first} of {len(records)} on")
+        failed = set(reported)
+        for index, record in enumerate(records):
+            if index in failed:
+                error = self._errors.get(index) or (RecordNotWritten, not_written, None)
+                super().failure_handler(record=KinesisStreamRecord(record), exception=error)
+            else:
+                super().success_handler(record=record, result=self._verdicts[index])
