@@ -20,12 +20,13 @@ from aws_lambda_powertools.utilities.data_classes.kinesis_firehose_event import 
 )
 
 from archive_transform.transform import judge
+from cryptostream_runtime.metrics import log_metrics
 
 logger = Logger(service="cryptostream-archive-transform")
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "cryptostream")
 
 
-@metrics.log_metrics
+@log_metrics(metrics)
 @event_source(data_class=KinesisFirehoseEvent)
 def lambda_handler(event: KinesisFirehoseEvent, context: Any) -> dict[str, Any]:
     response = KinesisFirehoseDataTransformationResponse()

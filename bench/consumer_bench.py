@@ -134,18 +134,16 @@ class Clock:
 
 def time_handler(events: list[dict[str, Any]]) -> tuple[Clock, list[BatchStats]]:
     dynamodb, sqs = StubDynamoDB(), StubSQS()
-    handler.client = lambda service, *_: dynamodb if service == "dynamodb" else sqs  # type: ignore[assignment]
     seen: list[BatchStats] = []
-    handler.STATS_LISTENERS.append(seen.append)
+    consume = handler.make_handler(
+        on_stats=seen.append, clients=lambda service: dynamodb if service == "dynamodb" else sqs
+    )
     context = Context()
-    try:
-        with Clock() as clock:
-            for event in events:
-                response = handler.lambda_handler(event, context)
-                if response["batchItemFailures"]:
-                    raise SystemExit(f"unexpected failures: {response}")
-    finally:
-        handler.STATS_LISTENERS.remove(seen.append)
+    with Clock() as clock:
+        for event in events:
+            response = consume(event, context)
+            if response["batchItemFailures"]:
+                raise SystemExit(f"unexpected failures: {response}")
     return clock, seen
 
 

@@ -2,6 +2,10 @@
 
 Settings: ``TABLE_NAME``, ``QUARANTINE_QUEUE_URL``, ``HISTORY_TTL_DAYS`` (default 30, 0 disables);
 boto3 honours ``AWS_ENDPOINT_URL``. Returns ``{"batchItemFailures": [...]}`` (ReportBatchItemFailures).
+
+``lambda_handler`` is what Lambda calls. ``make_handler(on_stats=..., clients=...)`` makes the same
+handler with a hook that receives each batch's ``BatchStats`` (the local stack and the bench count
+with it) and, for tests and the soak, the clients to use instead of boto3's.
 """
 
 from __future__ import annotations
@@ -18,9 +22,10 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from consumer.processor import QuoteBatchProcessor
 from consumer.settings import ConsumerSettings
-from consumer.stats import BatchStats
+from consumer.stats import BatchStats, StatsHook
 from cryptostream_runtime.clients import ClientOptions
 from cryptostream_runtime.clients import clients as boto3_clients
+from cryptostream_runtime.metrics import log_metrics
 
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME") or "cryptostream-consumer")
 # The consumer's modules log through the standard library: give them the same structured JSON output.
@@ -30,8 +35,8 @@ metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "crypto
 # invocation's remaining time, and counts every request it makes.
 CLIENT_OPTIONS = ClientOptions(max_attempts=2, connect_timeout=3, read_timeout=10, tcp_keepalive=True)
 
-# Called with each batch's stats: the local stack's event source runner and the demo count with it.
-STATS_LISTENERS: list[Callable[[BatchStats], None]] = []
+Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
+ClientSource = Callable[[str], Any]  # service name -> boto3 client (or a stand-in)
 
 _COUNTS = (
     ("Records", "records"),
@@ -46,29 +51,31 @@ _COUNTS = (
 )
 
 
-def client(service: str, endpoint_url: str | None, region: str | None) -> Any:
-    """The cached boto3 client of ``service`` for this endpoint and region."""
-    return boto3_clients(CLIENT_OPTIONS, endpoint_url=endpoint_url, region=region).client(service)
+def make_handler(*, on_stats: StatsHook | None = None, clients: ClientSource | None = None) -> Handler:
+    """The consumer's handler; ``on_stats`` gets each batch's stats, ``clients`` replaces boto3's clients."""
 
+    @log_metrics(metrics)
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        settings = ConsumerSettings.from_env()
+        # The local stack invokes in-process and may change the level between invocations.
+        level = os.getenv("POWERTOOLS_LOG_LEVEL") or "INFO"
+        logger.setLevel(level)
+        logging.getLogger("consumer").setLevel(level)
+        if context is not None:
+            logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
+        client = (
+            clients or boto3_clients(CLIENT_OPTIONS, endpoint_url=settings.endpoint_url, region=settings.region).client
+        )
+        processor = QuoteBatchProcessor(settings, dynamodb=client("dynamodb"), sqs=client("sqs"))
+        response = process_partial_response(
+            event=event, record_handler=processor.record_handler, processor=processor, context=context
+        )
+        _publish(processor.stats)
+        if on_stats is not None:
+            on_stats(processor.stats)
+        return response
 
-def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    settings = ConsumerSettings.from_env()
-    # The local stack invokes in-process and may change the level between invocations.
-    level = os.getenv("POWERTOOLS_LOG_LEVEL") or "INFO"
-    logger.setLevel(level)
-    logging.getLogger("consumer").setLevel(level)
-    if context is not None:
-        logger.append_keys(function_request_id=getattr(context, "aws_request_id", None))
-    processor = QuoteBatchProcessor(
-        settings,
-        dynamodb=client("dynamodb", settings.endpoint_url, settings.region),
-        sqs=client("sqs", settings.endpoint_url, settings.region),
-    )
-    response = process_partial_response(
-        event=event, record_handler=processor.record_handler, processor=processor, context=context
-    )
-    _publish(processor.stats)
-    return response
+    return handler
 
 
 def _publish(stats: BatchStats) -> None:
@@ -84,9 +91,6 @@ def _publish(stats: BatchStats) -> None:
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(stats, attribute))
     metrics.add_metric(name="IngestLagMaxMs", unit=MetricUnit.Milliseconds, value=stats.ingest_lag_ms_max)
     metrics.add_metric(name="IngestLagMeanMs", unit=MetricUnit.Milliseconds, value=stats.ingest_lag_ms_mean)
-    metrics.flush_metrics()
-    # flush keeps the set when POWERTOOLS_METRICS_DISABLED is on, and Powertools prints it anyway once
-    # 100 values pile up: clear it so disabled metrics stay silent in long local runs.
-    metrics.clear_metrics()
-    for listener in STATS_LISTENERS:
-        listener(stats)
+
+
+lambda_handler = make_handler()

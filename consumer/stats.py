@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 
 
@@ -36,3 +37,7 @@ class BatchStats:
         body = asdict(self)
         body["quarantined_by_reason"] = dict(self.quarantined_by_reason)
         return body
+
+
+# Called with each batch's stats once the batch is done (the local stack and the bench count with it).
+StatsHook = Callable[[BatchStats], None]

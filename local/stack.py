@@ -34,7 +34,7 @@ _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "lo
 
 @dataclass
 class ConsumerTotals:
-    """Sum of the consumer's per-batch statistics (fed by its STATS_LISTENERS hook)."""
+    """Sum of the consumer's per-batch statistics (fed by its handler's ``on_stats`` hook)."""
 
     batches: int = 0
     records: int = 0
@@ -119,7 +119,6 @@ class LocalStack:
         return self
 
     def stop(self) -> None:
-        self._unwire_consumer()
         if self.simulator is not None:
             self.simulator.stop()
             self.simulator = None
@@ -167,16 +166,13 @@ class LocalStack:
 
     # wiring --------------------------------------------------------------------------------------------
     def _wire_pollers(self) -> None:
-        from consumer import handler as consumer_handler
-        from consumer.handler import lambda_handler as consumer_lambda
+        from consumer.handler import make_handler
 
-        self._consumer_listeners = consumer_handler.STATS_LISTENERS
-        self._consumer_listeners.append(self.consumer_totals.add)
         checkpoints = CheckpointStore(self.data_dir / "checkpoints.json" if self.data_dir else None)
         kinesis = self.clients.kinesis
         self.mapping = KinesisEventSourceMapping(
             ShardReader(kinesis, self.config.stream_name, "esm:cryptostream-consumer", checkpoints),
-            consumer_lambda,
+            make_handler(on_stats=self.consumer_totals.add),
             self.config.consumer,
             stream_arn=self.resources.stream_arn,
             region=self.config.region,
@@ -190,11 +186,6 @@ class LocalStack:
             buffer_seconds=seconds,
             buffer_bytes=size,
         )
-
-    def _unwire_consumer(self) -> None:
-        listeners = getattr(self, "_consumer_listeners", None)
-        if listeners is not None and self.consumer_totals.add in listeners:
-            listeners.remove(self.consumer_totals.add)
 
     def _local_credentials(self) -> dict[str, str]:
         env = {

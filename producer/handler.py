@@ -26,8 +26,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from cryptostream_model.intervals import SPOT, interval_seconds
 from cryptostream_model.record import Quote, parse_ts
+from cryptostream_runtime.metrics import log_metrics
 from producer.errors import AlphaVantageError, ConfigError
 from producer.settings import RunPlan, Settings, plan_run
+from producer.summary import RunSummary
 
 SERVICE = "cryptostream-producer"
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", SERVICE))
@@ -35,6 +37,7 @@ metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "cryptostr
 RESERVE_SECONDS = 10.0  # kept back from rate-limit waits for publishing, watermarks and the lease
 
 
+@log_metrics(metrics)
 def lambda_handler(event: dict | None, context: Any) -> dict:
     try:
         settings = Settings.from_env()
@@ -42,7 +45,10 @@ def lambda_handler(event: dict | None, context: Any) -> dict:
     except ConfigError as exc:
         logger.error("bad configuration or event", extra={"error": str(exc)})
         raise
-    return run(plan, settings, context)
+    summary = run(plan, settings, context)
+    if summary.skipped is None:
+        _record_metrics(summary)
+    return summary.as_event_result()
 
 
 def run(
@@ -54,8 +60,8 @@ def run(
     now: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
     kinesis: Any = None,
-) -> dict:
-    """One producer run; returns the summary. ``clients``/``kinesis``/``now``/``sleep`` are test seams."""
+) -> RunSummary:
+    """One producer run; returns its summary. ``clients``/``kinesis``/``now``/``sleep`` are test seams."""
     from cryptostream_runtime.retry import RetryPolicy
     from producer.aws import aws_clients
     from producer.watermarks import LeaseHeld, RunLease, WatermarkStore
@@ -68,7 +74,7 @@ def run(
         lease = lease_store.acquire(plan.interval, settings.lease_seconds)
     except LeaseHeld as held:
         logger.warning("another run holds the lease", extra={"interval": plan.interval, "owner": held.owner})
-        return {"skipped": f"lease held by {held.owner}", "interval": plan.interval, "mode": plan.mode}
+        return RunSummary(plan.interval, plan.mode, skipped=f"lease held by {held.owner}")
     try:
         summary = _run_locked(
             plan,
@@ -87,9 +93,8 @@ def run(
             lease_store.release(lease)
         except Exception as exc:  # it expires on its own; don't mask the run's own outcome or error
             logger.warning("lease not released", extra={"interval": plan.interval, "error": str(exc)[:200]})
-    summary["duration_ms"] = round((time.monotonic() - started) * 1000, 1)
-    _record_metrics(summary)
-    logger.info("producer run finished", extra={"summary": summary})
+    summary.duration_ms = round((time.monotonic() - started) * 1000, 1)
+    logger.info("producer run finished", extra={"summary": summary.as_event_result()})
     return summary
 
 
@@ -103,35 +108,19 @@ def _run_locked(
     now: Callable[[], float],
     sleep: Callable[[float], None],
     kinesis: Any,
-) -> dict:
+) -> RunSummary:
     from producer.alpha_client import redact
     from producer.aws import api_key
     from producer.fetching import PairFetch, fetch_pair, rate_limit_policy
     from producer.publisher import KinesisPublisher
 
-    summary: dict[str, Any] = {
-        "interval": plan.interval,
-        "mode": plan.mode,
-        "pairs": list(plan.pairs),
-        "fetched": 0,
-        "published": 0,
-        "skipped_seen": 0,
-        "skipped_open": 0,
-        "out_of_range": 0,
-        "invalid_upstream": 0,
-        "failed_pairs": {},
-        "alphavantage_requests": 0,
-        "rate_limit_retries": 0,
-        "kinesis_requests": 0,
-        "kinesis_retries": 0,
-        "newest_ts": {},
-    }
+    summary = RunSummary(plan.interval, plan.mode, pairs=list(plan.pairs))
     watermarks = store.get_many(list(plan.pairs), plan.interval)
-    summary["newest_ts"] = {pair: watermarks.get(pair) for pair in plan.pairs}
+    summary.newest_ts = {pair: watermarks.get(pair) for pair in plan.pairs}
     try:
         client = _alpha_client(settings, api_key(settings, clients), sleep)
     except AlphaVantageError as exc:
-        summary["failed_pairs"] = {pair: str(exc) for pair in plan.pairs}
+        summary.failed_pairs = {pair: str(exc) for pair in plan.pairs}
         return summary
 
     deadline = time.monotonic() + _rate_limit_budget(settings, context)
@@ -140,28 +129,30 @@ def _run_locked(
     fatal: AlphaVantageError | None = None
     for pair in plan.pairs:
         if fatal is not None:  # same key, same function: every remaining pair would fail alike
-            summary["failed_pairs"][pair] = f"{fatal} (not requested)"
+            summary.failed_pairs[pair] = f"{fatal} (not requested)"
             continue
         try:
             fetched = fetch_pair(client, pair, plan, watermarks.get(pair), rate_limits=rate_limits, now=now())
         except AlphaVantageError as exc:
-            summary["failed_pairs"][pair] = str(exc)
+            summary.failed_pairs[pair] = str(exc)
             logger.warning("pair failed", extra={"pair": pair, "interval": plan.interval, "reason": str(exc)})
             fatal = exc if exc.fails_whole_run else None
             continue
         except Exception as exc:  # a bug or an odd body must cost one pair, not the run
             reason = f"internal_error: {type(exc).__name__}: {redact(str(exc))[:200]}"
-            summary["failed_pairs"][pair] = reason
+            summary.failed_pairs[pair] = reason
             logger.error("pair failed unexpectedly", extra={"pair": pair, "reason": reason})
             continue
         for reason in fetched.invalid:
             logger.warning("invalid upstream bar skipped", extra={"pair": pair, "reason": reason})
         fetches.append(fetched)
-        summary["rate_limit_retries"] += fetched.rate_limit_retries
-        for name in ("fetched", "skipped_seen", "skipped_open", "out_of_range"):
-            summary[name] += getattr(fetched, name)
-        summary["invalid_upstream"] += len(fetched.invalid)
-    summary["alphavantage_requests"] = client.requests_made
+        summary.rate_limit_retries += fetched.rate_limit_retries
+        summary.fetched += fetched.fetched
+        summary.skipped_seen += fetched.skipped_seen
+        summary.skipped_open += fetched.skipped_open
+        summary.out_of_range += fetched.out_of_range
+        summary.invalid_upstream += len(fetched.invalid)
+    summary.alphavantage_requests = client.requests_made
 
     quotes: list[Quote] = [quote for fetched in fetches for quote in fetched.quotes]
     if quotes:
@@ -172,7 +163,8 @@ def _run_locked(
             sleep=sleep,
         )
         outcome = publisher.publish(quotes)
-        summary.update(published=outcome.published, kinesis_requests=outcome.requests, kinesis_retries=outcome.retries)
+        summary.published, summary.kinesis_requests = outcome.published, outcome.requests
+        summary.kinesis_retries = outcome.retries
         position = 0
         targets: dict[str, str] = {}
         for fetched in fetches:
@@ -183,7 +175,7 @@ def _run_locked(
                 targets[fetched.pair] = target
         if targets:  # one batch for the whole run: per pair or in transactions (WATERMARK_WRITES)
             store.advance_many(targets, plan.interval)
-            summary["newest_ts"].update(targets)
+            summary.newest_ts.update(targets)
     return summary
 
 
@@ -194,7 +186,7 @@ def _settle_pair(
     outcome: Any,
     plan: RunPlan,
     watermarks: dict[str, str],
-    summary: dict,
+    summary: RunSummary,
 ) -> str | None:
     """The pair's new watermark: the end of the contiguous accepted prefix, or None when it stays.
     Reports what Kinesis did not accept."""
@@ -203,7 +195,7 @@ def _settle_pair(
         prefix += 1
     if prefix < len(quotes):
         codes = ", ".join(f"{code} x{count}" for code, count in outcome.error_codes.most_common(3))
-        summary["failed_pairs"][pair] = (
+        summary.failed_pairs[pair] = (
             f"kinesis: {len(quotes) - sum(accepted)} of {len(quotes)} records not accepted"
             f" ({outcome.fatal or codes}); they are sent again next run"
         )
@@ -253,25 +245,21 @@ def _alpha_client(settings: Settings, key: str, sleep: Callable[[float], None]) 
     )
 
 
-def _record_metrics(summary: dict) -> None:
-    dimensions = {"Interval": summary["interval"]}
+def _record_metrics(summary: RunSummary) -> None:
+    """One EMF blob per run, flushed by ``log_metrics`` when the handler returns."""
     try:
         for name, value in (
-            ("Fetched", summary["fetched"]),
-            ("Published", summary["published"]),
-            ("FailedPairs", len(summary["failed_pairs"])),
-            ("KinesisRetries", summary["kinesis_retries"]),
-            ("InvalidUpstream", summary["invalid_upstream"]),
-            ("SkippedSeen", summary["skipped_seen"]),
+            ("Fetched", summary.fetched),
+            ("Published", summary.published),
+            ("FailedPairs", len(summary.failed_pairs)),
+            ("KinesisRetries", summary.kinesis_retries),
+            ("InvalidUpstream", summary.invalid_upstream),
+            ("SkippedSeen", summary.skipped_seen),
         ):
             metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
-        for name, value in dimensions.items():
-            metrics.add_dimension(name=name, value=value)
-        metrics.flush_metrics()  # one EMF blob per run
+        metrics.add_dimension(name="Interval", value=summary.interval)
     except Exception as exc:  # metrics must never fail a run that published data
         logger.warning("metrics not recorded", extra={"error": str(exc)[:200]})
-    finally:
-        metrics.clear_metrics()  # flush skips clearing when metrics are disabled; warm runs must start clean
 
 
-__all__ = ["lambda_handler", "run"]
+__all__ = ["RunSummary", "lambda_handler", "run"]

@@ -30,3 +30,10 @@ def test_counts_are_published_as_metrics(capsys):
     lambda_handler(EVENT, None)
     emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if "_aws" in line]
     assert emitted[-1]["ArchivedRecords"] in (1.0, [1.0]) and emitted[-1]["ArchiveRejectedRecords"] in (2.0, [2.0])
+
+
+def test_disabled_metrics_stay_silent_over_many_invocations(capsys, monkeypatch):
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    for _ in range(105):  # Powertools prints a pending set by itself once a metric holds 100 values
+        lambda_handler(EVENT, None)
+    assert "_aws" not in capsys.readouterr().out

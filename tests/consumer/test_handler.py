@@ -90,14 +90,11 @@ def test_replaying_a_batch_leaves_the_table_exactly_as_it_was(aws: Aws) -> None:
     assert aws.table_items() == before
 
 
-def test_stats_reach_listeners_and_account_for_every_record(aws: Aws) -> None:
+def test_stats_reach_the_hook_and_account_for_every_record(aws: Aws) -> None:
     seen: list[BatchStats] = []
-    handler.STATS_LISTENERS.append(seen.append)
-    try:
-        invoke(load_fixture("quotes_batch.json"))
-        invoke(load_fixture("poison_batch.json"))
-    finally:
-        handler.STATS_LISTENERS.remove(seen.append)
+    consume = handler.make_handler(on_stats=seen.append)
+    consume(load_fixture("quotes_batch.json"), FakeLambdaContext())
+    consume(load_fixture("poison_batch.json"), FakeLambdaContext())
     clean, poisoned = seen
     assert (clean.records, clean.written, clean.duplicates, clean.quarantined, clean.failed) == (7, 6, 1, 0, 0)
     assert clean.dynamodb_requests == 2  # one BatchWriteItem, one TransactWriteItems

@@ -25,12 +25,16 @@ class AcceptEverything:
 
 
 @pytest.fixture(autouse=True)
-def stubbed(monkeypatch: pytest.MonkeyPatch) -> None:
+def environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TABLE_NAME", "cryptostream-quotes")
     monkeypatch.setenv("QUARANTINE_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "WARNING")
+
+
+def stubbed_handler(**hooks: Any) -> handler.Handler:
+    """The consumer's handler on clients that accept every request."""
     stub = AcceptEverything()
-    monkeypatch.setattr(handler, "client", lambda *_: stub)
+    return handler.make_handler(clients=lambda _: stub, **hooks)
 
 
 def emf_documents(output: str) -> list[dict[str, Any]]:
@@ -41,7 +45,7 @@ def emf_documents(output: str) -> list[dict[str, Any]]:
 def test_metrics_are_published_as_emf(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.delenv("POWERTOOLS_METRICS_DISABLED", raising=False)
     monkeypatch.delenv("POWERTOOLS_DEV", raising=False)
-    handler.lambda_handler(kinesis_event([quote(), quote(), quote(high="1")]), FakeLambdaContext())
+    stubbed_handler()(kinesis_event([quote(), quote(), quote(high="1")]), FakeLambdaContext())
     (document,) = emf_documents(capsys.readouterr().out)
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "cryptostream"
@@ -61,20 +65,17 @@ def test_disabled_metrics_stay_silent_over_many_batches(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    event = kinesis_event([quote()])
+    event, consume = kinesis_event([quote()]), stubbed_handler()
     for _ in range(105):  # Powertools prints a pending set by itself once a metric holds 100 values
-        handler.lambda_handler(event, FakeLambdaContext())
+        consume(event, FakeLambdaContext())
     assert emf_documents(capsys.readouterr().out) == []
 
 
-def test_listeners_get_every_batch_and_a_context_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_stats_hook_gets_every_batch_and_a_context_is_optional(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     seen: list[BatchStats] = []
-    handler.STATS_LISTENERS.append(seen.append)
-    try:
-        handler.lambda_handler(kinesis_event([quote(), quote(ts="2026-11-22T09:05:00Z")]), None)
-        handler.lambda_handler(kinesis_event([quote(interval="2min")]), FakeLambdaContext())
-    finally:
-        handler.STATS_LISTENERS.remove(seen.append)
+    consume = stubbed_handler(on_stats=seen.append)
+    consume(kinesis_event([quote(), quote(ts="2026-11-22T09:05:00Z")]), None)
+    consume(kinesis_event([quote(interval="2min")]), FakeLambdaContext())
     assert [(s.records, s.written, s.quarantined) for s in seen] == [(2, 2, 0), (1, 0, 1)]
     assert seen[1].quarantined_by_reason == {"unknown_interval": 1}

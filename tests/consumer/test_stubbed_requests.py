@@ -98,8 +98,8 @@ def test_handler_retries_a_throttled_batch_write(monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("TABLE_NAME", TABLE)
     monkeypatch.setenv("QUARANTINE_QUEUE_URL", "https://sqs.us-east-1.amazonaws.com/123456789012/q")
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    monkeypatch.setattr(handler, "client", lambda service, *_: dynamodb)
     monkeypatch.setattr("cryptostream_runtime.retry.time.sleep", lambda _: None)
+    consume = handler.make_handler(clients=lambda _: dynamodb)
     event = kinesis_event([quote(), quote(ts="2026-11-22T09:05:00Z")])
     with Stubber(dynamodb) as stubber:
         stubber.add_client_error(
@@ -107,7 +107,7 @@ def test_handler_retries_a_throttled_batch_write(monkeypatch: pytest.MonkeyPatch
         )
         stubber.add_response("batch_write_item", {"UnprocessedItems": {}}, {"RequestItems": {TABLE: ANY}})
         stubber.add_response("transact_write_items", {}, {"TransactItems": ANY})
-        response = handler.lambda_handler(event, FakeLambdaContext())
+        response = consume(event, FakeLambdaContext())
         stubber.assert_no_pending_responses()
     assert response == {"batchItemFailures": []}
 
@@ -116,5 +116,5 @@ def test_handler_retries_a_throttled_batch_write(monkeypatch: pytest.MonkeyPatch
             stubber.add_client_error(
                 "batch_write_item", service_error_code="ProvisionedThroughputExceededException", http_status_code=400
             )
-        response = handler.lambda_handler(event, FakeLambdaContext())
+        response = consume(event, FakeLambdaContext())
     assert response == {"batchItemFailures": [{"itemIdentifier": seq} for seq in sequence_numbers(event)]}

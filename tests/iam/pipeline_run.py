@@ -59,22 +59,18 @@ def _environment(**values: str | None) -> Iterator[None]:
 
 
 @contextmanager
-def _attributed_handlers(recorder: CallRecorder) -> Iterator[None]:
-    """The stack imports each ``lambda_handler`` from its module: swap in attributing wrappers meanwhile."""
-    import consumer.handler
+def _attributed_producer(recorder: CallRecorder) -> Iterator[None]:
+    """The stack imports the producer's ``lambda_handler`` from its module on every run: swap in an
+    attributing wrapper meanwhile. (The consumer's handler is the stack's event source mapping's: it is
+    wrapped there, once the stack has started.)"""
     import producer.handler
 
-    originals = [
-        (producer.handler, producer.handler.lambda_handler),
-        (consumer.handler, consumer.handler.lambda_handler),
-    ]
-    producer.handler.lambda_handler = recorder.attributed_handler("producer", producer.handler.lambda_handler)
-    consumer.handler.lambda_handler = recorder.attributed_handler("consumer", consumer.handler.lambda_handler)
+    original = producer.handler.lambda_handler
+    producer.handler.lambda_handler = recorder.attributed_handler("producer", original)
     try:
         yield
     finally:
-        for module, handler in originals:
-            module.lambda_handler = handler  # type: ignore[attr-defined]
+        producer.handler.lambda_handler = original
 
 
 def _fresh_clients() -> None:
@@ -138,9 +134,10 @@ def recorded_pipeline_run() -> RecordedRun:
     _fresh_clients()
     with ExitStack() as stack_of:
         stack_of.enter_context(recorder.installed())
-        stack_of.enter_context(_attributed_handlers(recorder))
+        stack_of.enter_context(_attributed_producer(recorder))
         stack_of.enter_context(_environment(ALPHAVANTAGE_API_KEY=None))  # the key comes from the secret
         stack = stack_of.enter_context(LocalStack(None, seed=8))
+        stack.mapping.handler = recorder.attributed_handler("consumer", stack.mapping.handler)
         table, dynamodb = stack.config.table_name, stack.clients.dynamodb
 
         stack.simulator.clock.set(END - timedelta(minutes=30))

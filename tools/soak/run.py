@@ -170,16 +170,13 @@ def _run(config: SoakConfig, progress: Callable[[int, int], None] | None) -> Soa
     book = FaultBook(config.rates, seed=config.seed)
     with LocalStack(None, seed=config.seed, archive_buffer_seconds=3600) as stack:
         session = _Session(stack, config, pairs, ledger, book)
-        try:
-            steps = -(-bars_per_pair // config.step_bars)
-            for step in range(1, steps + 1):
-                clock = min(END, start + timedelta(seconds=step * config.step_bars * bar))
-                session.step(start, clock, first=step == 1, may_crash=step < steps)
-                if progress:
-                    progress(step, steps)
-            session.finish()
-        finally:
-            session.unwire()
+        steps = -(-bars_per_pair // config.step_bars)
+        for step in range(1, steps + 1):
+            clock = min(END, start + timedelta(seconds=step * config.step_bars * bar))
+            session.step(start, clock, first=step == 1, may_crash=step < steps)
+            if progress:
+                progress(step, steps)
+        session.finish()
         verdict = verify(stack, ledger, pairs)
         report = session.report(verdict)
     report.wall_seconds = round(time.perf_counter() - started, 1)
@@ -188,7 +185,7 @@ def _run(config: SoakConfig, progress: Callable[[int, int], None] | None) -> Soa
 
 class _Session:
     def __init__(self, stack: LocalStack, config: SoakConfig, pairs: list[str], ledger: Ledger, book: FaultBook):
-        from consumer import handler as consumer_handler
+        from consumer.handler import make_handler
         from producer.aws import aws_clients
         from producer.settings import Settings
         from producer.watermarks import WatermarkStore
@@ -200,14 +197,15 @@ class _Session:
         self.kinesis = FaultyProducerKinesis(stack.clients.client("kinesis"), book)
         self.producer_dynamodb = FaultyProducerDynamoDB(stack.clients.client("dynamodb"), book)
         self.producer_clients = _ProducerClients(aws_clients(), self.producer_dynamodb)
-        # the consumer gets its clients from consumer.handler.client: hand it the fault injectors
+        # the consumer's handler, on the fault injectors, counting into the stack's totals
         self.consumer_dynamodb = FaultyConsumerDynamoDB(stack.clients.client("dynamodb"), book)
         sqs = stack.clients.client("sqs")
-        self._handler_module = consumer_handler
-        self._real_client = consumer_handler.client
-        consumer_handler.client = lambda service, *_: self.consumer_dynamodb if service == "dynamodb" else sqs
+        consumer = make_handler(
+            on_stats=stack.consumer_totals.add,
+            clients=lambda service: self.consumer_dynamodb if service == "dynamodb" else sqs,
+        )
         # the mapping's handler is the seam where Lambda's at-least-once delivery and crashes happen
-        stack.mapping.handler = FaultyConsumer(stack.mapping.handler, self.consumer_dynamodb, book)
+        stack.mapping.handler = FaultyConsumer(consumer, self.consumer_dynamodb, book)
         stack.simulator.faults.update(throttle_every_n=config.rates.alphavantage_throttle_every_n)
         self.runs = self.crashes = self.kinesis_retries = self.rate_limit_retries = 0
         self.accepted_seen = 0
@@ -228,10 +226,6 @@ class _Session:
         self._inject(self.stack.simulator.clock.now(), rest=True)
         self.stack.pump(flush=True)
 
-    def unwire(self) -> None:
-        """Give the consumer its real clients back (the handler module outlives this stack)."""
-        self._handler_module.client = self._real_client
-
     def _produce(self, event: dict[str, Any], crash: bool) -> None:
         from producer.handler import run
         from producer.settings import plan_run
@@ -250,8 +244,8 @@ class _Session:
                 sleep=self.sleep,
                 kinesis=self.kinesis,
             )
-            self.kinesis_retries += int(summary.get("kinesis_retries", 0))
-            self.rate_limit_retries += int(summary.get("rate_limit_retries", 0))
+            self.kinesis_retries += summary.kinesis_retries
+            self.rate_limit_retries += summary.rate_limit_retries
         except ProducerCrash:
             self.crashes += 1
         for data, _, _ in self.kinesis.accepted[self.accepted_seen :]:
