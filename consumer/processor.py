@@ -120,12 +120,15 @@ class QuoteBatchProcessor(BatchProcessor):
             else:
                 poison.append(Quarantined(index, verdict, record))
 
-        choice = dedupe(accepted)
         not_sent = send_to_quarantine(self.sqs, settings.quarantine_queue_url, poison, backoff, stats) if poison else []
         unfinished.update(not_sent)
-        # The first record not durably handled; Lambda redelivers everything from there on, so
-        # nothing from there on is written now.
-        first = choice.settle(min(unfinished, default=len(records)))
+        # The first record not durably handled; Lambda redelivers everything from there on, so nothing
+        # from there on is written now, and duplicates are chosen among the records before it: a kept
+        # copy beyond it would hold its earlier duplicates back until one delivery in which everything up
+        # to that copy succeeds at once (found by the redelivery property under heavy faults).
+        cut = min(unfinished, default=len(records))
+        choice = dedupe([(index, verdict) for index, verdict in accepted if index < cut])
+        first = choice.settle(cut)
 
         items = dict(accepted)
         bars = sorted((index, items[index].item) for index in choice.kept.values() if index < first)
