@@ -5,7 +5,7 @@ anything, every request that changes state is appended to ``journal.jsonl`` in t
 directory and replayed into a fresh server on the next start. Reads (Get*, Describe*, List*,
 Query, Scan, Receive*) are not journaled, so the journal grows with writes only (a PutRecords of
 500 quotes or a BatchWriteItem of 25 is one line). moto numbers Kinesis sequence numbers per
-shard in arrival order, so a replay reproduces them and the runners' checkpoints stay valid.
+shard in arrival order, so a replay reproduces them and the stream pollers' checkpoints stay valid.
 """
 
 from __future__ import annotations

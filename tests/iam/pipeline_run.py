@@ -124,9 +124,9 @@ def firehose_event(stack: Any, records: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def recorded_pipeline_run() -> RecordedRun:
-    from cli.demo import poison_records
     from cryptostream_model.keys import LEASE_SK, lease_pk
     from cryptostream_model.record import format_ts
+    from local.poison import poison_records
     from local.stack import LocalStack
 
     recorder = CallRecorder()
