@@ -15,9 +15,6 @@ from pathlib import Path
 
 from cryptostream_config.deployment import OPTIONAL_DEFAULTS, ConsumerConfig, load_deployment_config
 
-# The local event source mapping takes the deployment's consumer settings as they are (no copy of them).
-ConsumerMapping = ConsumerConfig
-
 
 @dataclass(frozen=True)
 class LocalSettings:

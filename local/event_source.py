@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from cryptostream_config.local import ConsumerMapping
+from cryptostream_config.deployment import ConsumerConfig
 from local.lambda_context import LocalLambdaContext
 from local.shard_reader import ShardReader, ShardState
 
@@ -69,7 +69,7 @@ class KinesisEventSourceMapping:
         self,
         reader: ShardReader,
         handler: Handler,
-        settings: ConsumerMapping,
+        settings: ConsumerConfig,
         *,
         stream_arn: str,
         region: str,

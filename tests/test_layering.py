@@ -59,3 +59,46 @@ def test_deployed_code_imports_only_downward(package: str) -> None:
         for path in (ROOT / package).rglob("*.py")
     }
     assert {path: bad for path, bad in offenders.items() if bad} == {}
+
+
+# The rest of the house (docs/architecture.md, "who may import whom"): what each folder may import of ours.
+LAMBDAS = {"producer", "consumer", "archive_transform"}
+SHARED = {"cryptostream_runtime", "cryptostream_model"}
+HOUSE_ALLOWED = {
+    "cryptostream_config": {"cryptostream_config", "cryptostream_model"},
+    "analytics": {"analytics", "cryptostream_config", "cryptostream_model"},
+    "local": {"local", "cryptostream_config"} | LAMBDAS | SHARED,
+    "tools": {"tools", "local", "cryptostream_config"} | LAMBDAS | SHARED,
+    "infra": {"infra", "cryptostream_config", "cryptostream_model"},
+    "cli": {"cli", "tools", "analytics", "local", "cryptostream_config"} | LAMBDAS | SHARED,
+}
+# Single files allowed one more import, each for a reason.
+FILE_EXCEPTIONS = {
+    # The app factory renders the analytics SQL and hands it to the Catalog construct as props.
+    "infra/app_factory.py": {"analytics"},
+}
+
+
+@pytest.mark.parametrize("package", sorted(HOUSE_ALLOWED))
+def test_the_rest_of_the_house_imports_one_way(package: str) -> None:
+    offenders = {}
+    for path in (ROOT / package).rglob("*.py"):
+        relative = path.relative_to(ROOT).as_posix()
+        allowed = HOUSE_ALLOWED[package] | FILE_EXCEPTIONS.get(relative, set())
+        bad = sorted(imported_top_levels(path) & (FIRST_PARTY - allowed))
+        if bad:
+            offenders[relative] = bad
+    assert offenders == {}
+
+
+def test_the_cdk_app_entry_imports_only_infra_and_config() -> None:
+    assert imported_top_levels(ROOT / "app.py") & FIRST_PARTY <= {"infra", "cryptostream_config"}
+
+
+def test_no_import_cycle_between_folders() -> None:
+    """No folder may import one that imports it back (directly): the rules above form a hierarchy."""
+    rules = {**HOUSE_ALLOWED, **ALLOWED}
+    loops = sorted(
+        (a, b) for a, others in rules.items() for b in others if a < b and b in rules and a in rules.get(b, set())
+    )
+    assert loops == []
