@@ -184,6 +184,9 @@ def parse_series(
     return parsed
 
 
+NO_QUOTE_PLACEHOLDERS = frozenset({"", "-", "None", "N/A"})
+
+
 def parse_exchange_rate(rate: dict, *, symbol: str, market: str, fetched_at: str) -> Parsed:
     """A CURRENCY_EXCHANGE_RATE snapshot as one spot quote: one price, volume 0, bid and ask."""
     if not isinstance(rate, dict):
@@ -208,10 +211,14 @@ def parse_exchange_rate(rate: dict, *, symbol: str, market: str, fetched_at: str
             "low": price,
             "close": price,
             "volume": "0",
-            "bid": rate.get("8. Bid Price"),
-            "ask": rate.get("9. Ask Price"),
             "fetched_at": fetched_at,
         }
+        # Alpha Vantage writes a placeholder ("-") where it has no bid or ask: the record's bid/ask are
+        # optional, so a placeholder is published as absent and the price is kept.
+        for field, label in (("bid", "8. Bid Price"), ("ask", "9. Ask Price")):
+            value = rate.get(label)
+            if value is not None and str(value).strip() not in NO_QUOTE_PLACEHOLDERS:
+                body[field] = value
         parsed.quotes.append(quote_from_dict(body))
     except PoisonRecord as exc:
         parsed.invalid.append(f"{symbol}-{market} spot: {exc.reason}")

@@ -110,6 +110,19 @@ def test_exchange_rate_is_one_spot_quote_with_bid_and_ask():
     assert (quote.bid, quote.ask, quote.volume) == (Decimal("91317.30000000"), Decimal("91321.81000000"), 0)
 
 
+def test_exchange_rate_without_bid_or_ask_keeps_the_price_and_leaves_them_absent():
+    """Alpha Vantage's placeholder "-" for a missing bid/ask used to reject the whole snapshot, every run."""
+    parsed = parse_body(
+        body("exchange_rate_no_bid_ask"), function=SPOT_FUNCTION, symbol="SOL", market="EUR", interval="spot",
+        fetched_at=FETCHED,
+    )  # fmt: skip
+    assert parsed.invalid == []
+    (quote,) = parsed.quotes
+    assert quote.close == Decimal("121.44000000")
+    assert (quote.bid, quote.ask) == (None, None)
+    assert "bid" not in quote.to_dict() and "ask" not in quote.to_dict()
+
+
 @pytest.mark.parametrize(
     ("name", "error", "daily"),
     [
