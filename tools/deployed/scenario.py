@@ -88,11 +88,6 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, every: float = 1.0
         time.sleep(every)
 
 
-def scheduled_runs(table_bars: Callable[[], dict], interval: str) -> int:
-    """Bars of ``interval`` in the table: the schedule's runs are the only writers of that interval."""
-    return sum(1 for (_s, _m, bar_interval, _ts) in table_bars() if bar_interval == interval)
-
-
 def pause_schedules(scheduler: Any, group: str) -> list[str]:
     """Disable every schedule of the group, so the hops can be counted while nothing else arrives."""
     names = []
