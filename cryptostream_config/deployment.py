@@ -23,6 +23,7 @@ from typing import Any
 from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.keys import WATERMARK_WRITE_MODES  # the producer's WATERMARK_WRITES (docs/producer.md)
 from cryptostream_model.record import parse_pair
+from cryptostream_model.sources import DEFAULT_SOURCE, Claim, Series, SourceOverlap, check_serves, check_source, owners_of
 
 CONTEXT_KEY = "cryptostream"
 # Points the CLI and the local stack at another cdk.json.
@@ -127,6 +128,8 @@ class ScheduleConfig:
     payload: Mapping[str, Any]
     rate_minutes: int | None = None
     cron: str | None = None
+    source: str | None = None  # None: the deployment's default source (``source``)
+    pairs: tuple[str, ...] | None = None  # the payload's pairs; None: every configured pair
 
 
 @dataclass(frozen=True)
@@ -178,7 +181,17 @@ class DeploymentConfig:
     athena_federation: bool = OPTIONAL_DEFAULTS["athena_federation"]
     # The analytics queries as Athena named queries (AWS::Athena::NamedQuery).
     athena_named_queries: bool = OPTIONAL_DEFAULTS["athena_named_queries"]
+    # The market data source of every schedule that names none (cryptostream_model.sources).
+    source: str = DEFAULT_SOURCE
     extra: Mapping[str, Any] = field(default_factory=dict)
+
+    def schedule_source(self, schedule: ScheduleConfig) -> str:
+        return schedule.source or self.source
+
+    @property
+    def source_owners(self) -> dict[Series, str]:
+        """(pair, interval) -> source for every series a schedule covers (the rest is the default source's)."""
+        return {series: claim.source for series, claim in owners_of(schedule_claims(self)).items()}
 
     @property
     def symbols(self) -> tuple[str, ...]:
@@ -196,6 +209,14 @@ class DeploymentConfig:
     def resource_name(self, suffix: str) -> str:
         """``cryptostream`` + ``consumer`` -> ``cryptostream-consumer``."""
         return f"{self.prefix}-{suffix}"
+
+
+def schedule_claims(config: DeploymentConfig) -> list[Claim]:
+    """What each schedule publishes: its source, interval and pairs."""
+    return [
+        Claim(config.schedule_source(s), s.interval, s.pairs or config.pairs, f"schedule {s.name!r}")
+        for s in config.schedules
+    ]
 
 
 def _require(block: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -> Any:
@@ -251,7 +272,41 @@ def _schedule(raw: Any, index: int) -> ScheduleConfig:
         raise ConfigError(f"{where}.rate_minutes must be a positive integer, got {rate!r}")
     if cron is not None and (not isinstance(cron, str) or len(cron.split()) != _CRON_FIELDS):
         raise ConfigError(f"{where}.cron must have 6 fields (EventBridge cron, e.g. '15 0 * * ? *'), got {cron!r}")
-    return ScheduleConfig(name=name, interval=interval, payload=dict(payload), rate_minutes=rate, cron=cron)
+    source = raw.get("source", payload.get("source"))
+    if payload.get("source", source) != source:
+        raise ConfigError(f"{where}: payload source {payload['source']!r} differs from source {source!r}")
+    if source is not None:
+        try:
+            check_source(source, f"{where}.source")
+        except ValueError as exc:
+            raise ConfigError(str(exc)) from None
+    pairs = payload.get("pairs")
+    if pairs is not None:
+        if isinstance(pairs, str):
+            pairs = pairs.split(",")
+        if not isinstance(pairs, list) or not pairs:
+            raise ConfigError(f"{where}.payload.pairs must be a non-empty list of pairs such as BTC-USD")
+        try:
+            pairs = tuple(dict.fromkeys("-".join(parse_pair(str(p))) for p in pairs))
+        except ValueError as exc:
+            raise ConfigError(f"{where}.payload.pairs: {exc}") from None
+    return ScheduleConfig(
+        name=name, interval=interval, payload=dict(payload), rate_minutes=rate, cron=cron, source=source, pairs=pairs
+    )
+
+
+def check_sources(config: DeploymentConfig) -> DeploymentConfig:
+    """Each schedule's source serves its interval, and no two sources claim one (pair, interval)."""
+    for index, schedule in enumerate(config.schedules):
+        try:
+            check_serves(config.schedule_source(schedule), schedule.interval, f"{CONTEXT_KEY}.schedules[{index}]")
+        except ValueError as exc:
+            raise ConfigError(f"cdk.json context.{exc}") from None
+    try:
+        owners_of(schedule_claims(config))
+    except SourceOverlap as exc:
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.schedules: {exc}") from None
+    return config
 
 
 def _consumer(block: Mapping[str, Any]) -> ConsumerConfig:
@@ -303,7 +358,11 @@ def config_from_context(context: Any) -> DeploymentConfig:
             f"cdk.json context.{CONTEXT_KEY}.table_deletion_protection must be false when retain_data is false "
             "(cdk destroy deletes the table, which deletion protection forbids)"
         )
-    return DeploymentConfig(
+    try:
+        source = check_source(block.get("source", DEFAULT_SOURCE), f"cdk.json context.{CONTEXT_KEY}.source")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    config = DeploymentConfig(
         prefix=_name(block, "prefix", re.compile(r"^[a-z][a-z0-9-]{1,30}$")),
         pairs=normalised,
         schedules=schedules,
@@ -335,8 +394,10 @@ def config_from_context(context: Any) -> DeploymentConfig:
         producer_watermark_writes=_choice(block, "producer_watermark_writes", WATERMARK_WRITE_MODES),
         athena_federation=_require(block, "athena_federation", bool),
         athena_named_queries=_require(block, "athena_named_queries", bool),
+        source=source,
         extra={k: v for k, v in block.items() if k not in DeploymentConfig.__dataclass_fields__},
     )
+    return check_sources(config)
 
 
 def with_defaults(block: Mapping[str, Any]) -> dict[str, Any]:

@@ -9,11 +9,19 @@ defaults (equal to the repository's cdk.json) apply.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from cryptostream_config.deployment import OPTIONAL_DEFAULTS, ConsumerConfig, load_deployment_config
+from cryptostream_config.deployment import (
+    OPTIONAL_DEFAULTS,
+    ConfigError,
+    ConsumerConfig,
+    check_sources,
+    load_deployment_config,
+)
+from cryptostream_model.sources import DEFAULT_SOURCE, Series, check_source, encode_owners
 
 
 @dataclass(frozen=True)
@@ -29,6 +37,14 @@ class LocalSettings:
     region: str = "us-east-1"
     # the producer's WATERMARK_WRITES (cdk.json producer_watermark_writes)
     watermark_writes: str = OPTIONAL_DEFAULTS["producer_watermark_writes"]
+    # the producer's SOURCE (default source) and the (pair, interval)s other sources own (SOURCE_OWNERS)
+    source: str = DEFAULT_SOURCE
+    source_owners: dict[Series, str] = field(default_factory=dict)
+
+    @property
+    def producer_source_env(self) -> dict[str, str]:
+        """``SOURCE`` and ``SOURCE_OWNERS`` as the CDK app sets them on the producer."""
+        return {"SOURCE": self.source, "SOURCE_OWNERS": encode_owners(self.source_owners, self.source)}
 
     @property
     def esm_failure_queue_name(self) -> str:
@@ -43,9 +59,15 @@ def load_local_settings(cdk_json: Path | None = None) -> LocalSettings:
     """
     deployed = load_deployment_config(cdk_json)
     env = os.environ
-    pairs = env.get("PAIRS") or ",".join(deployed.pairs)
+    pairs = tuple(p.strip().upper() for p in (env.get("PAIRS") or ",".join(deployed.pairs)).split(",") if p.strip())
+    try:
+        source = check_source(env.get("SOURCE") or deployed.source, "SOURCE")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    # PAIRS and SOURCE change what the schedules claim: check the overlap rule again with them.
+    local = check_sources(dataclasses.replace(deployed, pairs=pairs, source=source))
     return LocalSettings(
-        pairs=tuple(p.strip().upper() for p in pairs.split(",") if p.strip()),
+        pairs=pairs,
         stream_name=env.get("STREAM_NAME", deployed.stream_name),
         table_name=env.get("TABLE_NAME", deployed.table_name),
         quarantine_queue_name=env.get("QUARANTINE_QUEUE_NAME", deployed.quarantine_queue_name),
@@ -55,4 +77,6 @@ def load_local_settings(cdk_json: Path | None = None) -> LocalSettings:
         consumer=deployed.consumer,
         region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or "us-east-1",
         watermark_writes=env.get("WATERMARK_WRITES", deployed.producer_watermark_writes),
+        source=source,
+        source_owners=local.source_owners,
     )
