@@ -23,7 +23,15 @@ from typing import Any
 from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.keys import WATERMARK_WRITE_MODES  # the producer's WATERMARK_WRITES (docs/producer.md)
 from cryptostream_model.record import parse_pair
-from cryptostream_model.sources import DEFAULT_SOURCE, Claim, Series, SourceOverlap, check_serves, check_source, owners_of
+from cryptostream_model.sources import (
+    DEFAULT_SOURCE,
+    Claim,
+    Series,
+    SourceOverlap,
+    check_serves,
+    check_source,
+    owners_of,
+)
 
 CONTEXT_KEY = "cryptostream"
 # Points the CLI and the local stack at another cdk.json.
