@@ -348,8 +348,8 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _register_extensions() -> None:
-    """Analytics and cost add their own commands (optional imports keep the core usable alone)."""
-    for module in ("cli.analytics", "cli.cost"):
+    """Analytics, cost and backfill add their own commands (optional imports keep the core usable alone)."""
+    for module in ("cli.analytics", "cli.cost", "cli.backfill"):
         try:
             __import__(module, fromlist=["register"]).register(app)
         except ImportError as exc:

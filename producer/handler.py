@@ -4,6 +4,7 @@
 
     {"mode": "incremental"}                       # default: bars newer than each pair's watermark
     {"mode": "full", "start": ISO, "end": ISO}   # backfill a range (outputsize=full)
+    {"mode": "full", ..., "backfill": "<id>/<chunk>"}  # one chunk of a planned backfill: resumable (backfill_marks)
     {"pairs": ["BTC-USD"] | "BTC-USD,ETH-USD", "interval": "5min" | "spot" | "1d" | ...}
 
 A run takes the interval's lease, reads the watermarks, fetches each pair (one pair's failure never
@@ -116,6 +117,8 @@ def _run_locked(
 
     summary = RunSummary(plan.interval, plan.mode, pairs=list(plan.pairs))
     watermarks = store.get_many(list(plan.pairs), plan.interval)
+    marks = _backfill_marks(plan, settings, clients)
+    done = marks.get_many(list(plan.pairs), plan.interval) if marks else {}
     summary.newest_ts = {pair: watermarks.get(pair) for pair in plan.pairs}
     try:
         client = _alpha_client(settings, api_key(settings, clients), sleep)
@@ -145,6 +148,10 @@ def _run_locked(
             continue
         for reason in fetched.invalid:
             logger.warning("invalid upstream bar skipped", extra={"pair": pair, "reason": reason})
+        if pair in done:  # a resumed backfill chunk: what Kinesis accepted before is not published again
+            kept = [quote for quote in fetched.quotes if quote.ts > done[pair]]
+            fetched.skipped_seen += len(fetched.quotes) - len(kept)
+            fetched.quotes = kept
         fetches.append(fetched)
         summary.rate_limit_retries += fetched.rate_limit_retries
         summary.fetched += fetched.fetched
@@ -167,16 +174,37 @@ def _run_locked(
         summary.kinesis_retries = outcome.retries
         position = 0
         targets: dict[str, str] = {}
+        progress: dict[str, str] = {}
         for fetched in fetches:
             accepted = outcome.accepted[position : position + len(fetched.quotes)]
             position += len(fetched.quotes)
             target = _settle_pair(fetched.pair, fetched.quotes, accepted, outcome, plan, watermarks, summary)
             if target is not None:
                 targets[fetched.pair] = target
+            prefix = _accepted_prefix(accepted)
+            if prefix:
+                progress[fetched.pair] = fetched.quotes[prefix - 1].ts
+        if marks and progress:  # before the watermarks: a crash in between only repeats the watermark write
+            marks.advance_many(progress, plan.interval)
         if targets:  # one batch for the whole run: per pair or in transactions (WATERMARK_WRITES)
             store.advance_many(targets, plan.interval)
             summary.newest_ts.update(targets)
     return summary
+
+
+def _backfill_marks(plan: RunPlan, settings: Settings, clients: Any) -> Any:
+    if plan.backfill is None:
+        return None
+    from producer.backfill_marks import BackfillMarks
+
+    return BackfillMarks(clients.client("dynamodb"), settings.table_name, plan.backfill)
+
+
+def _accepted_prefix(accepted: list[bool]) -> int:
+    prefix = 0
+    while prefix < len(accepted) and accepted[prefix]:
+        prefix += 1
+    return prefix
 
 
 def _settle_pair(
@@ -190,9 +218,7 @@ def _settle_pair(
 ) -> str | None:
     """The pair's new watermark: the end of the contiguous accepted prefix, or None when it stays.
     Reports what Kinesis did not accept."""
-    prefix = 0
-    while prefix < len(accepted) and accepted[prefix]:
-        prefix += 1
+    prefix = _accepted_prefix(accepted)
     if prefix < len(quotes):
         codes = ", ".join(f"{code} x{count}" for code, count in outcome.error_codes.most_common(3))
         summary.failed_pairs[pair] = (

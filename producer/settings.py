@@ -131,6 +131,7 @@ class RunPlan:
     mode: str
     start: datetime | None = None
     end: datetime | None = None
+    backfill: str | None = None  # "<backfill_id>/<chunk_id>": keep per-pair progress marks (producer.backfill_marks)
 
 
 def plan_run(event: object, settings: Settings) -> RunPlan:
@@ -149,4 +150,12 @@ def plan_run(event: object, settings: Settings) -> RunPlan:
         raise ConfigError("start/end apply to mode 'full' only")
     if start and end and start > end:
         raise ConfigError(f"start {start.isoformat()} is after end {end.isoformat()}")
-    return RunPlan(pairs=pairs, interval=interval, mode=mode, start=start, end=end)
+    backfill = event.get("backfill") or None
+    if backfill is not None:
+        from producer.backfill_marks import BACKFILL_KEY
+
+        if mode != "full":
+            raise ConfigError("backfill applies to mode 'full' only")
+        if not isinstance(backfill, str) or not BACKFILL_KEY.fullmatch(backfill):
+            raise ConfigError(f"backfill must be '<backfill_id>/<chunk_id>' (lowercase, digits), got {backfill!r}")
+    return RunPlan(pairs=pairs, interval=interval, mode=mode, start=start, end=end, backfill=backfill)

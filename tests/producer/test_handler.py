@@ -396,3 +396,38 @@ def test_an_unexpected_error_in_one_pair_costs_only_that_pair(moto, simulator, m
         "ETH-USD": "internal_error: ZeroDivisionError: a bug that only ETH's bars trigger"
     }
     assert summary["published"] == 100
+
+
+def test_a_resumed_backfill_chunk_publishes_only_what_kinesis_did_not_accept(moto, simulator):
+    event = {"mode": "full", "start": "2026-11-22T06:00:00Z", "end": "2026-11-22T09:00:00Z",
+             "backfill": "0123abcd/0000-000"}
+    stuck = b'"symbol":"ETH","market":"USD","interval":"5min","ts":"2026-11-22T08:00:00Z"'
+    flaky = FlakyKinesis(moto.client("kinesis"), lambda call, data: stuck in data)
+    first = produce(moto, simulator, event=event, settings=settings_for(simulator, kinesis_max_attempts=2),
+                    kinesis=flaky)
+    assert first["published"] == 2 * 37 - 1 and "ETH-USD" in first["failed_pairs"]
+
+    resumed = produce(moto, simulator, event=event)
+    assert resumed["failed_pairs"] == {}
+    assert resumed["published"] == 13  # ETH 08:00 … 09:00; nothing Kinesis accepted before
+    assert resumed["skipped_seen"] == 37 + 24
+    again = produce(moto, simulator, event=event)
+    assert again["published"] == 0
+    in_stream = Counter((q.pair, q.ts) for q in stream_quotes(moto.client("kinesis")))
+    assert len(in_stream) == 2 * 37  # every bar of the chunk
+    # twice only past the first refused record (the mark covers the contiguous accepted prefix, as a watermark)
+    assert {key for key, count in in_stream.items() if count > 1} == {
+        ("ETH-USD", f"2026-11-22T{h:02d}:{m:02d}:00Z") for h in (8,) for m in range(5, 60, 5)
+    } | {("ETH-USD", "2026-11-22T09:00:00Z")}
+
+    other_chunk = produce(moto, simulator, event=event | {"backfill": "0123abcd/0001-000"})
+    assert other_chunk["published"] == 2 * 37  # marks belong to one chunk of one backfill
+
+
+def test_a_backfill_key_needs_full_mode_and_a_plain_shape(simulator):
+    settings = settings_for(simulator)
+    with pytest.raises(ConfigError, match="mode 'full' only"):
+        plan_run({"backfill": "abc/0000-000"}, settings)
+    with pytest.raises(ConfigError, match="backfill must be"):
+        plan_run({"mode": "full", "backfill": "ABC#1"}, settings)
+    assert plan_run({"mode": "full", "backfill": "abc/0000-000"}, settings).backfill == "abc/0000-000"
