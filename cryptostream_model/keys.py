@@ -5,6 +5,8 @@
   so the sparse GSI ``latest-by-interval`` lists every pair's latest quote without a Scan.
 - ``sk`` = ``WATERMARK`` holds the producer's watermark for the (pair, interval).
 - ``sk`` = ``LEASE`` holds the producer's run lease so overlapping scheduled runs cannot publish twice.
+- ``pk`` = ``PRODUCER#<source>``, ``sk`` = ``BUDGET#<UTC day>`` holds the producer's count of one market-data
+  source's requests that day (its daily request budget, e.g. Alpha Vantage's free 25); it expires by TTL.
 
 Letters sort after digits, so a bar range query ``sk BETWEEN start AND end`` never returns these items.
 """
@@ -12,6 +14,7 @@ Letters sort after digits, so a bar range query ``sk BETWEEN start AND end`` nev
 LATEST_SK = "LATEST"
 WATERMARK_SK = "WATERMARK"
 LEASE_SK = "LEASE"
+BUDGET_SK_PREFIX = "BUDGET#"
 LATEST_INDEX_NAME = "latest-by-interval"
 LATEST_INDEX_PK = "latest_interval"
 TTL_ATTRIBUTE = "expires_at"
@@ -29,6 +32,11 @@ def table_pk(pair: str, interval: str) -> str:
 def latest_index_pk(interval: str) -> str:
     """Partition value of the latest-quotes index for one interval."""
     return interval
+
+
+def budget_key(source: str, day: str) -> tuple[str, str]:
+    """``alphavantage`` + ``2026-12-02`` -> (``PRODUCER#alphavantage``, ``BUDGET#2026-12-02``)."""
+    return f"PRODUCER#{source}", f"{BUDGET_SK_PREFIX}{day}"
 
 
 def lease_pk(interval: str) -> str:

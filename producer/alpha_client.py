@@ -48,8 +48,11 @@ class AlphaVantageClient(CryptoCurrencies):
         backoff_seconds: float = 0.5,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] | None = None,
+        before_request: Callable[[], None] | None = None,
     ) -> None:
         super().__init__(key=key, output_format="json", treat_info_as_error=True)
+        # Called before every HTTP attempt, retries included; raising stops the call unsent (the daily budget).
+        self.before_request = before_request
         self.base_url = base_url.rstrip("?")
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -81,6 +84,8 @@ class AlphaVantageClient(CryptoCurrencies):
         attempt = 0
         while True:
             attempt += 1
+            if self.before_request is not None:
+                self.before_request()
             self.requests_made += 1
             try:
                 response = self.session.get(target, timeout=self.timeout, headers=self.headers)

@@ -35,6 +35,7 @@ from producer.summary import RunSummary
 SERVICE = "cryptostream-producer"
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", SERVICE))
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "cryptostream"), service=SERVICE)
+ALPHAVANTAGE = "alphavantage"  # the source name the budget counts under (keys.budget_key)
 RESERVE_SECONDS = 10.0  # kept back from rate-limit waits for publishing, watermarks and the lease
 
 
@@ -112,16 +113,22 @@ def _run_locked(
 ) -> RunSummary:
     from producer.alpha_client import redact
     from producer.aws import api_key
+    from producer.budget import BudgetSpent
     from producer.fetching import PairFetch, fetch_pair, rate_limit_policy
     from producer.publisher import KinesisPublisher
 
     summary = RunSummary(plan.interval, plan.mode, pairs=list(plan.pairs))
+    budget = _request_budget(settings, clients, now)
+    if budget is not None and budget.remaining() == 0:  # every request would be refused: don't send one
+        summary.skipped = budget.spent_reason()
+        logger.info("daily request budget spent: run skipped", extra={"interval": plan.interval})
+        return summary
     watermarks = store.get_many(list(plan.pairs), plan.interval)
     marks = _backfill_marks(plan, settings, clients)
     done = marks.get_many(list(plan.pairs), plan.interval) if marks else {}
     summary.newest_ts = {pair: watermarks.get(pair) for pair in plan.pairs}
     try:
-        client = _alpha_client(settings, api_key(settings, clients), sleep)
+        client = _alpha_client(settings, api_key(settings, clients), sleep, budget.guard() if budget else None)
     except AlphaVantageError as exc:
         summary.failed_pairs = {pair: str(exc) for pair in plan.pairs}
         return summary
@@ -131,11 +138,18 @@ def _run_locked(
     fetches: list[PairFetch] = []
     fatal: AlphaVantageError | None = None
     for pair in plan.pairs:
+        if isinstance(fatal, BudgetSpent):  # known to be refused: not requested, not failed
+            summary.deferred_pairs[pair] = str(fatal)
+            continue
         if fatal is not None:  # same key, same function: every remaining pair would fail alike
             summary.failed_pairs[pair] = f"{fatal} (not requested)"
             continue
         try:
             fetched = fetch_pair(client, pair, plan, watermarks.get(pair), rate_limits=rate_limits, now=now())
+        except BudgetSpent as exc:  # another run took the last of the day's requests meanwhile
+            summary.deferred_pairs[pair] = str(exc)
+            fatal = exc
+            continue
         except AlphaVantageError as exc:
             summary.failed_pairs[pair] = str(exc)
             logger.warning("pair failed", extra={"pair": pair, "interval": plan.interval, "reason": str(exc)})
@@ -160,6 +174,9 @@ def _run_locked(
         summary.out_of_range += fetched.out_of_range
         summary.invalid_upstream += len(fetched.invalid)
     summary.alphavantage_requests = client.requests_made
+    if summary.deferred_pairs and len(summary.deferred_pairs) == len(plan.pairs):
+        summary.skipped = str(fatal).removeprefix(f"{BudgetSpent.kind}: ")
+        return summary
 
     quotes: list[Quote] = [quote for fetched in fetches for quote in fetched.quotes]
     if quotes:
@@ -252,7 +269,19 @@ def _rate_limit_budget(settings: Settings, context: Any) -> float:
 _sessions: dict[str, Any] = {}
 
 
-def _alpha_client(settings: Settings, key: str, sleep: Callable[[float], None]) -> Any:
+def _request_budget(settings: Settings, clients: Any, now: Callable[[], float]) -> Any:
+    """The source's daily request budget when the deployment keeps one (``ALPHAVANTAGE_DAILY_REQUESTS``)."""
+    if settings.daily_request_budget is None:
+        return None
+    from producer.budget import RequestBudget
+
+    dynamodb = clients.client("dynamodb")
+    return RequestBudget(dynamodb, settings.table_name, ALPHAVANTAGE, settings.daily_request_budget, clock=now)
+
+
+def _alpha_client(
+    settings: Settings, key: str, sleep: Callable[[float], None], before_request: Callable[[], None] | None = None
+) -> Any:
     """A client per run; the HTTP session (connection pool) is kept across warm invocations."""
     import requests
 
@@ -268,6 +297,7 @@ def _alpha_client(settings: Settings, key: str, sleep: Callable[[float], None]) 
         max_retries=settings.max_retries,
         session=session,
         sleep=sleep,
+        before_request=before_request,
     )
 
 

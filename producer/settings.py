@@ -18,6 +18,7 @@ from producer.errors import ConfigError
 
 MODES = ("incremental", "full")
 DEFAULT_BASE_URL = "https://www.alphavantage.co/query"
+DAILY_BUDGET_ENV = "ALPHAVANTAGE_DAILY_REQUESTS"
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,8 @@ class Settings:
     lease_seconds: int = 900
     kinesis_max_attempts: int = 6
     watermark_writes: str = PER_PAIR  # or TRANSACTION: fewer requests, twice the write units
+    # Alpha Vantage requests a UTC day the producer allows itself (free key: 25); None = no budget kept.
+    daily_request_budget: int | None = None
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -60,6 +63,7 @@ class Settings:
             lease_seconds=int(_number(env, "PRODUCER_LEASE_SECONDS", 900)),
             kinesis_max_attempts=int(_number(env, "KINESIS_MAX_ATTEMPTS", 6)),
             watermark_writes=parse_watermark_writes(env.get("WATERMARK_WRITES") or PER_PAIR),
+            daily_request_budget=parse_budget(env.get(DAILY_BUDGET_ENV)),
         )
 
 
@@ -94,6 +98,19 @@ def parse_pairs(raw: object) -> tuple[str, ...]:
     if not pairs:
         raise ConfigError("no pairs configured (PAIRS, e.g. BTC-USD,ETH-USD)")
     return tuple(pairs)
+
+
+def parse_budget(raw: str | None) -> int | None:
+    """``ALPHAVANTAGE_DAILY_REQUESTS``: a whole number of requests a day; empty or 0 keeps no budget."""
+    if raw in (None, ""):
+        return None
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{DAILY_BUDGET_ENV} must be a whole number of requests, got {raw!r}") from None
+    if value < 0:
+        raise ConfigError(f"{DAILY_BUDGET_ENV} must not be negative, got {raw!r}")
+    return value or None
 
 
 def parse_watermark_writes(raw: str) -> str:

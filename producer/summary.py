@@ -9,8 +9,8 @@ from typing import Any
 @dataclass
 class RunSummary:
     """Counts of one run. ``failed_pairs`` maps a pair to ``<kind>: <reason>``; ``newest_ts`` is each
-    pair's watermark after the run (None when it has none). A run that found the interval's lease held
-    has ``skipped`` set and did nothing else."""
+    pair's watermark after the run (None when it has none). A run that found the interval's lease held,
+    or the day's request budget spent before its first request, has ``skipped`` set and did nothing else."""
 
     interval: str
     mode: str
@@ -22,13 +22,15 @@ class RunSummary:
     out_of_range: int = 0
     invalid_upstream: int = 0
     failed_pairs: dict[str, str] = field(default_factory=dict)
+    # Pairs not requested because the source's daily request budget is spent: not failures, due again tomorrow.
+    deferred_pairs: dict[str, str] = field(default_factory=dict)
     alphavantage_requests: int = 0
     rate_limit_retries: int = 0
     kinesis_requests: int = 0
     kinesis_retries: int = 0
     newest_ts: dict[str, str | None] = field(default_factory=dict)
     duration_ms: float = 0.0
-    skipped: str | None = None  # "lease held by <owner>"
+    skipped: str | None = None  # "lease held by <owner>" or "daily request budget spent: ..."
 
     def as_event_result(self) -> dict[str, Any]:
         """The Lambda's return value (docs/producer.md, "Summary")."""

@@ -85,6 +85,7 @@ def test_summary_shape(moto, simulator):
         "out_of_range",
         "invalid_upstream",
         "failed_pairs",
+        "deferred_pairs",
         "alphavantage_requests",
         "rate_limit_retries",
         "kinesis_requests",
