@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cryptostream_config.free_tier import FREE_DAILY_REQUESTS, FreeTierError, check_free_tier
 from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.keys import WATERMARK_WRITE_MODES  # the producer's WATERMARK_WRITES (docs/producer.md)
 from cryptostream_model.record import parse_pair
@@ -104,6 +105,8 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "producer_watermark_writes": "per_pair",
     "athena_federation": True,
     "athena_named_queries": True,
+    "free_tier": False,
+    "alphavantage_daily_requests": FREE_DAILY_REQUESTS,
 }
 CONSUMER_DEFAULTS: Mapping[str, Any] = DEFAULT_CONTEXT["consumer"]
 
@@ -119,6 +122,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
         "producer_watermark_writes",
         "athena_federation",
         "athena_named_queries",
+        "free_tier",
+        "alphavantage_daily_requests",
     )
 }
 
@@ -191,6 +196,9 @@ class DeploymentConfig:
     athena_named_queries: bool = OPTIONAL_DEFAULTS["athena_named_queries"]
     # The market data source of every schedule that names none (cryptostream_model.sources).
     source: str = DEFAULT_SOURCE
+    # A free Alpha Vantage key: schedules must fit its daily requests, and the producer keeps that budget.
+    free_tier: bool = OPTIONAL_DEFAULTS["free_tier"]
+    alphavantage_daily_requests: int = OPTIONAL_DEFAULTS["alphavantage_daily_requests"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def schedule_source(self, schedule: ScheduleConfig) -> str:
@@ -208,6 +216,11 @@ class DeploymentConfig:
     @property
     def markets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(parse_pair(p)[1] for p in self.pairs))
+
+    @property
+    def daily_request_budget(self) -> int | None:
+        """The producer's ``ALPHAVANTAGE_DAILY_REQUESTS``: the free tier's budget, or None (premium: none kept)."""
+        return self.alphavantage_daily_requests if self.free_tier else None
 
     @property
     def default_interval(self) -> str:
@@ -403,9 +416,21 @@ def config_from_context(context: Any) -> DeploymentConfig:
         athena_federation=_require(block, "athena_federation", bool),
         athena_named_queries=_require(block, "athena_named_queries", bool),
         source=source,
+        free_tier=_require(block, "free_tier", bool),
+        alphavantage_daily_requests=_positive(block, "alphavantage_daily_requests"),
         extra={k: v for k, v in block.items() if k not in DeploymentConfig.__dataclass_fields__},
     )
-    return check_sources(config)
+    return check_free_tier_of(check_sources(config))
+
+
+def check_free_tier_of(config: DeploymentConfig) -> DeploymentConfig:
+    """With ``free_tier``: what the schedules ask of Alpha Vantage fits a free key (one line naming the numbers)."""
+    if config.free_tier:
+        try:
+            check_free_tier(config.schedules, len(config.pairs), config.alphavantage_daily_requests, config.source)
+        except FreeTierError as exc:
+            raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{exc}") from None
+    return config
 
 
 def with_defaults(block: Mapping[str, Any]) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from cryptostream_config.deployment import (
     OPTIONAL_DEFAULTS,
     ConfigError,
     ConsumerConfig,
+    check_free_tier_of,
     check_sources,
     load_deployment_config,
 )
@@ -45,6 +46,8 @@ class LocalSettings:
     def producer_source_env(self) -> dict[str, str]:
         """``SOURCE`` and ``SOURCE_OWNERS`` as the CDK app sets them on the producer."""
         return {"SOURCE": self.source, "SOURCE_OWNERS": encode_owners(self.source_owners, self.source)}
+    # the producer's ALPHAVANTAGE_DAILY_REQUESTS (cdk.json free_tier / alphavantage_daily_requests)
+    daily_request_budget: int | None = None
 
     @property
     def esm_failure_queue_name(self) -> str:
@@ -64,8 +67,8 @@ def load_local_settings(cdk_json: Path | None = None) -> LocalSettings:
         source = check_source(env.get("SOURCE") or deployed.source, "SOURCE")
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
-    # PAIRS and SOURCE change what the schedules claim: check the overlap rule again with them.
-    local = check_sources(dataclasses.replace(deployed, pairs=pairs, source=source))
+    # PAIRS and SOURCE change what the schedules claim: check the overlap rule and the free tier again with them.
+    local = check_free_tier_of(check_sources(dataclasses.replace(deployed, pairs=pairs, source=source)))
     return LocalSettings(
         pairs=pairs,
         stream_name=env.get("STREAM_NAME", deployed.stream_name),
@@ -79,4 +82,5 @@ def load_local_settings(cdk_json: Path | None = None) -> LocalSettings:
         watermark_writes=env.get("WATERMARK_WRITES", deployed.producer_watermark_writes),
         source=source,
         source_owners=local.source_owners,
+        daily_request_budget=deployed.daily_request_budget,
     )

@@ -129,6 +129,8 @@ class Ingestion(Construct):
             "PRODUCER_LEASE_SECONDS": str(int(PRODUCER_TIMEOUT.to_seconds()) + LEASE_MARGIN_SECONDS),
             "WATERMARK_WRITES": config.producer_watermark_writes,
         }
+        if config.daily_request_budget is not None:  # free_tier: never send a request a free key would refuse
+            environment["ALPHAVANTAGE_DAILY_REQUESTS"] = str(config.daily_request_budget)
         base_url = config.extra.get("alphavantage_base_url")
         if base_url:
             environment["ALPHAVANTAGE_BASE_URL"] = str(base_url)
@@ -154,7 +156,8 @@ class Ingestion(Construct):
         )
         # Exactly what the producer calls (proven by tests/infra/test_permissions.py): PutRecords, with a data key
         # of the stream's key for each put; the watermarks (BatchGetItem, UpdateItem or transactions of Updates)
-        # and the lease (PutItem, DeleteItem, GetItem of the holder); the API key secret.
+        # and the lease (PutItem, DeleteItem, GetItem of the holder); the daily request budget (GetItem, conditional
+        # UpdateItem of PRODUCER#<source>/BUDGET#<day>); the API key secret.
         function.add_to_role_policy(
             iam.PolicyStatement(actions=["kinesis:PutRecords"], resources=[stream.stream.stream_arn])
         )

@@ -209,6 +209,8 @@ class LocalStack:
             "WATERMARK_WRITES": self.config.watermark_writes,
             "POWERTOOLS_METRICS_NAMESPACE": "cryptostream",
         }
+        if self.config.daily_request_budget is not None:
+            env["ALPHAVANTAGE_DAILY_REQUESTS"] = str(self.config.daily_request_budget)
         if simulator_url:
             env["ALPHAVANTAGE_BASE_URL"] = simulator_url
         if self._quiet:  # EMF metrics and INFO logs would bury the demo's output; AWS keeps both

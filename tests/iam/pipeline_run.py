@@ -3,7 +3,8 @@
 - producer: a backfill with ``WATERMARK_WRITES=per_pair`` (lease put and delete, BatchGetItem of the
   watermarks, the API key secret, PutRecords, one conditional UpdateItem per pair), an incremental run
   with ``WATERMARK_WRITES=transaction`` (TransactWriteItems of Updates), and a run that finds the lease
-  held (GetItem of the holder);
+  held (GetItem of the holder); two runs under a daily request budget of 2 (GetItem of the day's count,
+  conditional UpdateItem per request), the second finding it spent;
 - consumer: the event source mapping delivers the bars (BatchWriteItem, LATEST in TransactWriteItems of
   conditional Puts) and poison records (SendMessageBatch to the quarantine);
 - archive_transform: a Firehose transformation event made of every record on the stream, poison included.
@@ -158,6 +159,12 @@ def recorded_pipeline_run() -> RecordedRun:
             )
             summaries["lease_held"] = stack.produce({"mode": "incremental", "interval": INTERVAL})
             dynamodb.delete_item(TableName=table, Key=held)
+
+        # free_tier: the daily request budget (GetItem of the day's count, a conditional UpdateItem per request);
+        # 2 requests for 3 pairs defers the third, and the next run finds the budget spent and is skipped.
+        with _environment(ALPHAVANTAGE_DAILY_REQUESTS="2"):
+            summaries["budgeted"] = stack.produce({"mode": "incremental", "interval": "spot"})
+            summaries["budget_spent"] = stack.produce({"mode": "incremental", "interval": "spot"})
 
         stack.clients.kinesis.put_records(
             StreamName=stack.config.stream_name,

@@ -26,6 +26,8 @@ from cryptostream_config.deployment import CONTEXT_KEY  # noqa: E402
 from infra.app_factory import build_app, cdk_json_context  # noqa: E402
 from infra.assets import LayerBuildError  # noqa: E402
 
+FREE_TIER_PROFILE = Path(__file__).resolve().parents[2] / "profiles" / "free-tier.json"
+
 
 @dataclass(frozen=True)
 class Synthesized:
@@ -80,7 +82,8 @@ def _synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesi
 
 
 def variant_context() -> dict[str, Any]:
-    """Every switch flipped: no Flink, e-mail alarms, provisioned shards, throwaway data, stub layer, an env."""
+    """Every switch flipped: no Flink, e-mail alarms, provisioned shards, throwaway data, stub layer, an env,
+    the free-tier profile."""
     block = copy.deepcopy(cdk_json_context()[CONTEXT_KEY])
     block.update(
         flink_studio=False,
@@ -92,6 +95,7 @@ def variant_context() -> dict[str, Any]:
         producer_watermark_writes="transaction",
         alphavantage_base_url="https://alpha.example.com/query",
     )
+    block.update(json.loads(FREE_TIER_PROFILE.read_text()))  # free_tier: the schedules and budget of a free key
     # A concrete environment renders ARNs with literal partition and region (acknowledgements must follow).
     return {CONTEXT_KEY: block, "skip_layer_bundling": True, "account": "123456789012", "region": "eu-west-1"}
 

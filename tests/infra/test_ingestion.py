@@ -42,6 +42,16 @@ def test_optional_base_url_and_unreserved_concurrency(variant) -> None:
     assert "ReservedConcurrentExecutions" not in props
 
 
+def test_free_tier_deploys_the_daily_request_budget_and_its_schedules(synth, variant) -> None:
+    assert "ALPHAVANTAGE_DAILY_REQUESTS" not in _producer(synth)["Environment"]["Variables"]  # premium: no budget
+    assert _producer(variant)["Environment"]["Variables"]["ALPHAVANTAGE_DAILY_REQUESTS"] == "25"
+    schedules = variant.resources("AWS::Scheduler::Schedule").values()
+    assert {props["Properties"]["Name"]: props["Properties"]["ScheduleExpression"] for props in schedules} == {
+        "cryptostream-spot-4h": "rate(4 hours)",
+        "cryptostream-daily-backfill": "cron(15 0 * * ? *)",
+    }
+
+
 def test_producer_may_publish_and_keep_watermarks_and_leases(synth) -> None:
     """The actions the producer's calls need (proven call by call in test_permissions.py), and none it never calls."""
     actions = synth.actions_of(synth.stack.ingestion.role)

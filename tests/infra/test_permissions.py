@@ -45,6 +45,8 @@ def test_the_recorded_run_takes_every_path_that_calls_aws(run: RecordedRun) -> N
     assert operations["archive_transform"] == set(), "the transformation calls no AWS API: Firehose invokes it"
     assert run.summaries["backfill"]["published"] > 0 and run.summaries["incremental"]["published"] > 0
     assert run.summaries["lease_held"]["skipped"].startswith("lease held")
+    assert list(run.summaries["budgeted"]["deferred_pairs"]) == ["SOL-USD"]  # the budget's UpdateItem refused
+    assert run.summaries["budget_spent"]["skipped"].startswith("daily request budget spent: 2 of 2")
     assert run.summaries["consumer"].quarantined == POISON
     results = [record["result"] for record in run.summaries["archive_transform"]["records"]]
     assert results.count("ProcessingFailed") == POISON and results.count("Ok") > 0
