@@ -9,6 +9,8 @@ from rich.console import Console
 
 from cryptostream_config.deployment import ConfigError
 from tools.cost.advice import dominant, notes
+from tools.cost.break_even import break_even
+from tools.cost.market_data import market_data, market_data_note
 from tools.cost.model import estimate
 from tools.cost.prices import PriceBookError, load_price_book
 from tools.cost.render import print_report, report_dict, report_markdown
@@ -19,8 +21,12 @@ EXIT_BAD_INPUT = 2
 
 
 def cost(
-    pairs: int = typer.Option(..., "--pairs", help="Number of pairs the producer fetches every run."),
-    interval: str = typer.Option(..., "--interval", help="1min|5min|15min|30min|60min|spot|1d"),
+    pairs: int | None = typer.Option(
+        None, "--pairs", help="Number of pairs the producer fetches every run [default: cdk.json pairs]"
+    ),
+    interval: str | None = typer.Option(
+        None, "--interval", help="1min|5min|15min|30min|60min|spot|1d [default: cdk.json's busiest schedule]"
+    ),
     region: str = typer.Option("us-east-1", "--region", help="AWS region whose prices to use."),
     shards: int | None = typer.Option(
         None, "--shards", help="0 = on-demand stream, N = provisioned shards [default: cdk.json stream_shards]"
@@ -36,12 +42,14 @@ def cost(
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object."),
     as_markdown: bool = typer.Option(False, "--markdown", help="Print one Markdown table."),
 ) -> None:
-    """Monthly AWS cost of the deployed pipeline, from published prices (tools/cost/prices.json)."""
+    """Monthly AWS cost of the deployed pipeline, from published prices (tools/cost/prices.json), and its market data.
+
+    Without --pairs/--interval it prices cdk.json's deployment: its pairs at its busiest schedule."""
     try:
         settings = load_cost_settings()
         workload = Workload(
-            pairs=pairs,
-            interval=interval,
+            pairs=settings.pairs if pairs is None else pairs,
+            interval=settings.busiest_interval if interval is None else interval,
             region=region,
             shards=settings.stream_shards if shards is None else shards,
             consumer_batch=settings.consumer_batch_size if consumer_batch is None else consumer_batch,
@@ -62,9 +70,18 @@ def cost(
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(EXIT_BAD_INPUT) from None
     verdict = dominant(report, book)
-    remarks = notes(report)
+    sources = market_data(
+        settings.demands, workload.pairs, free_tier=settings.free_tier, budget=settings.daily_request_budget
+    )
+    remarks = [
+        *([market_data_note(sources, report.total_usd)] if sources else []),
+        break_even(book, workload.region, report.assumptions).sentence(),
+        *notes(report),
+    ]
     if as_json:
-        typer.echo(json.dumps(report_dict(report, verdict, remarks)))
+        body = report_dict(report, verdict, remarks)
+        body["market_data"] = [entry.as_dict() for entry in sources]
+        typer.echo(json.dumps(body))
         return
     if as_markdown:
         typer.echo(report_markdown(report, verdict, remarks))

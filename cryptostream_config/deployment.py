@@ -74,7 +74,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
         },
     ],
     "stream_name": "cryptostream-quotes",
-    "stream_shards": 0,
+    "stream_shards": 1,
     "stream_retention_hours": 24,
     "table_name": "cryptostream-quotes",
     "history_ttl_days": 30,

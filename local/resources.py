@@ -15,7 +15,7 @@ from cryptostream_config.local import LocalSettings
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
 from local.clients import Clients
 
-LOCAL_SHARDS = 2  # on-demand in AWS; two shards locally so hash routing and per-shard checkpoints are exercised
+LOCAL_SHARDS = 2  # one provisioned shard in AWS by default; two locally: hash routing and per-shard checkpoints
 SECRET_NAME = "cryptostream/alphavantage"
 
 

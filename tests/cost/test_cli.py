@@ -39,7 +39,7 @@ def _json(result) -> dict:
 
 
 def test_table_output_names_every_service_the_total_and_what_dominates(app, runner):
-    result = runner.invoke(app, ["cost", "--pairs", "10", "--interval", "1min"])
+    result = runner.invoke(app, ["cost", "--pairs", "10", "--interval", "1min", "--shards", "0"])
     assert result.exit_code == 0, result.output
     for title in (
         "Kinesis Data Streams:",
@@ -65,11 +65,58 @@ def test_table_output_names_every_service_the_total_and_what_dominates(app, runn
 def test_json_is_one_object_whose_services_add_up(app, runner):
     body = _json(runner.invoke(app, ["cost", "--pairs", "100", "--interval", "1min", "--json"]))
     assert body["inputs"]["pairs"] == 100
-    assert body["inputs"]["capacity_mode"] == "on-demand"
+    assert body["inputs"]["capacity_mode"] == "provisioned"  # cdk.json's default: one shard
     assert body["total_monthly_usd"] == pytest.approx(sum(s["monthly_usd"] for s in body["services"]), abs=1e-4)
     for service in body["services"]:
         assert service["monthly_usd"] == pytest.approx(sum(i["monthly_usd"] for i in service["items"]), abs=1e-5)
     assert body["dominant"]["sentence"]
+
+
+def test_without_pairs_and_interval_it_prices_the_deployment_in_cdk_json(app, runner):
+    body = _json(runner.invoke(app, ["cost", "--json"]))
+    assert (body["inputs"]["pairs"], body["inputs"]["interval"], body["inputs"]["shards"]) == (3, "spot", 1)
+    assert body["volumes"]["producer_runs"] == pytest.approx(730 * 60)  # spot-1min, the busiest schedule
+
+
+def test_market_data_is_priced_beside_the_aws_total(app, runner, tmp_path):
+    body = _json(runner.invoke(app, ["cost", "--json"]))
+    (alpha,) = body["market_data"]
+    assert alpha["plan"] == "premium, 75 requests/min" and alpha["monthly_usd"] == 49.99
+    assert alpha["requests_per_day"] == (288 + 1440 + 1) * 3
+    assert "CRYPTO_INTRADAY (5min) is premium" in alpha["reason"]
+    assert body["total_monthly_usd"] == pytest.approx(sum(s["monthly_usd"] for s in body["services"]), abs=1e-4)
+    assert any(note.startswith("Market data, beside the AWS total") for note in body["notes"])
+
+    document = json.loads(REPO_CDK_JSON.read_text())
+    profile = json.loads((REPO_CDK_JSON.parent / "profiles" / "free-tier.json").read_text())
+    document["context"]["cryptostream"].update(profile)
+    (tmp_path / "cdk.json").write_text(json.dumps(document))
+    body = _json(runner.invoke(app, ["cost", "--json"]))
+    assert body["market_data"] == [
+        {"source": "alphavantage", "plan": "free key", "monthly_usd": 0.0, "requests_per_day": 21,
+         "reason": "free_tier: 21 of 25 requests a day"}
+    ]  # fmt: skip
+    assert (body["inputs"]["interval"], body["volumes"]["producer_runs"]) == ("spot", pytest.approx(730 / 4))
+
+
+def test_an_exchange_source_has_no_subscription(app, runner, tmp_path):
+    document = json.loads(REPO_CDK_JSON.read_text())
+    document["context"]["cryptostream"]["schedules"] = [
+        {"name": "bars-1min", "interval": "1min", "rate_minutes": 1, "source": "coinbase",
+         "payload": {"mode": "incremental", "interval": "1min", "source": "coinbase"}}
+    ]  # fmt: skip
+    (tmp_path / "cdk.json").write_text(json.dumps(document))
+    body = _json(runner.invoke(app, ["cost", "--json"]))
+    assert [(m["source"], m["monthly_usd"]) for m in body["market_data"]] == [("coinbase", 0.0)]
+
+
+def test_the_stream_mode_break_even_is_stated(app, runner):
+    body = _json(runner.invoke(app, ["cost", "--json"]))
+    assert (
+        "Stream mode break-even: an on-demand stream-hour costs 2.67 shard-hours, so a provisioned stream is cheaper "
+        "whenever 2 shards carry the peak (up to 2,000 records/s); a peak that needs 3 shards is cheaper on-demand "
+        "below 26 million records a month, provisioned above." in body["notes"]
+    )
 
 
 def test_options_reach_the_model(app, runner):

@@ -82,13 +82,13 @@ def _synthesize(outdir: Path, context: dict[str, Any] | None = None) -> Synthesi
 
 
 def variant_context() -> dict[str, Any]:
-    """Every switch flipped: no Flink, e-mail alarms, provisioned shards, throwaway data, stub layer, an env,
+    """Every switch flipped: no Flink, e-mail alarms, an on-demand stream, throwaway data, stub layer, an env,
     the free-tier profile."""
     block = copy.deepcopy(cdk_json_context()[CONTEXT_KEY])
     block.update(
         flink_studio=False,
         alarm_email="ops@example.com",
-        stream_shards=2,
+        stream_shards=0,
         retain_data=False,
         table_deletion_protection=False,
         producer_reserved_concurrency=0,

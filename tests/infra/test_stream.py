@@ -1,4 +1,4 @@
-"""Stream: on-demand (or provisioned), customer-managed KMS encryption, configured retention."""
+"""Stream: one provisioned shard (or on-demand), customer-managed KMS encryption, configured retention."""
 
 from __future__ import annotations
 
@@ -8,22 +8,23 @@ from aws_cdk.assertions import Match
 pytestmark = pytest.mark.infra
 
 
-def test_stream_is_on_demand_encrypted_with_its_own_key(synth) -> None:
+def test_stream_is_one_provisioned_shard_encrypted_with_its_own_key(synth) -> None:
+    """One shard by default: below about 3 shards of peak, on-demand's stream-hour costs more (docs/cost.md)."""
     key_id = synth.logical_id(synth.stack.stream.key)
     synth.template.has_resource_properties(
         "AWS::Kinesis::Stream",
         {
             "Name": "cryptostream-quotes",
             "RetentionPeriodHours": 24,
-            "StreamModeDetails": {"StreamMode": "ON_DEMAND"},
+            "ShardCount": 1,
+            "StreamModeDetails": {"StreamMode": "PROVISIONED"},
             "StreamEncryption": {"EncryptionType": "KMS", "KeyId": {"Fn::GetAtt": [key_id, "Arn"]}},
-            "ShardCount": Match.absent(),
         },
     )
     synth.template.has_resource_properties("AWS::KMS::Key", {"EnableKeyRotation": True})
 
 
-def test_shard_count_switches_to_provisioned(variant) -> None:
+def test_zero_shards_switches_to_on_demand(variant) -> None:
     variant.template.has_resource_properties(
-        "AWS::Kinesis::Stream", {"ShardCount": 2, "StreamModeDetails": {"StreamMode": "PROVISIONED"}}
+        "AWS::Kinesis::Stream", {"StreamModeDetails": {"StreamMode": "ON_DEMAND"}, "ShardCount": Match.absent()}
     )

@@ -11,7 +11,7 @@ from tools.cost.workload import MAX_FIREHOSE_BUFFER_SECONDS, Workload
 EXCLUDED = (
     "Not priced: the Flink Studio notebook (KPU-hours, only while it runs), the Glue Data Catalog (within its free "
     "tier), the Athena DynamoDB connector's Lambda (only during federated queries), data transfer (nothing leaves "
-    "the region) and the Alpha Vantage subscription."
+    "the region); market data is listed beside the AWS total."
 )
 MAX_LISTED_UNVERIFIED = 8
 FIXED_SERVICES = ("CloudWatch", "KMS", "Secrets Manager")
@@ -190,7 +190,10 @@ def notes(report: CostReport) -> list[str]:
             f"{len(unverified)} prices used are best-known figures not confirmed from a stored source "
             f"(verified=false in prices.json): {keys}."
         )
-    found.append("Only the --interval schedule is modelled; cdk.json's other schedules add their own runs.")
+    found.append(
+        "Only the --interval schedule (default: cdk.json's busiest) is modelled; cdk.json's other schedules add "
+        "their own runs."
+    )
     found.append(FREE_TIERS)
     found.append(EXCLUDED)
     return found

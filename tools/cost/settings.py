@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptostream_config.deployment import DEFAULT_CONTEXT, DeploymentConfig, load_deployment_config
+from cryptostream_config.free_tier import runs_per_day, schedule_pairs, schedule_source
+from tools.cost.market_data import ScheduleDemand
 
 CDK_JSON = "cdk.json"
 BUILT_IN = "built-in defaults"
@@ -36,6 +38,12 @@ class CostSettings:
     spot_rate_minutes: int
     schedules: int
     source: str = BUILT_IN
+    pairs: int = len(DEFAULT_CONTEXT["pairs"])
+    # The interval `cryptostream cost` prices without --interval: the schedule that runs most often.
+    busiest_interval: str = "spot"
+    demands: tuple[ScheduleDemand, ...] = ()  # what each schedule asks of its market-data source
+    free_tier: bool = False
+    daily_request_budget: int = 25
 
 
 def cost_settings_of(config: DeploymentConfig, source: str) -> CostSettings:
@@ -53,6 +61,20 @@ def cost_settings_of(config: DeploymentConfig, source: str) -> CostSettings:
         spot_rate_minutes=next(spot_rates, _BUILT_IN_SPOT_RATE),
         schedules=len(config.schedules),
         source=source,
+        pairs=len(config.pairs),
+        busiest_interval=max(config.schedules, key=runs_per_day).interval if config.schedules else "spot",
+        demands=tuple(
+            ScheduleDemand(
+                name=s.name,
+                interval=s.interval,
+                source=schedule_source(s),
+                runs_per_day=runs_per_day(s),
+                pairs=schedule_pairs(s, 0) or None,
+            )
+            for s in config.schedules
+        ),
+        free_tier=config.free_tier,
+        daily_request_budget=config.alphavantage_daily_requests,
     )
 
 
