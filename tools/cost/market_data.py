@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from cryptostream_config.free_tier import ALPHAVANTAGE, FREE_DAILY_REQUESTS
 from cryptostream_model.intervals import INTRADAY_INTERVALS
+from cryptostream_model.sources import KEYLESS_SOURCES
 
 # The cheapest premium plan: $49.99 a month, 75 requests a minute, no daily limit.
 PREMIUM_USD = 49.99
@@ -82,7 +83,10 @@ def market_data(demands: tuple[ScheduleDemand, ...], pairs: int, *, free_tier: b
         found.append(_alpha_vantage(by_source.pop(ALPHAVANTAGE), pairs, free_tier, budget))
     for source, mine in by_source.items():
         per_day = sum(d.requests_per_day(pairs) for d in mine)
-        found.append(MarketData(source, "public API", 0.0, per_day, "keyless exchange market data: no subscription"))
+        if source in KEYLESS_SOURCES:
+            found.append(MarketData(source, "public API", 0.0, per_day, "keyless exchange data: no subscription"))
+        else:
+            found.append(MarketData(source, "unknown", None, per_day, "a source this model does not price"))
     return found
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptostream_config.deployment import DEFAULT_CONTEXT, DeploymentConfig, load_deployment_config
-from cryptostream_config.free_tier import runs_per_day, schedule_pairs, schedule_source
+from cryptostream_config.free_tier import runs_per_day
 from tools.cost.market_data import ScheduleDemand
 
 CDK_JSON = "cdk.json"
@@ -67,9 +67,9 @@ def cost_settings_of(config: DeploymentConfig, source: str) -> CostSettings:
             ScheduleDemand(
                 name=s.name,
                 interval=s.interval,
-                source=schedule_source(s),
+                source=config.schedule_source(s),
                 runs_per_day=runs_per_day(s),
-                pairs=schedule_pairs(s, 0) or None,
+                pairs=len(s.pairs) if s.pairs else None,
             )
             for s in config.schedules
         ),
