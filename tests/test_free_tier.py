@@ -107,7 +107,6 @@ def test_schedules_of_another_source_do_not_spend_the_alpha_vantage_budget():
     assert requests_per_day(config.schedules, 3) == 21
 
 
-@pytest.mark.parametrize(("key", "value"), [("free_tier", "yes"), ("alphavantage_daily_requests", 0)])
 def test_the_deployments_default_source_decides_a_schedule_without_one():
     profile = json.loads(PROFILE.read_text())
     minute = {"name": "bars-1min", "interval": "1min", "rate_minutes": 1,
@@ -122,6 +121,7 @@ def test_the_deployments_default_source_decides_a_schedule_without_one():
     assert requests_per_day(config.schedules, 3, default_source=config.source) == 21
 
 
+@pytest.mark.parametrize(("key", "value"), [("free_tier", "yes"), ("alphavantage_daily_requests", 0)])
 def test_bad_free_tier_settings_are_one_line(key, value):
     with pytest.raises(ConfigError, match=f"cryptostream.{key}"):
         config_from_context(with_defaults({key: value}))
