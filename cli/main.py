@@ -202,6 +202,9 @@ def up(
     seed: Annotated[int, typer.Option(help="Market simulator seed.")] = 42,
     endpoint: EndpointOption = None,
     verbose: Annotated[bool, typer.Option(help="Show the Lambdas' logs and metrics.")] = False,
+    archive_buffer: Annotated[
+        float, typer.Option(help="Seconds the archiver buffers before writing (Firehose's buffer interval).", min=0)
+    ] = 60.0,
 ) -> None:
     """Run the local stack until Ctrl-C; state survives a restart (in .cryptostream/)."""
     from cli.stack_commands import run_until_interrupted
@@ -216,6 +219,7 @@ def up(
         endpoint=_emulator(endpoint),
         verbose=verbose,
         console=console,
+        archive_buffer_seconds=archive_buffer,
     )
 
 

@@ -27,9 +27,12 @@ def run_until_interrupted(
     endpoint: str | None,
     verbose: bool,
     console: Console,
+    archive_buffer_seconds: float = 60.0,
 ) -> None:
     """Start (or resume) the durable stack; run the producer every ``every`` seconds until Ctrl-C/SIGTERM."""
-    stack = LocalStack(data_dir, endpoint=endpoint, seed=seed, quiet=not verbose, archive_buffer_seconds=60)
+    stack = LocalStack(
+        data_dir, endpoint=endpoint, seed=seed, quiet=not verbose, archive_buffer_seconds=archive_buffer_seconds
+    )
     stopping = False
 
     def stop(*_: Any) -> None:

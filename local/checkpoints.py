@@ -11,6 +11,8 @@ import os
 import threading
 from pathlib import Path
 
+from local import crash_points
+
 
 class CheckpointStore:
     """``{reader: {shard_id: last_sequence_number}}``; in memory when ``path`` is None."""
@@ -45,4 +47,5 @@ class CheckpointStore:
             return
         tmp = self._path.with_suffix(".tmp")
         tmp.write_text(json.dumps(self._data, indent=1, sort_keys=True))
+        crash_points.reached(crash_points.CHECKPOINT)  # the crash suite's kill point between write and rename
         os.replace(tmp, self._path)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
-from local import moto_patches
+from local import crash_points, moto_patches
 from local.journal import JournalingApp, replay
 from local.wsgi_thread import BackgroundWSGIServer
 
@@ -30,7 +30,10 @@ class EmbeddedMotoServer:
             self.replayed = replay(app, self._journal_path)
         self._journal = JournalingApp(app, self._journal_path)
         self._server = BackgroundWSGIServer(
-            self._journal, "moto-server", port=self._port, request_handler=MotoRequestHandler
+            crash_points.around(self._journal),  # the crash suite's kill points; the journal itself when unarmed
+            "moto-server",
+            port=self._port,
+            request_handler=MotoRequestHandler,
         )
         self.endpoint = f"http://127.0.0.1:{self._server.start()}"
         return self.endpoint

@@ -5,6 +5,7 @@ HTTP on 127.0.0.1 (``start``), with the control routes ``/_simulator/faults``, `
 from __future__ import annotations
 
 import json
+import os
 import random
 import threading
 import time
@@ -21,6 +22,9 @@ from local.market.model import DAY, DEFAULT_MARKETS, DEFAULT_SYMBOLS, INTERVAL_S
 from local.wsgi_thread import BackgroundWSGIServer
 
 DOCS = "https://www.alphavantage.co/documentation/"
+# Freezes the market's clock at start (ISO-8601 or epoch seconds): the crash suite starts every `cryptostream up`
+# at the market time it left off, then moves it on over /_simulator/clock.
+CLOCK_ENV = "CRYPTOSTREAM_MARKET_CLOCK"
 
 
 def invalid_call_body(function: str) -> dict[str, str]:
@@ -67,6 +71,8 @@ class MarketSimulator:
         self.full_bars = full_bars
         self.daily_bars = daily_bars
         self.clock = SimClock()
+        if os.environ.get(CLOCK_ENV):
+            self.clock.set(_start_clock(os.environ[CLOCK_ENV]))
         self.faults = Faults(faults)
         self.host = host
         self.port = port
@@ -296,6 +302,15 @@ class MarketSimulator:
                 self.reset_stats()
             return 200, self.stats
         return 404, {"error": f"no route {request.method} {request.path}"}
+
+
+def _start_clock(value: str) -> float | str:
+    try:
+        moment = float(value) if value.replace(".", "", 1).isdigit() else value
+        SimClock().set(moment)  # parses, or raises ValueError
+    except ValueError:
+        raise ValueError(f"{CLOCK_ENV}={value!r}: expected ISO-8601 (2026-11-20T12:00:00Z) or epoch seconds") from None
+    return moment
 
 
 def _json_object(request: Any) -> dict[str, Any]:

@@ -77,7 +77,7 @@ def verify(stack: LocalStack, ledger: Ledger, pairs: list[str]) -> Verdict:
     _check_table(stack, ledger, pairs, verdict)
     _check_latest(stack, ledger, verdict)
     _check_quarantine(stack, ledger, verdict)
-    _check_archive(stack, ledger, verdict)
+    check_archive(stack, ledger, verdict)
     verdict.on_failure_batches = _drain_count(stack.clients.sqs, stack.resources.esm_failure_queue_url)[0]
     verdict.watermark_regressions = len(ledger.watermark_regressions)
     verdict.note("watermark moved back", ledger.watermark_regressions)
@@ -171,7 +171,7 @@ def _check_quarantine(stack: LocalStack, ledger: Ledger, verdict: Verdict) -> No
     verdict.note("valid record quarantined", valid)
 
 
-def _check_archive(stack: LocalStack, ledger: Ledger, verdict: Verdict) -> None:
+def check_archive(stack: LocalStack, ledger: Ledger, verdict: Verdict) -> None:
     s3, bucket = stack.clients.s3, stack.config.archive_bucket_name
     archived: set[BarKey] = set()
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="quotes/"):
