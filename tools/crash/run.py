@@ -73,7 +73,7 @@ class CrashConfig:
     bars_per_second: float = 6.0  # market time per wall second, in bars
     up: UpOptions = field(default_factory=UpOptions)
     tmpfs_mib: int = 256
-    disk_slack: int = 256 * 1024
+    disk_slack: int = 64 * 1024  # room left on the disk: startup fits, a few seconds of journal do not
     start_timeout: float = 120.0
     converge_timeout: float = 180.0
 
