@@ -14,7 +14,7 @@ import sys
 from rich.console import Console
 
 from tools.crash.process import UpOptions
-from tools.crash.run import CrashConfig, CrashReport, CrashSuite
+from tools.crash.run import DISKS, CrashConfig, CrashReport, CrashSuite
 
 _ALSO = 8  # further problems listed before the violation line
 
@@ -23,6 +23,12 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m tools.crash", description=__doc__.splitlines()[0])
     parser.add_argument("--kills", type=int, default=12, help="sessions ended by SIGKILL (default 12)")
     parser.add_argument("--disk-full", type=int, default=1, help="sessions whose disk fills up (default 1)")
+    parser.add_argument(
+        "--disk",
+        choices=DISKS,
+        default="auto",
+        help="how the disk fills: a small tmpfs (needs root), RLIMIT_FSIZE, or auto (tmpfs where it mounts)",
+    )
     parser.add_argument("--seed", type=int, default=7, help="seed of the market, the kill moments and points")
     parser.add_argument("--bars-per-second", type=float, default=6.0, help="market bars per wall second (6)")
     parser.add_argument(
@@ -62,6 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     config = CrashConfig(
         kills=args.kills,
         disk_full=args.disk_full,
+        disk=args.disk,
         seed=args.seed,
         bars_per_second=args.bars_per_second,
         up=options,

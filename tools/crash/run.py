@@ -63,6 +63,7 @@ POINTS: dict[str, int] = {
 MAX_GAP_BARS = 1200  # the clock stays within one full answer (2,000 bars) of the oldest watermark
 START_BARS_AGO = 4 * 1440  # the market starts days behind the wall clock: every bar served is closed
 TICK = 0.25
+DISKS = ("auto", "tmpfs", "rlimit")
 
 
 @dataclass(frozen=True)
@@ -72,6 +73,7 @@ class CrashConfig:
     seed: int = 7
     bars_per_second: float = 6.0  # market time per wall second, in bars
     up: UpOptions = field(default_factory=UpOptions)
+    disk: str = "auto"  # "tmpfs", "rlimit", or "auto": a tmpfs where it can be mounted, else the file-size limit
     tmpfs_mib: int = 256
     disk_slack: int = 64 * 1024  # room left on the disk: startup fits, a few seconds of journal do not
     start_timeout: float = 120.0
@@ -82,6 +84,8 @@ class CrashConfig:
             raise ValueError(f"kills must be at least 1, got {self.kills}")
         if self.disk_full < 0:
             raise ValueError(f"disk-full must be 0 or more, got {self.disk_full}")
+        if self.disk not in DISKS:
+            raise ValueError(f"disk must be one of {', '.join(DISKS)}, got {self.disk!r}")
         if not 0 < self.bars_per_second <= 40:
             raise ValueError(f"bars per second must be in (0, 40], got {self.bars_per_second}")
 
@@ -160,12 +164,12 @@ class CrashSuite:
     # the whole run ---------------------------------------------------------------------------------------
     def run(self) -> CrashReport:
         started = time.monotonic()
-        if self.config.disk_full:
-            self.disk = TmpfsDisk.try_mount(self.logs / "disk", self.config.tmpfs_mib) or FileSizeLimit(self.home)
-            self.home = self.disk.home
-        self.home.mkdir(parents=True, exist_ok=True)
         verdict = Verdict()
         try:
+            if self.config.disk_full:
+                self.disk = self._disk()
+                self.home = self.disk.home
+            self.home.mkdir(parents=True, exist_ok=True)
             plans = plan_sessions(self.config, self.rng)
             for number, plan in enumerate(plans):
                 self.progress(f"session {number + 1}/{len(plans) + 1}: {plan.crash_at or plan.kind}")
@@ -197,6 +201,15 @@ class CrashSuite:
             shutil.rmtree(self.logs, ignore_errors=True)
             report.logs = ""
         return report
+
+    def _disk(self) -> TmpfsDisk | FileSizeLimit:
+        if self.config.disk != "rlimit":
+            tmpfs = TmpfsDisk.try_mount(self.logs / "disk", self.config.tmpfs_mib)
+            if tmpfs is not None:
+                return tmpfs
+            if self.config.disk == "tmpfs":
+                raise UpFailed("cannot mount a tmpfs here (root and CAP_SYS_ADMIN needed); use --disk rlimit")
+        return FileSizeLimit(self.home)
 
     # one session -----------------------------------------------------------------------------------------
     def _start(self, number: int, plan: Session) -> UpProcess | None:
