@@ -50,15 +50,15 @@ def test_metrics_are_published_as_emf(monkeypatch: pytest.MonkeyPatch, capsys: p
     (directive,) = document["_aws"]["CloudWatchMetrics"]
     assert directive["Namespace"] == "cryptostream"
     value = {name: document[name] for name in document if name != "_aws" and isinstance(document[name], list)}
-    assert {name: value[name] for name in ("Records", "Written", "Duplicates", "Quarantined", "FailedReported")} == {
+    # four series ($0.30 a month each); the other counts are in the "batch consumed" log line (Logs Insights)
+    series = [metric["Name"] for metric in directive["Metrics"]]
+    assert series == ["Records", "Written", "FailedReported", "IngestLagMaxMs"]
+    assert {name: value[name] for name in ("Records", "Written", "FailedReported")} == {
         "Records": [3.0],
         "Written": [1.0],
-        "Duplicates": [1.0],
-        "Quarantined": [1.0],
         "FailedReported": [0.0],
     }
-    assert value["DynamoDBRequests"] == [2.0] and value["SQSRequests"] == [1.0]
-    assert value["IngestLagMaxMs"][0] >= value["IngestLagMeanMs"][0] > 0
+    assert value["IngestLagMaxMs"][0] > 0
 
 
 def test_disabled_metrics_stay_silent_over_many_batches(

@@ -60,16 +60,16 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Athena", "Data scanned"): (QUERIES * 103 / 1024**2, QUERIES * 103 / 1024**2 * 5.0),
     ("Secrets Manager", "Secrets"): (1, 0.40),
     ("Secrets Manager", "GetSecretValue calls"): (COLD_STARTS, COLD_STARTS / 10_000 * 0.05),
-    # 11 consumer metrics + 6 producer metrics for each of cdk.json's 3 schedules
-    ("CloudWatch", "EMF custom metrics"): (29, 29 * 0.30),
-    # 13 fixed alarms + 1 per schedule
-    ("CloudWatch", "Alarms"): (16, 16 * 0.10),
+    # 4 consumer + 2 producer + 1 archive-transform metric series
+    ("CloudWatch", "EMF custom metrics"): (7, 7 * 0.30),
+    # infra/observability.py's 14 alarms
+    ("CloudWatch", "Alarms"): (14, 14 * 0.10),
     ("CloudWatch", "Dashboard"): (1, 3.00),
     # producer runs + consumer batches + transformation calls
     ("CloudWatch", "Logs ingestion"): ((730 + 1460 + 730) * 2048 / GIB, (730 + 1460 + 730) * 2048 / GIB * 0.50),
     # 0.1% of 1,460 records quarantined: send, receive, delete
     ("SQS", "Quarantine requests"): (4.38, 4.38 / 1e6 * 0.40),
-    ("KMS", "Customer managed keys"): (6, 6.00),
+    ("KMS", "Customer managed keys"): (7, 7.00),
     # 7 principal/resource pairs x 8,760 five-minute periods + 2 per query + 2 per cold start
     ("KMS", "Requests"): (61_320 + QUERIES * 2 + 1460, (61_320 + QUERIES * 2 + 1460) / 10_000 * 0.03),
     # the first 14 million Scheduler invocations a month are $0
@@ -118,7 +118,7 @@ def test_the_model_prices_exactly_the_hand_computed_items(small):
 def test_total_is_the_sum_of_the_hand_computed_items(small):
     assert small.total_usd == pytest.approx(sum(monthly for _, monthly in EXPECTED.values()), rel=1e-9)
     # 48.90 fixed (stream-hours, secret, metrics, alarms, dashboard, keys) + 4.26 S3 GETs + ~0.39 the rest
-    assert small.total_usd == pytest.approx(53.55, abs=0.01)
+    assert small.total_usd == pytest.approx(47.75, abs=0.01)
 
 
 def test_firehose_bills_each_record_as_five_kilobytes(small):

@@ -7,7 +7,7 @@ import pytest
 from tools.cost.advice import dominant, notes
 from tools.cost.model import estimate
 from tools.cost.prices import load_price_book
-from tools.cost.workload import Workload
+from tools.cost.workload import Assumptions, Workload
 
 
 @pytest.fixture(scope="module")
@@ -104,8 +104,15 @@ def test_notes_state_the_firehose_rounding_and_unverified_prices(book):
     assert len(ireland.unverified_prices()) > len(unverified)
 
 
-def test_a_small_provisioned_bill_names_the_fixed_monitoring_charges(book):
+def test_a_small_provisioned_bill_is_led_by_its_one_shard(book):
     report = estimate(Workload(pairs=10, interval="1min", shards=1), book)
     verdict = dominant(report, book)
+    assert (verdict.service, verdict.item) == ("Kinesis Data Streams", "Shard-hours")
+    assert "it is already the cheapest mode that carries the load" in verdict.sentence
+
+
+def test_fixed_monitoring_charges_are_named_when_they_lead(book):
+    report = estimate(Workload(pairs=10, interval="1min", shards=1), book, Assumptions(consumer_metrics=40))
+    verdict = dominant(report, book)
     assert verdict.service == "CloudWatch"
-    assert "29 EMF custom metrics, 16 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
+    assert "43 EMF custom metrics, 14 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence

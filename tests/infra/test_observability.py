@@ -31,11 +31,28 @@ def _dashboard_body(synth) -> str:
         "ExecuteProcessing.Success",
         "SucceedProcessing.Records",
         "IngestLagMaxMs",
-        "Quarantined",
+        "Published",
+        "FailedPairs",
     ],
 )
 def test_dashboard_shows(synth, metric: str) -> None:
     assert f'\\"{metric}\\"' in _dashboard_body(synth)
+
+
+def test_counts_that_are_not_metric_series_are_on_the_dashboard_from_the_logs(synth) -> None:
+    """Duplicates, quarantined, per-interval producer counts: Logs Insights over the handlers' summaries."""
+    body = _dashboard_body(synth)
+    for fragment in ('producer run finished', 'by interval', 'batch consumed', 'sum(stats.duplicates)',
+                     'sum(stats.quarantined)', '/aws/lambda/'):  # fmt: skip
+        assert fragment in body, fragment
+
+
+def test_one_failed_pairs_alarm_watches_every_schedule(synth) -> None:
+    alarms = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()]
+    (failed,) = [a for a in alarms if a.get("MetricName") == "FailedPairs"]
+    assert failed["AlarmName"] == "cryptostream-producer-failed-pairs"
+    assert failed["Dimensions"] == [{"Name": "service", "Value": "cryptostream-producer"}]
+    assert failed["EvaluationPeriods"] == 3
 
 
 def test_alarms_cover_the_pipeline_and_notify_the_topic(synth) -> None:

@@ -378,7 +378,11 @@ def test_metrics_are_emitted_as_emf(moto, simulator, capsys, monkeypatch):
     (blob,) = [b for b in blobs if "Published" in b]
     assert blob["_aws"]["CloudWatchMetrics"][0]["Namespace"] == "cryptostream"
     values = {name: blob[name] if not isinstance(blob[name], list) else blob[name][0] for name in blob}
-    assert (values["Published"], values["Fetched"], values["FailedPairs"], values["Interval"]) == (200, 200, 0, "5min")
+    assert (values["Published"], values["FailedPairs"]) == (200, 0)
+    # two series, one dimension: the other counts, per interval, are in the run's log line (Logs Insights)
+    (directive,) = blob["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in directive["Metrics"]] == ["Published", "FailedPairs"]
+    assert directive["Dimensions"] == [["service"]]
 
 
 def test_an_unexpected_error_in_one_pair_costs_only_that_pair(moto, simulator, monkeypatch):

@@ -330,8 +330,8 @@ def _secrets(c: _Context) -> list[LineItem]:
 def _cloudwatch(c: _Context) -> list[LineItem]:
     s = "CloudWatch"
     log_gb = (c.v.runs + c.v.consumer_invocations + c.v.transform_invocations) * c.a.log_bytes_per_invocation / GIB
-    metrics = c.a.consumer_metrics + c.a.producer_metrics_per_schedule * c.w.schedules
-    alarms = c.a.fixed_alarms + c.a.alarms_per_schedule * c.w.schedules
+    metrics = c.a.consumer_metrics + c.a.producer_metrics + c.a.transform_metrics
+    alarms = c.a.alarms
     return [
         LineItem(
             s,
@@ -339,7 +339,8 @@ def _cloudwatch(c: _Context) -> list[LineItem]:
             metrics,
             "metric-months",
             c.p["cloudwatch.metric_month"],
-            f"{c.a.consumer_metrics} consumer + {c.a.producer_metrics_per_schedule} per schedule x {c.w.schedules}",
+            f"{c.a.consumer_metrics} consumer + {c.a.producer_metrics} producer + {c.a.transform_metrics} archive "
+            "transform series",
         ),
         LineItem(
             s,
@@ -347,7 +348,7 @@ def _cloudwatch(c: _Context) -> list[LineItem]:
             alarms,
             "alarm-months",
             c.p["cloudwatch.alarm_month"],
-            f"{c.a.fixed_alarms} + {c.a.alarms_per_schedule} per schedule x {c.w.schedules}",
+            "infra/observability.py",
         ),
         LineItem(s, "Dashboard", c.a.dashboards, "dashboard-months", c.p["cloudwatch.dashboard_month"]),
         LineItem(

@@ -104,12 +104,13 @@ class Assumptions:
     log_bytes_per_invocation: int = 2048  # START/END/REPORT + one structured summary line + one EMF blob
     watermark_reads_per_pair: float = 1  # strongly consistent GetItem, item < 4 KB
     lease_writes_per_run: int = 2  # acquire + release of the schedule's run lease
-    consumer_metrics: int = 11  # consumer/handler.py: 9 counts + 2 ingest-lag figures
-    producer_metrics_per_schedule: int = 6  # producer/handler.py, one Interval dimension per schedule
-    fixed_alarms: int = 13  # infra/observability.py: stream, consumer, queues, producer, archive, transform
-    alarms_per_schedule: int = 1  # failed pairs of each schedule
+    # EMF metric series (name x dimensions, $0.30 a month each); the other counts are logged, not metrics
+    consumer_metrics: int = 4  # consumer/handler.py: Records, Written, FailedReported, IngestLagMaxMs
+    producer_metrics: int = 2  # producer/handler.py: Published, FailedPairs (dimension service only)
+    transform_metrics: int = 1  # archive_transform/handler.py: ArchiveRejectedRecords
+    alarms: int = 14  # infra/observability.py: stream, consumer, queues, producer (one FailedPairs), archive
     dashboards: int = 1
-    kms_keys: int = 6  # infra: stream, table, processing queues, ingestion, archive, alarm topic
+    kms_keys: int = 7  # infra: stream, table, processing queues, ingestion, logs, archive, alarm topic
     xray_extra_sample_rate: float = 0.05  # X-Ray's default rule: first request each second + 5% of the rest
     kms_key_users: int = 7  # (principal, encrypted resource) pairs that fetch data keys
     kms_data_key_seconds: int = 300  # services re-request a data key about every 5 minutes
