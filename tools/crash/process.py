@@ -25,9 +25,9 @@ from local.clients import Clients
 from local.crash_points import ENV as CRASH_AT_ENV
 from local.market.server import CLOCK_ENV
 from local.resources import LocalResources
-from local.stack import STATE_FILE
 
 REPO = Path(__file__).resolve().parents[2]
+STATE_FILE = "stack.json"  # what `up` publishes in its home for the user's other shells: read as they read it
 # The suite only ever talks to the moto server its own `up` started: dummy keys, never a real account's.
 LOCAL_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 # Variables that would point the child at another stack, or arm it, unless the suite says so.
