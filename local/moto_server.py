@@ -1,4 +1,4 @@
-"""moto's server in a thread on 127.0.0.1, with the journal that makes its state durable."""
+"""moto's server in a thread on 127.0.0.1, with the journal and snapshots that make its state durable."""
 
 from __future__ import annotations
 
@@ -7,30 +7,39 @@ from pathlib import Path
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 
 from local import crash_points, moto_patches
-from local.journal import JournalingApp, replay
+from local.journal import Journal, JournalingApp, JournalStatus
 from local.wsgi_thread import BackgroundWSGIServer
 
 
 class EmbeddedMotoServer:
-    """Start with ``start()``; ``endpoint`` is then ``http://127.0.0.1:<port>``."""
+    """Start with ``start()``; ``endpoint`` is then ``http://127.0.0.1:<port>``. With ``data_dir`` the
+    state is durable (``local.journal``); ``journal_options`` tune compaction (tests, bench)."""
 
-    def __init__(self, journal_path: Path | None = None, port: int = 0) -> None:
-        self._journal_path = journal_path
+    def __init__(self, data_dir: Path | None = None, port: int = 0, **journal_options: int) -> None:
+        self._data_dir = data_dir
         self._port = port
+        self._journal_options = journal_options
         self._server: BackgroundWSGIServer | None = None
-        self._journal: JournalingApp | None = None
+        self._app: JournalingApp | None = None
+        self.journal: Journal | None = None
         self.endpoint = ""
         self.replayed = 0
 
+    @property
+    def status(self) -> JournalStatus | None:
+        return self.journal.status if self.journal is not None else None
+
     def start(self) -> str:
+        """Recover the state (raises ``local.journal.ReplayError`` when a record cannot be replayed) and serve."""
         app = DomainDispatcherApplication(create_backend_app)
         _reset_moto_state()
         moto_patches.apply()
-        if self._journal_path is not None:
-            self.replayed = replay(app, self._journal_path)
-        self._journal = JournalingApp(app, self._journal_path)
+        if self._data_dir is not None:
+            self.journal = Journal(self._data_dir, **self._journal_options)
+            self.replayed = self.journal.recover(app)
+        self._app = JournalingApp(app, self.journal)
         self._server = BackgroundWSGIServer(
-            crash_points.around(self._journal),  # the crash suite's kill points; the journal itself when unarmed
+            crash_points.around(self._app),  # the crash suite's kill points; the journal itself when unarmed
             "moto-server",
             port=self._port,
             request_handler=MotoRequestHandler,
@@ -42,8 +51,9 @@ class EmbeddedMotoServer:
         if self._server is not None:
             self._server.stop()
             self._server = None
-        if self._journal is not None:
-            self._journal.close()
+        if self._app is not None:
+            self._app.close()  # a clean stop snapshots, so the next start replays nothing
+            self._app = None
 
 
 def _reset_moto_state() -> None:

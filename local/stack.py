@@ -100,8 +100,7 @@ class LocalStack:
         if self._external_endpoint:
             self.endpoint = self._external_endpoint.rstrip("/")
         else:
-            journal = self.data_dir / "journal.jsonl" if self.data_dir else None
-            self._moto = EmbeddedMotoServer(journal)
+            self._moto = EmbeddedMotoServer(self.data_dir)
             self.endpoint = self._moto.start()
             self.replayed_requests = self._moto.replayed
         simulator_url = ""

@@ -118,6 +118,6 @@ def test_external_emulator_is_used_unchanged(tmp_path):
             assert stack.produce({"mode": "incremental", "interval": "1min", "pairs": ["BTC-USD"]})["published"] == 100
             stack.pump(flush=True)
             assert count_bars(stack, ["BTC-USD"], "1min") == 100
-        assert not (tmp_path / "journal.jsonl").exists()  # the emulator keeps its own state
+        assert not (tmp_path / "journal.wal").exists()  # the emulator keeps its own state
     finally:
         emulator.stop()
