@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from rich.console import Console
+from rich.markup import escape
 
 from cli.target import Target, TargetError
+from local.home import HomeLocked
+from local.journal import ReplayError
 from local.lambda_context import LocalLambdaContext
 from local.resources import SECRET_NAME
 from local.stack import LocalStack
@@ -29,7 +32,11 @@ def run_until_interrupted(
     console: Console,
     archive_buffer_seconds: float = 60.0,
 ) -> None:
-    """Start (or resume) the durable stack; run the producer every ``every`` seconds until Ctrl-C/SIGTERM."""
+    """Start (or resume) the durable stack; run the producer every ``every`` seconds until Ctrl-C/SIGTERM.
+
+    Trouble is said in one line each: another `up` on the home, a journal that cannot be replayed, a
+    torn journal tail dropped, a full disk (requests refused until it frees; the schedule pauses),
+    a released stale lease, a skipped or failed producer run."""
     stack = LocalStack(
         data_dir, endpoint=endpoint, seed=seed, quiet=not verbose, archive_buffer_seconds=archive_buffer_seconds
     )
@@ -40,7 +47,17 @@ def run_until_interrupted(
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
-    stack.start()
+    try:
+        stack.start()
+    except HomeLocked as exc:
+        raise TargetError(str(exc)) from None
+    except ReplayError as exc:
+        raise TargetError(f"cannot resume the local stack in {data_dir}: {exc}") from None
+    last_error = ""
+
+    def say(line: str) -> None:
+        console.print(f"{datetime.now(UTC):%H:%M:%S} {escape(line)}", highlight=False)
+
     try:
         resumed = (
             f" (resumed: {stack.replayed_requests} journaled requests replayed)" if stack.replayed_requests else ""
@@ -49,29 +66,62 @@ def run_until_interrupted(
         console.print(f"  AWS APIs (moto):   {stack.endpoint}")
         if stack.simulator is not None:
             console.print(f"  market simulator:  {stack.simulator.base_url}")
-        console.print(f"  data directory:    {data_dir.resolve()}")
+        console.print(f"  data directory:    {data_dir.resolve()} (pid {os.getpid()})")
         console.print(
             f"  producer every {every:g} s ({interval}, pairs {','.join(stack.config.pairs)}); Ctrl-C to stop"
         )
         console.print("  in another shell: cryptostream quote BTC-USD --interval " + interval)
         next_run = time.monotonic()
         while not stopping:
+            for line in stack.notices():
+                say(line)
+            if stack.disk_full:  # pause the schedule and the pollers: every write would be refused
+                if not stack.journal_writable():
+                    time.sleep(1.0)
+                    continue
+                for line in stack.notices():
+                    say(line)
             if time.monotonic() >= next_run:
-                summary = stack.produce({"mode": "incremental", "interval": interval})
-                failed = summary.get("failed_pairs") or {}
-                console.print(
-                    f"{datetime.now(UTC):%H:%M:%S} produced {summary.get('published', 0)} "
-                    f"(fetched {summary.get('fetched', 0)}, seen {summary.get('skipped_seen', 0)})"
-                    + (f", failed: {failed}" if failed else "")
-                )
+                say(_run_line(stack, interval))
                 next_run = time.monotonic() + every
-            if not stack.tick():
+            try:
+                delivered = stack.tick()
+                last_error = ""
+            except Exception as exc:  # a poller's request refused or failed: retried on the next tick
+                delivered = 0
+                message = _one_line(exc)
+                if message != last_error and not stack.disk_full:
+                    say(f"delivery paused: {message}")
+                last_error = message
+            if not delivered:
                 time.sleep(0.2)
     except KeyboardInterrupt:
         pass
     finally:
         console.print("stopping: state is kept; `cryptostream up` resumes from the checkpoints")
         stack.stop()
+
+
+def _run_line(stack: LocalStack, interval: str) -> str:
+    """One scheduled producer run, said in one line: what it produced, or why it did nothing."""
+    try:
+        summary = stack.produce({"mode": "incremental", "interval": interval})
+    except Exception as exc:
+        if stack.disk_full:
+            return "producer run not done: the journal cannot write (see above); it runs again on schedule"
+        return f"producer run failed: {_one_line(exc)}"
+    if summary.get("skipped"):
+        return f"producer run skipped: {summary['skipped']}"
+    failed = summary.get("failed_pairs") or {}
+    return (
+        f"produced {summary.get('published', 0)} "
+        f"(fetched {summary.get('fetched', 0)}, seen {summary.get('skipped_seen', 0)})"
+        + (f", failed: {failed}" if failed else "")
+    )
+
+
+def _one_line(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: " + " ".join(str(exc).split())[:300]
 
 
 @contextmanager

@@ -7,7 +7,6 @@ credential chain. Every failure is a ``TargetError`` with a one-line message.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from dataclasses import dataclass
@@ -16,6 +15,7 @@ from urllib.parse import urlparse
 
 from cryptostream_config.local import LocalSettings, load_local_settings
 from local.clients import Clients
+from local.home import live_state
 
 DEFAULT_DATA_DIR = Path(".cryptostream")
 
@@ -70,20 +70,18 @@ def resolve(endpoint: str | None = None) -> Target:
         os.environ.setdefault("AWS_ACCESS_KEY_ID", "local")
         os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "local")
         return Target("endpoint", explicit, config, Clients(explicit, config.region))
-    state_file = data_dir() / "stack.json"
-    if state_file.exists():
-        state = json.loads(state_file.read_text())
-        if reachable(state["endpoint"]):
-            for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
-                os.environ.setdefault(key, "local")
-            return Target(
-                "local",
-                state["endpoint"],
-                config,
-                Clients(state["endpoint"], config.region),
-                simulator_url=state.get("simulator_url"),
-                quarantine_queue_url=state.get("resources", {}).get("quarantine_queue_url"),
-            )
+    state = live_state(data_dir())  # None when absent, or left by an `up` that is gone (its port may be reused)
+    if state is not None and reachable(state["endpoint"]):
+        for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
+            os.environ.setdefault(key, "local")
+        return Target(
+            "local",
+            state["endpoint"],
+            config,
+            Clients(state["endpoint"], config.region),
+            simulator_url=state.get("simulator_url"),
+            quarantine_queue_url=state.get("resources", {}).get("quarantine_queue_url"),
+        )
     import boto3
 
     if boto3.session.Session().get_credentials() is None:

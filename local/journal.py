@@ -273,6 +273,18 @@ class Journal:
         if self._tail_records >= self._next_compaction_try or self._log.size >= self._compact_bytes:
             self.compact()
 
+    def probe(self) -> bool:
+        """Try a durable write (a no-op record replay ignores): True once the journal can write again."""
+        assert self._log is not None
+        try:
+            self._log.append([_encode({"k": "noop", "seq": self._next_seq - 1})], sync=True)
+        except OSError as exc:
+            self.status.write_failed(exc, self.path)
+            self.status.refused -= 1  # a probe is not a refused request
+            return False
+        self.status.write_succeeded()
+        return True
+
     def compact(self) -> bool:
         """Snapshot moto's state and empty the journal; on failure keep the journal and retry later."""
         assert self._log is not None
@@ -313,6 +325,8 @@ class _Replayer:
     def feed(self, meta: dict[str, Any], body: bytes) -> None:
         seq = int(meta["seq"])
         self.last_seq = max(self.last_seq, seq)
+        if meta["k"] == "noop":
+            return
         if meta["k"] == "out":
             if self._pending is not None and self._pending[0]["seq"] == seq:
                 request, request_body = self._pending
@@ -350,9 +364,10 @@ class _Replayer:
         self.replayed += 1
         if must_succeed and not 200 <= response.status_code < 300:
             detail = response.get_data(as_text=True).replace("\n", " ")[:200]
+            made = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(meta["t"]))
             raise ReplayError(
-                f"journal record #{meta['seq']} ({meta['action']}, {time.strftime('%Y-%m-%d %H:%M:%S', time.gmtime(meta['t']))} UTC) "
-                f"succeeded when it was made but failed on replay with {response.status_code}: {detail}"
+                f"journal record #{meta['seq']} ({meta['action']}, {made} UTC) succeeded when it was made "
+                f"but failed on replay with {response.status_code}: {detail}"
             )
 
 
@@ -389,8 +404,7 @@ def _unavailable(environ: dict[str, Any], start_response: Callable[..., Any], re
         content_type = "application/x-amz-json-1.0"
     else:
         body = (
-            "<ErrorResponse><Error><Code>ServiceUnavailable</Code>"
-            f"<Message>{message}</Message></Error></ErrorResponse>"
+            f"<ErrorResponse><Error><Code>ServiceUnavailable</Code><Message>{message}</Message></Error></ErrorResponse>"
         ).encode()
         content_type = "text/xml"
     start_response("503 Service Unavailable", [("Content-Type", content_type), ("Content-Length", str(len(body)))])
@@ -431,6 +445,11 @@ class JournalingApp:
             if seq is not None and self._journal is not None:
                 self._journal.end(seq, int(statuses[0].split(" ", 1)[0]) if statuses else 500)
         return [content]
+
+    def probe(self) -> bool:
+        """True when the journal can write (always, without a journal)."""
+        with self._lock:
+            return self._journal.probe() if self._journal is not None else True
 
     def close(self) -> None:
         with self._lock:

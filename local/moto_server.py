@@ -47,6 +47,10 @@ class EmbeddedMotoServer:
         self.endpoint = f"http://127.0.0.1:{self._server.start()}"
         return self.endpoint
 
+    def probe(self) -> bool:
+        """True when the journal can write again (see ``local.journal.Journal.probe``)."""
+        return self._app.probe() if self._app is not None else True
+
     def stop(self) -> None:
         if self._server is not None:
             self._server.stop()

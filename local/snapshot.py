@@ -36,9 +36,7 @@ def _private_key_from_pem(pem: bytes) -> Any:
 def _reduce_private_key(key: Any) -> tuple[Any, tuple[bytes]]:
     from cryptography.hazmat.primitives import serialization
 
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     return _private_key_from_pem, (pem,)
 
 

@@ -10,7 +10,6 @@ With ``endpoint`` it uses an external emulator (e.g. LocalStack) instead of the 
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from dataclasses import asdict, dataclass, field
@@ -22,13 +21,16 @@ from local.archiver import LocalArchiver
 from local.checkpoints import CheckpointStore
 from local.clients import Clients
 from local.event_source import KinesisEventSourceMapping, sqs_on_failure
+from local.home import STATE_FILE, HomeLock, remove_own_state, write_state
 from local.lambda_context import LocalLambdaContext
+from local.leases import release_orphaned_leases
 from local.moto_server import EmbeddedMotoServer
+from local.owner import identity
 from local.resources import LocalResources, ensure_resources
 from local.shard_reader import ShardReader
 
-STATE_FILE = "stack.json"
 LOCAL_API_KEY = "local-simulator-key"
+__all__ = ["STATE_FILE", "ConsumerTotals", "LocalStack"]  # STATE_FILE: where tools find a running stack
 _DUMMY_CREDENTIALS = {"AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local", "AWS_SESSION_TOKEN": "local"}
 
 
@@ -92,11 +94,24 @@ class LocalStack:
         self.mapping: KinesisEventSourceMapping
         self.archiver: LocalArchiver
         self.replayed_requests = 0
+        self._lock: HomeLock | None = None
+        self._notices: list[str] = []
 
     # lifecycle -----------------------------------------------------------------------------------------
     def start(self) -> LocalStack:
+        """Start everything; raises ``local.home.HomeLocked`` if another live stack owns the data directory
+        and ``local.journal.ReplayError`` if the journal cannot be replayed (nothing is left running)."""
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
+            self._lock = HomeLock(self.data_dir)
+            self._lock.acquire()
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> LocalStack:
         if self._external_endpoint:
             self.endpoint = self._external_endpoint.rstrip("/")
         else:
@@ -113,6 +128,7 @@ class LocalStack:
         self.clients = Clients(self.endpoint, self.config.region)
         self.resources = ensure_resources(self.clients, self.config, LOCAL_API_KEY)
         self._set_env(self._lambda_env(simulator_url))
+        self._notices += release_orphaned_leases(self.clients.dynamodb, self.config.table_name)
         self._wire_pollers()
         self._write_state(simulator_url)
         return self
@@ -125,13 +141,33 @@ class LocalStack:
             self._moto.stop()
             self._moto = None
         if self.data_dir is not None:
-            (self.data_dir / STATE_FILE).unlink(missing_ok=True)
+            remove_own_state(self.data_dir)
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
         for key, value in self._saved_env.items():
             if value is None:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
         self._saved_env.clear()
+
+    def notices(self) -> list[str]:
+        """One-line events since the last call: a torn journal tail dropped, a full disk, a lease released."""
+        lines, self._notices = self._notices, []
+        if self._moto is not None and self._moto.status is not None:
+            lines += self._moto.status.drain()
+        return lines
+
+    @property
+    def disk_full(self) -> bool:
+        """True while the journal cannot write (requests are being refused)."""
+        status = self._moto.status if self._moto is not None else None
+        return bool(status and status.disk_full_since is not None)
+
+    def journal_writable(self) -> bool:
+        """After a full disk: try a durable write; True once the journal writes again (a notice says so)."""
+        return self._moto.probe() if self._moto is not None else True
 
     def __enter__(self) -> LocalStack:
         return self.start()
@@ -144,8 +180,13 @@ class LocalStack:
         """Invoke the producer handler in-process, as the EventBridge schedule does in AWS."""
         from producer.handler import lambda_handler
 
+        event = event or {}
+        if event.get("interval"):  # a lease left by a process that died since start-up (e.g. `produce`)
+            self._notices += release_orphaned_leases(
+                self.clients.dynamodb, self.config.table_name, (event["interval"],)
+            )
         context = LocalLambdaContext("cryptostream-producer", timeout_seconds=300, region=self.config.region)
-        return lambda_handler(event or {}, context)
+        return lambda_handler(event, context)
 
     def pump(self, flush: bool = True, max_seconds: float = 600.0) -> int:
         """Deliver everything in the stream to the consumer and the archiver; returns records consumed."""
@@ -207,6 +248,7 @@ class LocalStack:
             "HISTORY_TTL_DAYS": str(self.config.history_ttl_days),
             "WATERMARK_WRITES": self.config.watermark_writes,
             "POWERTOOLS_METRICS_NAMESPACE": "cryptostream",
+            "PRODUCER_LEASE_OWNER": identity(),  # lets a lease left by this process be recognised once it is gone
         }
         if self.config.daily_request_budget is not None:
             env["ALPHAVANTAGE_DAILY_REQUESTS"] = str(self.config.daily_request_budget)
@@ -224,10 +266,5 @@ class LocalStack:
     def _write_state(self, simulator_url: str) -> None:
         if self.data_dir is None:
             return
-        state = {
-            "endpoint": self.endpoint,
-            "simulator_url": simulator_url,
-            "pid": os.getpid(),
-            "resources": asdict(self.resources),
-        }
-        (self.data_dir / STATE_FILE).write_text(json.dumps(state, indent=1))
+        state = {"endpoint": self.endpoint, "simulator_url": simulator_url, "resources": asdict(self.resources)}
+        write_state(self.data_dir, state)

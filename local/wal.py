@@ -17,6 +17,7 @@ snapshots, ``local.snapshot``) fails with ENOSPC as a full disk would. Create th
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import struct
@@ -71,10 +72,10 @@ def read_records(path: Path) -> Iterator[tuple[int, bytes]]:
 
 def intact_size(path: Path) -> int:
     """Bytes of the intact prefix of the log (0 for a missing file)."""
-    end = 0
-    for end, _ in read_records(path):
+    size = 0
+    for size, _ in read_records(path):  # noqa: B007 - the last record's end is the answer
         pass
-    return end
+    return size
 
 
 class AppendLog:
@@ -122,18 +123,14 @@ class AppendLog:
 
     def close(self) -> None:
         if self._fd >= 0:
-            try:
+            with contextlib.suppress(OSError):  # the unsynced tail is outcome records; replay copes without them
                 self.sync()
-            except OSError:
-                pass  # the unsynced tail is only outcome records; replay treats their absence safely
             os.close(self._fd)
             self._fd = -1
 
     def _cut_back(self) -> None:
-        try:
-            os.ftruncate(self._fd, self._end)  # shrinking needs no free space
-        except OSError:
-            pass  # the next append tries again; a scan on start drops the torn bytes anyway
+        with contextlib.suppress(OSError):  # shrinking needs no free space; else a scan on start drops the bytes
+            os.ftruncate(self._fd, self._end)
 
 
 def open_log(path: Path, good_bytes: int) -> tuple[AppendLog, int]:

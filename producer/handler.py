@@ -36,6 +36,7 @@ SERVICE = "cryptostream-producer"
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", SERVICE))
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "cryptostream"), service=SERVICE)
 ALPHAVANTAGE = "alphavantage"  # the source name the budget counts under (keys.budget_key)
+LEASE_OWNER_ENV = "PRODUCER_LEASE_OWNER"
 RESERVE_SECONDS = 10.0  # kept back from rate-limit waits for publishing, watermarks and the lease
 
 
@@ -73,7 +74,7 @@ def run(
     dynamodb = clients.client("dynamodb")
     lease_store = RunLease(dynamodb, settings.table_name, clock=now)
     try:
-        lease = lease_store.acquire(plan.interval, settings.lease_seconds)
+        lease = lease_store.acquire(plan.interval, settings.lease_seconds, owner=_lease_owner())
     except LeaseHeld as held:
         logger.warning("another run holds the lease", extra={"interval": plan.interval, "owner": held.owner})
         return RunSummary(plan.interval, plan.mode, skipped=f"lease held by {held.owner}")
@@ -98,6 +99,17 @@ def run(
     summary.duration_ms = round((time.monotonic() - started) * 1000, 1)
     logger.info("producer run finished", extra={"summary": summary.as_event_result()})
     return summary
+
+
+def _lease_owner() -> str | None:
+    """``<PRODUCER_LEASE_OWNER>/run-<id>`` when the environment names who runs the producer (the local
+    stack names its process, so a lease left by a killed process can be recognised); else a run id."""
+    prefix = os.environ.get(LEASE_OWNER_ENV)
+    if not prefix:
+        return None
+    import uuid
+
+    return f"{prefix}/run-{uuid.uuid4().hex[:12]}"
 
 
 def _run_locked(
