@@ -17,6 +17,7 @@ from cli.target import Target, TargetError
 from local.home import HomeLocked
 from local.journal import ReplayError
 from local.lambda_context import LocalLambdaContext
+from local.owner import identity
 from local.resources import SECRET_NAME
 from local.stack import LocalStack
 
@@ -148,6 +149,7 @@ def produce_once(target: Target, event: dict[str, Any]) -> dict[str, Any]:
         secret = target.clients.secretsmanager.describe_secret(SecretId=SECRET_NAME)["ARN"]
         env |= {"ALPHAVANTAGE_BASE_URL": target.simulator_url, "ALPHAVANTAGE_SECRET_ARN": secret}
         env |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
+        env["PRODUCER_LEASE_OWNER"] = identity()  # `up` releases the lease at once if this process is killed
     elif not (os.environ.get("ALPHAVANTAGE_API_KEY") or os.environ.get("ALPHAVANTAGE_SECRET_ARN")):
         raise TargetError("set ALPHAVANTAGE_API_KEY (or ALPHAVANTAGE_SECRET_ARN) in the environment or .env")
     if target.endpoint:
