@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
+import warnings
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -48,6 +49,8 @@ def run_until_interrupted(
         stopping = True
 
     signal.signal(signal.SIGTERM, stop)
+    # a run that fails before publishing makes Powertools warn about empty metrics: the run's own line says more
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     try:
         stack.start()
     except HomeLocked as exc:
@@ -57,7 +60,7 @@ def run_until_interrupted(
     last_error = ""
 
     def say(line: str) -> None:
-        console.print(f"{datetime.now(UTC):%H:%M:%S} {escape(line)}", highlight=False)
+        console.print(f"{datetime.now(UTC):%H:%M:%S} {escape(line)}", highlight=False, soft_wrap=True)
 
     try:
         resumed = (
