@@ -1,5 +1,5 @@
 """``python -m bench [SECTION ...]``: run the benchmarks; with no section, run all and rewrite
-docs/benchmarks.md. Sections: consumer, moto, imports, requests, freshness, archive, soak."""
+docs/benchmarks.md. Sections: consumer, moto, imports, requests, freshness, archive, soak, journal."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ def sections(quick: bool, soak_quotes: int) -> dict[str, Callable[[], Any]]:
     from bench.archive import bench_archive
     from bench.freshness import bench_freshness
     from bench.imports import bench_imports
+    from bench.journal_startup import bench_journal
     from bench.requests_per_quote import bench_requests
 
     if quick:  # a smoke run of every section: seconds, not minutes (figures not worth publishing)
@@ -40,6 +41,7 @@ def sections(quick: bool, soak_quotes: int) -> dict[str, Callable[[], Any]]:
             "freshness": lambda: bench_freshness((1, 10), {1: 1, 10: 1}),
             "archive": lambda: bench_archive(n_bars=20_000, repeats=1),
             "soak": lambda: _soak(500),
+            "journal": lambda: bench_journal(records=(200,), fsync_requests=20),
         }
     return {
         "consumer": consumer_vs_naive.stubbed,
@@ -49,6 +51,7 @@ def sections(quick: bool, soak_quotes: int) -> dict[str, Callable[[], Any]]:
         "freshness": bench_freshness,
         "archive": bench_archive,
         "soak": lambda: _soak(soak_quotes),
+        "journal": bench_journal,
     }
 
 

@@ -99,7 +99,7 @@ def _start(directory: Path) -> dict[str, float]:
     return {"total_s": round(total, 2), **{f"{k}_s": round(v, 2) for k, v in timings.items()}}
 
 
-def startup(records: int, *, distinct_keys: int) -> dict[str, Any]:
+def startup(records: int, *, distinct_keys: int, tail: int = COMPACT_EVERY_RECORDS) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="cs-journal-bench-") as tmp:
         directory = Path(tmp)
         meta = write_history(directory, records, distinct_keys=distinct_keys)
@@ -108,7 +108,6 @@ def startup(records: int, *, distinct_keys: int) -> dict[str, Any]:
         snapshot_only = _start(directory)  # from the snapshot the first start wrote
         snapshot_mb = (directory / SNAPSHOT_FILE).stat().st_size / 1e6
         # the worst case with compaction on: the snapshot plus a whole compaction interval of tail
-        tail = COMPACT_EVERY_RECORDS
         with (directory / JOURNAL_FILE).open("wb") as file:
             file.write(b"".join(_put(meta, records + 3 + i, f"tail{i}", i) for i in range(tail)))
         worst = _start(directory)

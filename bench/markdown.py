@@ -256,6 +256,10 @@ def render(machine: Machine, results: dict[str, Any], seconds: dict[str, float],
         _archive(results["archive"]),
         _soak(results["soak"], soak_quotes if not quick else 500),
     ]
+    if "journal" in results:
+        from bench.journal_startup import render as journal_section
+
+        body.append(journal_section(results["journal"]))
     timing = ", ".join(f"{name} {value:g} s" for name, value in seconds.items())
     footer = [f"Section run times: {timing}."]
     return "\n\n".join(header + body + footer) + "\n"
