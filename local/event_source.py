@@ -181,8 +181,8 @@ class KinesisEventSourceMapping:
     def _send_to_on_failure(
         self, shard: ShardState, records: list[dict[str, Any]], condition: str, attempts: int
     ) -> None:
-        """Lambda sends batch metadata (not the records) to the on-failure destination; so do we."""
-        self.stats.sent_to_on_failure += len(records)
+        """Lambda sends batch metadata (not the records) to the on-failure destination; so do we. A send
+        that fails raises before anything is counted, logged or checkpointed: the batch is delivered again."""
         record = {
             "requestContext": {
                 "requestId": LocalLambdaContext(self._function_name).aws_request_id,
@@ -203,9 +203,10 @@ class KinesisEventSourceMapping:
                 "streamArn": self._stream_arn,
             },
         }
-        log.error("%s: %d records of %s sent to the on-failure destination", condition, len(records), shard.shard_id)
         if self._on_failure is not None:
             self._on_failure(record)
+        self.stats.sent_to_on_failure += len(records)
+        log.error("%s: %d records of %s sent to the on-failure destination", condition, len(records), shard.shard_id)
 
 
 def sqs_on_failure(sqs: Any, queue_url: str) -> Callable[[dict[str, Any]], None]:
