@@ -1,4 +1,16 @@
-"""Customer-managed KMS keys: one per capability, rotated yearly, retained with the data they protect."""
+"""Customer-managed KMS keys: one per data class, rotated yearly, retained with the data they protect.
+
+A key costs $1 a month, so a key is made where it separates who may decrypt or how long it lives, not per
+resource. Four keys (docs/cost.md, "Fewer keys"):
+
+- quote data (``<prefix>-data``, infra/serving.py): the table, the stream and the quarantine queues hold the
+  same quotes for the same pipeline roles; retained with the data;
+- archive (``<prefix>-archive``): the Parquet archive, Athena results and spill, which analysts decrypt;
+- ingestion (``<prefix>-ingestion``): the Alpha Vantage API key secret (decrypted only through Secrets
+  Manager by the producer) and the schedules' dead-letter queue;
+- operations (``<prefix>-logs``, infra/log_groups.py): log groups and alarm notifications, used by the
+  CloudWatch services and deleted with the stack.
+"""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """Log groups created up front, so retention is set before the first invocation writes a line.
 
 Every log group is encrypted with one customer-managed key per stack (``<prefix>-logs``), like every
-other store of the pipeline. CloudWatch Logs uses the key itself, as ``logs.<region>.amazonaws.com``:
+other store of the pipeline; the alarm topic shares it (operational data, deleted with the stack, used by
+AWS services: infra/encryption.py). CloudWatch Logs uses the key itself, as ``logs.<region>.amazonaws.com``:
 the key policy lets that service principal use the key only with the encryption context of this
 stack's log groups (``kms:EncryptionContext:aws:logs:arn``), so writers and readers of the logs need
 no KMS permission of their own.
@@ -49,8 +50,8 @@ class LogsKey(Construct):
         super().__init__(scope, construct_id)
         stack = Stack.of(self)
         self.key = customer_key(
-            self, "Key", alias=config.resource_name("logs"), description="cryptostream CloudWatch log groups",
-            retain=False,
+            self, "Key", alias=config.resource_name("logs"),
+            description="cryptostream operations: CloudWatch log groups, alarm topic", retain=False,
         )  # fmt: skip
         self._arns = _LogGroupArns()
         self.key.add_to_resource_policy(

@@ -16,8 +16,8 @@ from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
 from infra.archive import Archive
-from infra.encryption import customer_key
 from infra.ingestion import Ingestion
+from infra.log_groups import LogsKey
 from infra.processing import Processing
 from infra.serving import QuoteTable
 from infra.stream import QuoteStream
@@ -41,10 +41,8 @@ class Observability(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, pipeline: Pipeline) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        key = customer_key(
-            self, "Key", alias=config.resource_name("alarms"), description="cryptostream alarm topic",
-            retain=False,  # protects only notifications in flight
-        )  # fmt: skip
+        # The operations key (log groups and alarm notifications: deleted with the stack, used by AWS services).
+        key = LogsKey.of(self, config).key
         # CloudWatch publishes alarms to the encrypted topic with its own service principal.
         key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
         self.topic = sns.Topic(

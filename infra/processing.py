@@ -17,7 +17,6 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
-from infra.encryption import customer_key
 from infra.functions import pipeline_function
 from infra.nag import acknowledge
 from infra.serving import QuoteTable
@@ -50,10 +49,7 @@ class Processing(Construct):
         layer: lambda_.ILayerVersion,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.key = customer_key(
-            self, "Key", alias=config.resource_name("queues"), description="cryptostream quarantine queues",
-            retain=config.retain_data,
-        )  # fmt: skip
+        self.key = table.key  # quarantined records are quote data: the table's key (infra/encryption.py)
         self.quarantine_dead_letters = self._queue(f"{config.quarantine_queue_name}-dlq", "QuarantineDeadLetters")
         self.quarantine = self._queue(
             config.quarantine_queue_name,

@@ -26,8 +26,10 @@ class QuoteTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
+        # The quote data's key: this table, the stream and the quarantine queues (the same data, the same readers).
         self.key = customer_key(
-            self, "Key", alias=config.resource_name("table"), description="cryptostream DynamoDB table",
+            self, "Key", alias=config.resource_name("data"),
+            description="cryptostream quote data: DynamoDB table, Kinesis stream, quarantine queues",
             retain=config.retain_data,
         )  # fmt: skip
         self.table = dynamodb.Table(

@@ -34,8 +34,10 @@ class CryptostreamStack(Stack):
         super().__init__(scope, construct_id, description="cryptostream: crypto quotes streaming pipeline", **kwargs)
         Tags.of(self).add("project", config.prefix)
         self.config = config
-        self.stream = QuoteStream(self, "Stream", config=config)
+        # The table's key is the quote data's: the stream and the quarantine queues hold the same data for the
+        # same readers (infra/encryption.py, "one key per data class").
         self.table = QuoteTable(self, "Serving", config=config)
+        self.stream = QuoteStream(self, "Stream", config=config, key=self.table.key)
         self.ingestion = Ingestion(
             self, "Ingestion", config=config, stream=self.stream, table=self.table,
             skip_layer_bundling=skip_layer_bundling,

@@ -1,13 +1,13 @@
-"""Stream: the Kinesis Data Stream every quote passes through, encrypted with its own key."""
+"""Stream: the Kinesis Data Stream every quote passes through, encrypted with the quote data's key."""
 
 from __future__ import annotations
 
 from aws_cdk import Duration
 from aws_cdk import aws_kinesis as kinesis
+from aws_cdk import aws_kms as kms
 from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
-from infra.encryption import customer_key
 from infra.nag import acknowledge
 from infra.removal import removal_policy
 
@@ -16,12 +16,10 @@ class QuoteStream(Construct):
     """``stream_shards`` provisioned shards (default 1: a shard takes 1,000 records/s, and below about 3 shards of
     peak a provisioned stream costs less than on-demand's stream-hour, docs/cost.md); 0 = on-demand."""
 
-    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
+    def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, key: kms.IKey) -> None:
+        """``key``: the quote data's customer-managed key (the table's)."""
         super().__init__(scope, construct_id)
-        self.key = customer_key(
-            self, "Key", alias=config.resource_name("stream"), description="cryptostream Kinesis stream",
-            retain=config.retain_data,
-        )  # fmt: skip
+        self.key = key
         provisioned = config.stream_shards > 0
         self.stream = kinesis.Stream(
             self,

@@ -53,7 +53,7 @@ def test_cloudwatch_logs_may_use_the_key_for_this_stacks_log_groups_only(
     synthesized = request.getfixturevalue(fixture)
     _, key = _logs_key(synthesized)
     statements = key["Properties"]["KeyPolicy"]["Statement"]
-    (logs,) = [s for s in statements if "Service" in s["Principal"]]
+    (logs,) = [s for s in statements if s.get("Sid") == "CloudWatchLogsForThisStacksLogGroups"]
     assert _render(logs["Principal"]["Service"]) == f"logs.{_region(synthesized)}.amazonaws.com"
     assert sorted(logs["Action"]) == sorted(LOGS_KEY_ACTIONS) and logs["Effect"] == "Allow"
     (operator,) = logs["Condition"]
@@ -63,9 +63,12 @@ def test_cloudwatch_logs_may_use_the_key_for_this_stacks_log_groups_only(
     partition = "aws" if _concrete(synthesized) else "<AWS::Partition>"
     prefix = f"arn:{partition}:logs:{_region(synthesized)}:{_account(synthesized)}:log-group:"
     assert allowed == sorted(prefix + name for name in names)
-    # Nobody else gets anything beyond the account's default administration statement.
+    # Beyond the account's default administration statement, only CloudWatch, for the alarm topic.
     others = [s for s in statements if s is not logs]
-    assert len(others) == 1 and others[0]["Action"] == "kms:*" and "AWS" in others[0]["Principal"]
+    admin, alarms = sorted(others, key=lambda s: "Service" in s["Principal"])
+    assert admin["Action"] == "kms:*" and "AWS" in admin["Principal"]
+    assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    assert sorted(alarms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
 
 
 def _concrete(synthesized) -> bool:

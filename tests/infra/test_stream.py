@@ -8,9 +8,10 @@ from aws_cdk.assertions import Match
 pytestmark = pytest.mark.infra
 
 
-def test_stream_is_one_provisioned_shard_encrypted_with_its_own_key(synth) -> None:
+def test_stream_is_one_provisioned_shard_encrypted_with_the_quote_data_key(synth) -> None:
     """One shard by default: below about 3 shards of peak, on-demand's stream-hour costs more (docs/cost.md)."""
-    key_id = synth.logical_id(synth.stack.stream.key)
+    key_id = synth.logical_id(synth.stack.table.key)  # the stream holds the table's data: one key for both
+    assert synth.stack.stream.key is synth.stack.table.key is synth.stack.processing.key
     synth.template.has_resource_properties(
         "AWS::Kinesis::Stream",
         {

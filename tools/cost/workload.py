@@ -110,7 +110,7 @@ class Assumptions:
     transform_metrics: int = 1  # archive_transform/handler.py: ArchiveRejectedRecords
     alarms: int = 14  # infra/observability.py: stream, consumer, queues, producer (one FailedPairs), archive
     dashboards: int = 1
-    kms_keys: int = 7  # infra: stream, table, processing queues, ingestion, logs, archive, alarm topic
+    kms_keys: int = 4  # infra/encryption.py: quote data, archive, ingestion, operations (logs + alarm topic)
     xray_extra_sample_rate: float = 0.05  # X-Ray's default rule: first request each second + 5% of the rest
     kms_key_users: int = 7  # (principal, encrypted resource) pairs that fetch data keys
     kms_data_key_seconds: int = 300  # services re-request a data key about every 5 minutes
