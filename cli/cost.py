@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 from cryptostream_config.deployment import ConfigError
+from tools.cost.account_free_tier import free_tier_note, free_tier_saving
 from tools.cost.advice import dominant, notes
 from tools.cost.break_even import break_even
 from tools.cost.market_data import market_data, market_data_note
@@ -76,11 +77,13 @@ def cost(
     remarks = [
         *([market_data_note(sources, report.total_usd)] if sources else []),
         break_even(book, workload.region, report.assumptions).sentence(),
+        free_tier_note(report),
         *notes(report),
     ]
     if as_json:
         body = report_dict(report, verdict, remarks)
         body["market_data"] = [entry.as_dict() for entry in sources]
+        body["total_with_always_free_tier_usd"] = round(report.total_usd - free_tier_saving(report), 6)
         typer.echo(json.dumps(body))
         return
     if as_markdown:

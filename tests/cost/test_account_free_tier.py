@@ -1,0 +1,39 @@
+"""What an account that uses AWS's always-free allowances for this deployment alone pays."""
+
+from __future__ import annotations
+
+import pytest
+
+from tools.cost.account_free_tier import free_tier_saving
+from tools.cost.model import estimate
+from tools.cost.prices import load_price_book
+from tools.cost.workload import Workload
+
+
+@pytest.fixture(scope="module")
+def book():
+    return load_price_book()
+
+
+def test_small_deployment_saving_by_hand(book):
+    """Capped items (X-Ray traces, KMS requests, alarms) save their allowance; the rest save what they cost."""
+    report = estimate(Workload(pairs=3, interval="spot", shards=1), book)
+    q = {name: report.item(service, name).quantity for service, name in (
+        ("CloudWatch", "Logs ingestion"), ("Lambda", "Producer duration"), ("Lambda", "Consumer duration"),
+        ("Lambda", "Archive transform duration"), ("Lambda", "Producer requests"), ("Lambda", "Consumer requests"),
+        ("Lambda", "Archive transform requests"), ("DynamoDB", "Storage"), ("SQS", "Quarantine requests"),
+    )}  # fmt: skip
+    expected = (
+        7 * 0.30  # every metric series within the 10 free
+        + 10 * 0.10  # 10 of the 14 alarms
+        + 3.00  # the dashboard
+        + q["Logs ingestion"] * 0.50
+        + (q["Producer duration"] + q["Consumer duration"] + q["Archive transform duration"]) * 1.66667e-05
+        + (q["Producer requests"] + q["Consumer requests"] + q["Archive transform requests"]) * 0.2 / 1e6
+        + 100_000 * 5.0 / 1e6  # X-Ray: 131,400 traces, 100,000 free
+        + 20_000 * 0.03 / 10_000  # KMS requests: 63,510, 20,000 free
+        + q["Quarantine requests"] * 0.4 / 1e6
+        + q["Storage"] * 0.25
+    )
+    assert free_tier_saving(report) == pytest.approx(expected, rel=1e-6)
+    assert report.total_usd - free_tier_saving(report) == pytest.approx(18.00, abs=0.01)
