@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+import typer.exceptions as typer_exceptions
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -67,21 +68,27 @@ def _interval(value: str) -> str:
     return value
 
 
-def _when(value: str | None, default: datetime) -> str:
+def _when(value: str | None, default: datetime, option: str = "--start") -> str:
     """Accept ``2026-11-22``, ``2026-11-22T09:05``, ``2026-11-22T09:05:00Z`` or ``-6h``/``-2d``."""
     if value is None:
         return format_ts(default)
     text = value.strip()
+    problem = UserError(
+        f"{option} {value!r} is not allowed: expected ISO-8601 (2026-11-22T09:05:00Z) or a relative -6h / -2d,"
+        " from 1970 to 9999"
+    )
     try:
-        if text.startswith("-") and text[-1] in "mhd":
+        if text.startswith("-") and text[-1:] in ("m", "h", "d"):
             unit = {"m": "minutes", "h": "hours", "d": "days"}[text[-1]]
-            return format_ts(datetime.now(UTC) - timedelta(**{unit: float(text[1:-1])}))
-        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError:
-        raise UserError(
-            f"invalid time {value!r}: use ISO-8601 (2026-11-22T09:05:00Z) or a relative -6h / -2d"
-        ) from None
-    return format_ts(parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC))
+            moment = datetime.now(UTC) - timedelta(**{unit: float(text[1:-1])})
+        else:
+            parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+            moment = parsed.astimezone(UTC) if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    except (ValueError, OverflowError):  # OverflowError: a relative time beyond datetime's years 1-9999
+        raise problem from None
+    if not 1970 <= moment.year <= 9999:  # the contract's timestamps sort as text only with 4-digit years
+        raise problem
+    return format_ts(moment)
 
 
 def _print_rows(rows: list[dict[str, Any]], as_json: bool, title: str, columns: list[str]) -> None:
@@ -180,6 +187,7 @@ def _print_demo(result: Any) -> None:
         ("Kinesis puts / 1k quotes", f"{result.kinesis_requests_per_1000:g}"),
         ("producer runs / consumer calls", f"{result.producer_runs} / {result.consumer_invocations}"),
         ("wall time / throughput", f"{result.wall_seconds:g} s / {result.records_per_second:,.0f} quotes/s"),
+        ("run id (suffix of this run's resources)", result.run_id),
     ]
     for row in rows:
         table.add_row(*row)
@@ -245,7 +253,7 @@ def produce(
         event["pairs"] = [_pair(p) for p in pair]
     if full:
         event["start"] = _when(start, datetime.now(UTC) - timedelta(days=1))
-        event["end"] = _when(end, datetime.now(UTC))
+        event["end"] = _when(end, datetime.now(UTC), "--end")
     summary = produce_once(resolve(endpoint), event)
     if as_json:
         print(json.dumps(summary, default=str))
@@ -296,7 +304,7 @@ def bars(
 
     pair, interval = _pair(pair), _interval(interval)
     now = datetime.now(UTC)
-    first, last = _when(start, now - timedelta(days=1)), _when(end, now)
+    first, last = _when(start, now - timedelta(days=1)), _when(end, now, "--end")
     if first > last:
         raise UserError(f"--start {first} is after --end {last}")
     target = resolve(endpoint)
@@ -365,11 +373,16 @@ _register_extensions()
 
 
 def main() -> None:
+    from producer.redaction import install
+
+    install()  # no log line shows the API key, a library's debug log of a request URL included
     try:
         from dotenv import load_dotenv
 
         load_dotenv(Path.cwd() / ".env")  # never overrides variables already set
-        app()
+        code = app(standalone_mode=False)  # usage errors come here, to be shown in one line
+    except typer_exceptions.TyperException as exc:
+        raise SystemExit(_usage_error(exc)) from None
     except (UserError, TargetError, ValueError) as exc:
         raise SystemExit(_one_line(exc, 2)) from None
     except KeyboardInterrupt:
@@ -378,6 +391,20 @@ def main() -> None:
         if os.environ.get("CRYPTOSTREAM_DEBUG"):
             raise
         raise SystemExit(_one_line(exc, 1)) from None
+    if isinstance(code, int) and code:  # typer.Exit(n) and --help come back as a code without standalone mode
+        raise SystemExit(code)
+
+
+def _usage_error(exc: typer_exceptions.TyperException) -> int:
+    """A bad option or argument in one line naming it (click draws a panel of several)."""
+    if type(exc).__name__ == "NoArgsIsHelpError":  # a bare group: its help, as standalone click shows it
+        exc.show()  # type: ignore[attr-defined]
+        return exc.exit_code
+    context = getattr(exc, "ctx", None)
+    hint = f" (see: {context.command_path} --help)" if context is not None else ""
+    message = " ".join(exc.format_message().split())
+    err.print(f"[red]error:[/red] {escape(message + hint)}", highlight=False, soft_wrap=True)
+    return exc.exit_code
 
 
 def _one_line(exc: BaseException, code: int) -> int:

@@ -155,9 +155,19 @@ def produce_once(target: Target, event: dict[str, Any]) -> dict[str, Any]:
         env["PRODUCER_LEASE_OWNER"] = identity()  # `up` releases the lease at once if this process is killed
     elif not (os.environ.get("ALPHAVANTAGE_API_KEY") or os.environ.get("ALPHAVANTAGE_SECRET_ARN")):
         raise TargetError("set ALPHAVANTAGE_API_KEY (or ALPHAVANTAGE_SECRET_ARN) in the environment or .env")
+    if target.kind == "aws":
+        import boto3
+
+        if boto3.session.Session().region_name is None:
+            raise TargetError("no AWS region configured: set AWS_REGION (or a profile's region), or pass --endpoint")
     if target.endpoint:
         env["AWS_ENDPOINT_URL"] = target.endpoint
+        # the region the command's own clients use (us-east-1 unless configured): an emulator needs one,
+        # and a clean machine has none, which made boto3 end the run in NoRegionError
+        env |= {"AWS_REGION": config.region, "AWS_DEFAULT_REGION": config.region}
     from producer.handler import lambda_handler
+    from producer.settings import Settings
 
     with _environment(env):
+        Settings.from_env()  # a bad setting is one line naming it, before the handler logs and runs
         return lambda_handler(event, LocalLambdaContext("cryptostream-producer", region=config.region))

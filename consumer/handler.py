@@ -21,7 +21,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from consumer.processor import QuoteBatchProcessor
-from consumer.settings import ConsumerSettings
+from consumer.settings import ConsumerSettings, SettingsError
 from consumer.stats import BatchStats, StatsHook
 from cryptostream_runtime.clients import ClientOptions
 from cryptostream_runtime.clients import clients as boto3_clients
@@ -34,6 +34,22 @@ metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "crypto
 # Few botocore retries: the consumer retries throttling itself with backoff bounded by the
 # invocation's remaining time, and counts every request it makes.
 CLIENT_OPTIONS = ClientOptions(max_attempts=2, connect_timeout=3, read_timeout=10, tcp_keepalive=True)
+
+
+def _refuse_bad_settings_at_init() -> None:
+    """Deployed (Lambda sets AWS_LAMBDA_FUNCTION_NAME), a bad setting fails the cold start with one line
+    naming it, rather than every batch after Kinesis delivered it. In-process (the local stack, tests)
+    the environment is set after import, so the handler reads it per invocation as well."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    try:
+        ConsumerSettings.from_env()
+    except SettingsError as exc:
+        logger.error("bad configuration", extra={"error": str(exc)})
+        raise
+
+
+_refuse_bad_settings_at_init()
 
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ClientSource = Callable[[str], Any]  # service name -> boto3 client (or a stand-in)

@@ -1,18 +1,21 @@
 """Consumer settings, read from the environment on every invocation.
 
 Read per invocation rather than at import because the local stack calls the handler in-process
-after setting the environment; reading a handful of variables costs microseconds.
+after setting the environment; reading a handful of variables costs microseconds. Deployed, the
+handler module also reads them once at import, so a bad value fails the cold start naming it.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-DEFAULT_HISTORY_TTL_DAYS = 30
+from cryptostream_model import settings as read
+from cryptostream_model.settings import DEFAULT_HISTORY_TTL_DAYS, SettingError
 
 
-class SettingsError(ValueError):
+class SettingsError(SettingError):
     """A missing or malformed setting; the message names it."""
 
 
@@ -25,22 +28,20 @@ class ConsumerSettings:
     region: str | None = None
 
     @classmethod
-    def from_env(cls, env: dict[str, str] | None = None) -> ConsumerSettings:
+    def from_env(cls, env: Mapping[str, str] | None = None) -> ConsumerSettings:
         env = os.environ if env is None else env
         missing = [name for name in ("TABLE_NAME", "QUARANTINE_QUEUE_URL") if not env.get(name)]
         if missing:
             raise SettingsError(f"missing setting(s): {', '.join(missing)}")
-        raw_ttl = env.get("HISTORY_TTL_DAYS", "").strip() or str(DEFAULT_HISTORY_TTL_DAYS)
         try:
-            ttl_days = int(raw_ttl)
-        except ValueError:
-            raise SettingsError(f"HISTORY_TTL_DAYS must be a whole number of days, got {raw_ttl!r}") from None
-        if ttl_days < 0:
-            raise SettingsError(f"HISTORY_TTL_DAYS must be >= 0 (0 disables expiry), got {ttl_days}")
-        return cls(
-            table_name=env["TABLE_NAME"],
-            quarantine_queue_url=env["QUARANTINE_QUEUE_URL"],
-            history_ttl_days=ttl_days,
-            endpoint_url=env.get("AWS_ENDPOINT_URL") or None,
-            region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION") or None,
-        )
+            return cls(
+                table_name=env["TABLE_NAME"],
+                quarantine_queue_url=env["QUARANTINE_QUEUE_URL"],
+                history_ttl_days=read.history_ttl_days(env),
+                endpoint_url=read.url(env, "AWS_ENDPOINT_URL"),
+                region=read.pattern(env, "AWS_REGION", "", read.REGION)
+                or read.pattern(env, "AWS_DEFAULT_REGION", "", read.REGION)
+                or None,
+            )
+        except SettingError as exc:
+            raise SettingsError(str(exc)) from None

@@ -23,6 +23,7 @@ from local.clients import Clients
 from local.event_source import KinesisEventSourceMapping, sqs_on_failure
 from local.home import STATE_FILE, HomeLock, remove_own_state, write_state
 from local.lambda_context import LocalLambdaContext
+from local.lambda_settings import check_lambda_settings
 from local.leases import release_orphaned_leases
 from local.moto_server import EmbeddedMotoServer
 from local.owner import identity
@@ -78,6 +79,7 @@ class LocalStack:
         quiet: bool = True,
     ) -> None:
         self.config = config or load_local_settings()
+        check_lambda_settings(self.config)  # before anything starts: a bad setting is one line, not a dead stack
         self.data_dir = data_dir
         self._external_endpoint = endpoint
         self._seed = seed

@@ -28,6 +28,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from cryptostream_model.intervals import SPOT, interval_seconds
 from cryptostream_model.record import Quote, parse_ts
 from cryptostream_runtime.metrics import log_metrics
+from producer import redaction
 from producer.errors import AlphaVantageError, ConfigError
 from producer.settings import RunPlan, Settings, plan_run
 from producer.summary import RunSummary
@@ -37,7 +38,25 @@ logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", SERVICE))
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "cryptostream"), service=SERVICE)
 ALPHAVANTAGE = "alphavantage"  # the source name the budget counts under (keys.budget_key)
 LEASE_OWNER_ENV = "PRODUCER_LEASE_OWNER"
+# The API key travels in request URLs: no log line may show it, third-party libraries' included.
+redaction.install(logger)
 RESERVE_SECONDS = 10.0  # kept back from rate-limit waits for publishing, watermarks and the lease
+
+
+def _refuse_bad_settings_at_init() -> None:
+    """Deployed (Lambda sets AWS_LAMBDA_FUNCTION_NAME), a bad setting fails the cold start with one line
+    naming it, so nothing is fetched or published. In-process (the local stack, the CLI, tests) the
+    environment is set after import and the handler reads it on every invocation."""
+    if not os.environ.get("AWS_LAMBDA_FUNCTION_NAME"):
+        return
+    try:
+        Settings.from_env()
+    except ConfigError as exc:
+        logger.error("bad configuration", extra={"error": str(exc)})
+        raise
+
+
+_refuse_bad_settings_at_init()
 
 
 @log_metrics(metrics)

@@ -10,10 +10,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from cryptostream_model import settings as read
 from cryptostream_model.intervals import INTERVALS
 from cryptostream_model.keys import WATERMARK_PER_PAIR as PER_PAIR
 from cryptostream_model.keys import WATERMARK_WRITE_MODES
 from cryptostream_model.record import parse_pair
+from cryptostream_model.settings import SettingError
 from producer.errors import ConfigError
 
 MODES = ("incremental", "full")
@@ -42,42 +44,41 @@ class Settings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Every setting the producer reads, checked at once; a bad one raises ConfigError naming it."""
         env = os.environ if env is None else env
-        missing = [name for name in ("STREAM_NAME", "TABLE_NAME") if not env.get(name)]
-        if missing:
-            raise ConfigError(f"missing setting {', '.join(missing)}")
-        api_key = env.get("ALPHAVANTAGE_API_KEY") or None
-        secret_arn = env.get("ALPHAVANTAGE_SECRET_ARN") or None
-        return cls(
-            stream_name=env["STREAM_NAME"],
-            table_name=env["TABLE_NAME"],
-            pairs=parse_pairs(env.get("PAIRS", "BTC-USD")),
-            interval=parse_interval(env.get("INTERVAL", "5min")),
-            api_key=api_key,
-            secret_arn=secret_arn,
-            base_url=env.get("ALPHAVANTAGE_BASE_URL") or DEFAULT_BASE_URL,
-            timeout_seconds=_number(env, "ALPHAVANTAGE_TIMEOUT_SECONDS", 10.0),
-            max_retries=int(_number(env, "ALPHAVANTAGE_MAX_RETRIES", 2)),
-            rate_limit_backoff_seconds=_number(env, "ALPHAVANTAGE_RATE_LIMIT_BACKOFF_SECONDS", 2.0),
-            rate_limit_budget_seconds=_number(env, "ALPHAVANTAGE_RATE_LIMIT_BUDGET_SECONDS", 20.0),
-            lease_seconds=int(_number(env, "PRODUCER_LEASE_SECONDS", 900)),
-            kinesis_max_attempts=int(_number(env, "KINESIS_MAX_ATTEMPTS", 6)),
-            watermark_writes=parse_watermark_writes(env.get("WATERMARK_WRITES") or PER_PAIR),
-            daily_request_budget=parse_budget(env.get(DAILY_BUDGET_ENV)),
-        )
-
-
-def _number(env: Mapping[str, str], name: str, default: float) -> float:
-    raw = env.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ConfigError(f"{name} must be a number, got {raw!r}") from None
-    if value < 0:
-        raise ConfigError(f"{name} must not be negative, got {raw!r}")
-    return value
+        try:
+            read.required(env, "STREAM_NAME", "TABLE_NAME")
+            # Not the producer's, but refused here too: the consumer would reject every record published.
+            read.history_ttl_days(env)
+            return cls(
+                stream_name=env["STREAM_NAME"].strip(),
+                table_name=env["TABLE_NAME"].strip(),
+                pairs=read.pairs(env, "PAIRS", ("BTC-USD",)),
+                interval=read.choice(env, "INTERVAL", "5min", INTERVALS),
+                api_key=env.get("ALPHAVANTAGE_API_KEY") or None,
+                secret_arn=env.get("ALPHAVANTAGE_SECRET_ARN") or None,
+                base_url=read.url(env, "ALPHAVANTAGE_BASE_URL", DEFAULT_BASE_URL) or DEFAULT_BASE_URL,
+                timeout_seconds=read.number(
+                    env, "ALPHAVANTAGE_TIMEOUT_SECONDS", 10.0, above_minimum=True, maximum=900, unit="seconds"
+                ),
+                max_retries=read.integer(env, "ALPHAVANTAGE_MAX_RETRIES", 2, minimum=0, maximum=10),
+                rate_limit_backoff_seconds=read.number(
+                    env, "ALPHAVANTAGE_RATE_LIMIT_BACKOFF_SECONDS", 2.0, maximum=900, unit="seconds"
+                ),
+                rate_limit_budget_seconds=read.number(
+                    env, "ALPHAVANTAGE_RATE_LIMIT_BUDGET_SECONDS", 20.0, maximum=900, unit="seconds"
+                ),
+                lease_seconds=read.integer(
+                    env, "PRODUCER_LEASE_SECONDS", 900, minimum=1, maximum=86_400, unit="seconds"
+                ),
+                kinesis_max_attempts=read.integer(env, "KINESIS_MAX_ATTEMPTS", 6, minimum=1, maximum=20),
+                watermark_writes=read.choice(env, "WATERMARK_WRITES", PER_PAIR, WATERMARK_WRITE_MODES, lower=True),
+                daily_request_budget=parse_budget(env.get(DAILY_BUDGET_ENV)),
+            )
+        except ConfigError:
+            raise
+        except SettingError as exc:
+            raise ConfigError(str(exc)) from None
 
 
 def parse_pairs(raw: object) -> tuple[str, ...]:

@@ -88,7 +88,7 @@ def test_produce_runs_the_producer_against_the_running_stack(stack):
     [
         (["quote", "BTCUSD"], "invalid pair"),
         (["quote", "BTC-USD", "--interval", "7min"], "unknown interval"),
-        (["bars", "BTC-USD", "--start", "yesterday"], "invalid time"),
+        (["bars", "BTC-USD", "--start", "yesterday"], "--start 'yesterday' is not allowed"),
         (["bars", "BTC-USD", "--start", "2026-11-22", "--end", "2026-11-21"], "is after"),
         (["quote", "BTC-USD", "--endpoint", "http://127.0.0.1:9"], "cannot reach endpoint"),
         (["quote", "BTC-USD", "--endpoint", "not a url"], "invalid endpoint"),

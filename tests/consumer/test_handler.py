@@ -185,8 +185,8 @@ def test_numbers_dynamodb_cannot_hold_exactly_are_poison(aws: Aws) -> None:
     ("env", "message"),
     [
         ({"TABLE_NAME": ""}, "missing setting(s): TABLE_NAME"),
-        ({"HISTORY_TTL_DAYS": "thirty"}, "HISTORY_TTL_DAYS must be a whole number of days, got 'thirty'"),
-        ({"HISTORY_TTL_DAYS": "-1"}, "HISTORY_TTL_DAYS must be >= 0"),
+        ({"HISTORY_TTL_DAYS": "thirty"}, "HISTORY_TTL_DAYS='thirty' is not allowed: expected a whole number of days"),
+        ({"HISTORY_TTL_DAYS": "-1"}, "HISTORY_TTL_DAYS='-1' is not allowed: expected a whole number of days from 0"),
     ],
 )
 def test_bad_settings_fail_with_one_line(aws: Aws, monkeypatch: pytest.MonkeyPatch, env: dict, message: str) -> None:

@@ -29,11 +29,22 @@ def test_watermark_writes_default_to_per_pair():
     ("env", "message"),
     [
         ({"TABLE_NAME": "t"}, "missing setting STREAM_NAME"),
-        ({**ENV, "PAIRS": "BTCUSD"}, "invalid pair 'BTCUSD'"),
-        ({**ENV, "PAIRS": " , "}, "no pairs configured"),
-        ({**ENV, "INTERVAL": "2min"}, "unknown interval '2min'"),
-        ({**ENV, "ALPHAVANTAGE_TIMEOUT_SECONDS": "soon"}, "must be a number"),
-        ({**ENV, "WATERMARK_WRITES": "batch"}, "WATERMARK_WRITES must be one of per_pair, transaction, got 'batch'"),
+        ({**ENV, "PAIRS": "BTCUSD"}, "PAIRS='BTCUSD' is not allowed: expected comma-separated SYMBOL-MARKET"),
+        ({**ENV, "PAIRS": " , "}, "PAIRS=',' is not allowed: expected at least one SYMBOL-MARKET pair"),
+        ({**ENV, "INTERVAL": "2min"}, "INTERVAL='2min' is not allowed: expected one of 1min, 5min"),
+        (
+            {**ENV, "ALPHAVANTAGE_TIMEOUT_SECONDS": "soon"},
+            "ALPHAVANTAGE_TIMEOUT_SECONDS='soon' .* a number of seconds > 0",
+        ),
+        ({**ENV, "ALPHAVANTAGE_TIMEOUT_SECONDS": "0"}, "ALPHAVANTAGE_TIMEOUT_SECONDS='0' .* > 0"),
+        ({**ENV, "ALPHAVANTAGE_MAX_RETRIES": "2.5"}, "ALPHAVANTAGE_MAX_RETRIES='2.5' .* a whole number from 0 to 10"),
+        ({**ENV, "ALPHAVANTAGE_RATE_LIMIT_BACKOFF_SECONDS": "nan"}, "BACKOFF_SECONDS='nan' is not allowed"),
+        ({**ENV, "ALPHAVANTAGE_BASE_URL": "localhost:8000"}, "ALPHAVANTAGE_BASE_URL='localhost:8000' .* http"),
+        ({**ENV, "PRODUCER_LEASE_SECONDS": "0"}, "PRODUCER_LEASE_SECONDS='0' .* from 1 to 86400"),
+        ({**ENV, "KINESIS_MAX_ATTEMPTS": "-3"}, "KINESIS_MAX_ATTEMPTS='-3' .* from 1 to 20"),
+        ({**ENV, "HISTORY_TTL_DAYS": "-5"}, "HISTORY_TTL_DAYS='-5' is not allowed: expected a whole number of days"),
+        ({**ENV, "HISTORY_TTL_DAYS": "abc"}, "HISTORY_TTL_DAYS='abc' is not allowed"),
+        ({**ENV, "WATERMARK_WRITES": "batch"}, "WATERMARK_WRITES='batch' .* one of per_pair, transaction"),
     ],
 )
 def test_bad_settings(env, message):
