@@ -10,7 +10,6 @@ bodies. The API key travels in the query string, so every URL that reaches a mes
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -20,16 +19,11 @@ from alpha_vantage.cryptocurrencies import CryptoCurrencies
 from cryptostream_runtime.retry import RetryPolicy
 from producer.bodies import INTRADAY_FUNCTION, classify, data_key
 from producer.errors import UnexpectedBody, UpstreamUnavailable
+from producer.redaction import redact, register_secret
 from producer.settings import DEFAULT_BASE_URL
 
 _LIBRARY_BASE = "https://www.alphavantage.co/query?"
-_APIKEY = re.compile(r"(apikey=)[^&\s]*", re.IGNORECASE)
 _log = logging.getLogger(__name__)
-
-
-def redact(text: str) -> str:
-    """Replace the value of every ``apikey=`` in ``text``."""
-    return _APIKEY.sub(r"\1***", text)
 
 
 class AlphaVantageClient(CryptoCurrencies):
@@ -53,6 +47,7 @@ class AlphaVantageClient(CryptoCurrencies):
         super().__init__(key=key, output_format="json", treat_info_as_error=True)
         # Called before every HTTP attempt, retries included; raising stops the call unsent (the daily budget).
         self.before_request = before_request
+        register_secret(key)  # whatever echoes it (a library's debug log, an error body) shows *** instead
         self.base_url = base_url.rstrip("?")
         self.timeout = timeout
         self.session = session or requests.Session()

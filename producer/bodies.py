@@ -14,7 +14,6 @@ crypto) and become the contract's ``2026-11-22T09:05:00Z``.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -30,6 +29,7 @@ from producer.errors import (
     RateLimited,
     UnexpectedBody,
 )
+from producer.redaction import redact
 
 INTRADAY_FUNCTION = "CRYPTO_INTRADAY"
 DAILY_FUNCTION = "DIGITAL_CURRENCY_DAILY"
@@ -37,8 +37,6 @@ SPOT_FUNCTION = "CURRENCY_EXCHANGE_RATE"
 EXCHANGE_RATE_KEY = "Realtime Currency Exchange Rate"
 DAILY_SERIES_KEY = "Time Series (Digital Currency Daily)"
 _PRICE_NUMBERS = (("open", "1"), ("high", "2"), ("low", "3"), ("close", "4"))
-# "We have detected your API key as ABC123 and ..." quotes the key back: never let it reach a log.
-_KEY_ECHO = re.compile(r"(API key as )\S+", re.IGNORECASE)
 
 
 def data_key(function: str, interval: str | None = None) -> str:
@@ -53,8 +51,8 @@ def data_key(function: str, interval: str | None = None) -> str:
 
 
 def scrub(text: str) -> str:
-    """A message fit for logs: one line, no echoed API key, bounded length."""
-    return _KEY_ECHO.sub(r"\1***", " ".join(str(text).split()))[:300]
+    """A message fit for logs: one line, no echoed API key or URL carrying one, bounded length."""
+    return redact(" ".join(str(text).split()))[:300]
 
 
 def classify(body: object, function: str, expected_key: str | None = None) -> dict:

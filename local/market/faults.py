@@ -48,6 +48,7 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "premium_intraday": False,  # CRYPTO_INTRADAY answers the premium-endpoint body, as for a free key
     "invalid_key": False,  # every request gets the invalid-apikey Error Message
     "reject_demo_key": False,  # apikey=demo gets the demo-key Information (real behaviour)
+    "echo_url": False,  # every request gets an Error Message quoting the request URL, key included (as proxies do)
     "http_error_every_n": 0,  # every Nth API request gets HTTP 503 (transport-level retry tests)
     "latency_ms": 0,  # added to every API request
     "intraday_volume": "int",  # int (current API) | string (older answers)

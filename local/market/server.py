@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 import numpy as np
 
@@ -128,6 +129,8 @@ class MarketSimulator:
             self._count(http_errors=1)
             return 503, {}
         key = params.get("apikey", "")
+        if faults["echo_url"]:
+            return self._refuse({"Error Message": f"Invalid API call: /query?{urlencode(dict(params))} was refused."})
         if not key or faults["invalid_key"]:
             return self._refuse(INVALID_KEY_BODY)
         if key == "demo" and faults["reject_demo_key"]:
