@@ -4,20 +4,26 @@ The simulator's clock starts ``hours`` back; each step moves it forward and runs
 backfill first, then incremental runs, as the EventBridge schedules do), then lets the event source
 mapping and the archiver drain the stream. A few malformed records are injected to show quarantine.
 At the end every record is accounted for against the table, the quarantine queue and the archive.
+
+Each run has its own namespace: the stream, table, queues and bucket carry a fresh run id
+(``cryptostream-quotes-demo-1a2b3c4d``), so a second run against the same external emulator starts from
+empty resources and its summary counts its own records only, not the last run's too.
 """
 
 from __future__ import annotations
 
 import json
+import secrets
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from cryptostream_config.local import LocalSettings, load_local_settings
 from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import format_ts
@@ -44,6 +50,7 @@ class DemoResult:
     pairs: list[str]
     interval: str
     simulated_hours: float
+    run_id: str = ""
     produced: int = 0
     published: int = 0
     poison_injected: int = 0
@@ -69,6 +76,22 @@ class DemoResult:
 
     def as_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"), default=str)
+
+
+def run_namespace(config: LocalSettings, run_id: str) -> LocalSettings:
+    """The configured names with ``-<run_id>`` appended, shortened to fit AWS's limits where needed."""
+
+    def scoped(name: str, limit: int) -> str:
+        suffix = f"-{run_id}"
+        return name[: limit - len(suffix)].rstrip("-.") + suffix
+
+    return replace(
+        config,
+        stream_name=scoped(config.stream_name, 128),
+        table_name=scoped(config.table_name, 255),
+        quarantine_queue_name=scoped(config.quarantine_queue_name, 80 - len("-esm-failures")),
+        archive_bucket_name=scoped(config.archive_bucket_name, 63),
+    )
 
 
 def count_bars(stack: LocalStack, pairs: list[str], interval: str) -> int:
@@ -148,8 +171,10 @@ def run_demo(
     bar = interval_seconds(interval)
     end = datetime.fromtimestamp(int(time.time()) // bar * bar, UTC)
     start = end - timedelta(hours=hours)
+    result.run_id = f"demo-{secrets.token_hex(4)}"
+    config = run_namespace(load_local_settings(), result.run_id)
     with tempfile.TemporaryDirectory(prefix="cryptostream-demo-") as scratch:
-        stack = LocalStack(Path(scratch), endpoint=endpoint, seed=seed, archive_buffer_seconds=3600)
+        stack = LocalStack(Path(scratch), endpoint=endpoint, seed=seed, config=config, archive_buffer_seconds=3600)
         with stack:
             task = progress.add_task("streaming", total=steps + 1) if progress else None
 
