@@ -30,7 +30,7 @@ _PATTERNS = (
     re.compile(r"(api_?key\\*[\"']\s*:\s*\\*[\"'])[^\"'\\]+", re.IGNORECASE),
     re.compile(r"(API key as )\S+", re.IGNORECASE),  # Alpha Vantage's "the API key as X is invalid"
 )
-_MIN_SECRET_LENGTH = 4  # shorter values would mask ordinary words
+_MIN_SECRET_LENGTH = 8  # shorter values (Alpha Vantage's "demo" key) would mask ordinary words
 _secrets: set[str] = set()
 _lock = threading.Lock()
 _installed = False
