@@ -36,5 +36,7 @@ def check_lambda_settings(config: LocalSettings, env: Mapping[str, str] | None =
         "AWS_REGION": config.region,
         "AWS_DEFAULT_REGION": config.region,
     }
+    if config.daily_request_budget is not None:
+        merged["ALPHAVANTAGE_DAILY_REQUESTS"] = str(config.daily_request_budget)
     Settings.from_env(merged)
     ConsumerSettings.from_env(merged)
