@@ -11,6 +11,8 @@ from moto.server import ThreadedMotoServer
 
 from cli.demo import run_demo
 
+pytestmark = pytest.mark.e2e  # three whole demo runs: seconds each
+
 
 @pytest.fixture
 def emulator() -> Iterator[str]:
