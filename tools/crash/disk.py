@@ -3,8 +3,10 @@
 ``TmpfsDisk``: the home directory lives on its own tmpfs; ``fill`` writes a filler file that leaves
 ``slack`` bytes, so the stack's next writes fail with ENOSPC (a partial write first, as on a real disk);
 ``free`` deletes it. ``FileSizeLimit`` (no root, or mount refused): the next ``up`` starts with
-RLIMIT_FSIZE just above its largest file, so that file's next writes stop short with EFBIG -- the same
-torn write at the same place, from the kernel, with no hook in the code under test.
+RLIMIT_FSIZE just above its largest file, so any write past it stops short with EFBIG -- the same
+torn write, from the kernel, with no hook in the code under test. The kernel also raises SIGXFSZ at each
+such write; Python ignores it, so ``up`` is launched through a two-line wrapper that notes it in a
+marker file instead (a file's size alone misses a failed write the stack truncates or deletes).
 """
 
 from __future__ import annotations
@@ -12,10 +14,21 @@ from __future__ import annotations
 import os
 import resource
 import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
 FILLER = "filler.bin"
+FULL_BELOW = 16 * 1024
+# `cryptostream up` with SIGXFSZ noted in the marker file named by its first argument (writes still fail)
+_NOTE_SIGXFSZ = (
+    "import signal, sys\n"
+    "marker = sys.argv.pop(1)\n"
+    "signal.signal(signal.SIGXFSZ, lambda *_: open(marker, 'a').write('x'))\n"
+    "sys.argv[0] = 'cryptostream'\n"
+    "from cli.main import app\n"
+    "app()\n"
+)
 
 
 class TmpfsDisk:
@@ -47,6 +60,9 @@ class TmpfsDisk:
     def preexec(self) -> Callable[[], None] | None:
         return None
 
+    def launcher(self) -> list[str] | None:
+        return None
+
     def fill(self, slack: int) -> None:
         """Leave ``slack`` bytes free (rounded to the file system's blocks)."""
         stats = os.statvfs(self.mount_point)
@@ -60,7 +76,10 @@ class TmpfsDisk:
                     break
 
     def full(self) -> bool:
-        return os.statvfs(self.mount_point).f_bavail == 0
+        """Under 16 KiB left: the journal's next record does not fit (a failed write the stack truncates
+        gives a few blocks back, so "nothing left" alone would be missed between two looks)."""
+        stats = os.statvfs(self.mount_point)
+        return stats.f_bavail * stats.f_frsize < FULL_BELOW
 
     def free(self) -> None:
         self._filler.unlink(missing_ok=True)
@@ -75,6 +94,12 @@ class FileSizeLimit:
     def __init__(self, home: Path) -> None:
         self.home = home
         self._limit: int | None = None
+        self._marker = home.parent / "sigxfsz.marker"  # outside the home: the stack never sees it
+
+    def launcher(self) -> list[str] | None:
+        if self._limit is None:
+            return None
+        return [sys.executable, "-c", _NOTE_SIGXFSZ, str(self._marker)]
 
     def preexec(self) -> Callable[[], None] | None:
         limit = self._limit
@@ -86,15 +111,15 @@ class FileSizeLimit:
         """Takes effect at the next start: its largest file may grow by ``slack`` bytes only."""
         largest = max((path.stat().st_size for path in self.home.rglob("*") if path.is_file()), default=0)
         self._limit = largest + slack
+        self._marker.unlink(missing_ok=True)
 
     def full(self) -> bool:
-        limit = self._limit
-        return limit is not None and any(
-            path.is_file() and path.stat().st_size >= limit for path in self.home.rglob("*")
-        )
+        """True once a write of the limited process hit the limit."""
+        return self._limit is not None and self._marker.exists()
 
     def free(self) -> None:
         self._limit = None
+        self._marker.unlink(missing_ok=True)
 
     def release(self) -> None:
         pass

@@ -64,6 +64,7 @@ class UpProcess:
         clock: float,
         crash_at: str | None = None,
         preexec: Callable[[], None] | None = None,
+        launcher: list[str] | None = None,
         name: str = "up",
     ) -> None:
         self.home, self.options, self.crash_at = home, options, crash_at
@@ -73,7 +74,7 @@ class UpProcess:
             env[CRASH_AT_ENV] = crash_at
         if options.lease_seconds is not None:
             env["PRODUCER_LEASE_SECONDS"] = str(options.lease_seconds)
-        command = cryptostream_command() + [
+        command = (launcher or cryptostream_command()) + [
             "up",
             f"--every={options.every:g}",
             f"--interval={options.interval}",

@@ -226,6 +226,7 @@ class CrashSuite:
             clock=self.clock,
             crash_at=plan.crash_at,
             preexec=disk.preexec() if disk else None,
+            launcher=disk.launcher() if disk else None,
             name=f"{number:03d}-{(plan.crash_at or plan.kind).replace(':', '-')}",
         )
         if up.wait_ready(self.config.start_timeout):
