@@ -88,19 +88,15 @@ bench: install  ## benchmarks (medians of repeated runs); rewrites docs/benchmar
 	$(PY) -m bench
 
 # The crash suite (tools/crash): `cryptostream up` SIGKILLed, its disk filled, restarted, then accounted for.
-# Until issue 10's journal work lands it runs with 5 s producer leases and without a full disk: as they are,
-# a stale lease silences the producer for 15 min and a torn journal tail loses a later session.
-CRASH_PENDING := --lease-seconds 5 --disk-full 0
-
 soak: install  ## 100,000 quotes under every fault kind, then the crash suite at 40 kills; fails if anything is lost
 	$(PY) -m tools.soak --quotes 100000
-	$(PY) -m tools.crash --kills 40 --disk-full 4 $(CRASH_PENDING)
+	$(PY) -m tools.crash --kills 40 --disk-full 4
 
 soak-short: install  ## the soak at 10,000 quotes (CI)
 	$(PY) -m tools.soak --quotes 10000
 
 crash-short: install  ## the crash suite at 6 kills and a full disk (CI, ~2 min); last line: crash: ... 0 lost ...
-	$(PY) -m tools.crash --kills 6 --disk-full 1 $(CRASH_PENDING)
+	$(PY) -m tools.crash --kills 6 --disk-full 1
 
 # --- the deployed app, proven: see docs/infrastructure.md "Verified by deployment" ---------------
 # MiniStack (an independent AWS emulator, MIT) in its own venv. Its Lambda functions run on this venv's
