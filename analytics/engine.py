@@ -17,13 +17,14 @@ from analytics.location import ArchiveError, ArchiveLocation, S3Access
 
 # The archive as Athena's Glue table sees it: file columns plus the hive partition columns as strings.
 # Timestamps are cast to naive UTC TIMESTAMP, Athena's ``timestamp`` type, whether files hold them zoned or not.
-_QUOTES_VIEW = """
-CREATE OR REPLACE VIEW quotes AS
+_QUOTES_SELECT = """
 SELECT CAST(v AS INTEGER) AS v, source, "interval", CAST(ts AS TIMESTAMP) AS ts,
        open, high, low, close, volume, bid, ask, CAST(fetched_at AS TIMESTAMP) AS fetched_at,
        symbol, market, dt
 FROM read_parquet({files}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)
 """
+QUOTES_COLUMNS = ("v", "source", "interval", "ts", "open", "high", "low", "close", "volume", "bid", "ask", "fetched_at",
+                  "symbol", "market", "dt")  # the view's, in order
 
 
 @cache
@@ -58,13 +59,17 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
+def quotes_select(location: ArchiveLocation, objects: Iterable[str] | None = None) -> str:
+    """The SELECT behind the ``quotes`` view, over the whole archive or over the given object URIs only."""
+    listed = None if objects is None else "[" + ", ".join(_quote(uri) for uri in objects) + "]"
+    return _QUOTES_SELECT.format(files=listed or _quote(location.quotes_glob))
+
+
 def register_quotes(con: duckdb.DuckDBPyConnection, location: ArchiveLocation,
                     objects: Iterable[str] | None = None) -> None:
     """Create the ``quotes`` view over the whole archive, or over the given object URIs only."""
-    listed = None if objects is None else "[" + ", ".join(_quote(uri) for uri in objects) + "]"
-    files = listed or _quote(location.quotes_glob)
     try:
-        con.execute(_QUOTES_VIEW.format(files=files))
+        con.execute(f"CREATE OR REPLACE VIEW quotes AS {quotes_select(location, objects)}")
     except duckdb.IOException as exc:
         if "No files found" in str(exc):
             raise ArchiveError(f"no archive files under {location.quotes_root}") from None
@@ -73,10 +78,10 @@ def register_quotes(con: duckdb.DuckDBPyConnection, location: ArchiveLocation,
 
 def register_rollup(con: duckdb.DuckDBPyConnection, name: str, root: str) -> None:
     """Create a view ``name`` over a rollup table written by ``analytics.rollups``."""
-    glob = _quote(f"{root}/{name}/symbol=*/market=*/dt=*/*.parquet")
+    glob = _quote(f"{root}/{name}/symbol=*/market=*/month=*/*.parquet")
     try:
         con.execute(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE (dt) "
+            f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE (month) "
             f"FROM read_parquet({glob}, hive_partitioning = true, hive_types_autocast = false)"
         )
     except duckdb.IOException:

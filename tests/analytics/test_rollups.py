@@ -23,7 +23,7 @@ def read_rollup(rollups: Path, table: str) -> list[dict]:
     con.execute("SET TimeZone='UTC'")
     cursor = con.execute(
         f"SELECT symbol, market, bucket, open, high, low, close, volume, bars FROM read_parquet("
-        f"'{rollups}/{table}/symbol=*/market=*/dt=*/*.parquet', hive_partitioning=true, hive_types_autocast=false)"
+        f"'{rollups}/{table}/symbol=*/market=*/month=*/*.parquet', hive_partitioning=true, hive_types_autocast=false)"
         " ORDER BY symbol, market, bucket")
     names = [c[0] for c in cursor.description]
     return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
@@ -71,7 +71,7 @@ def test_new_objects_rebuild_only_their_partitions_and_equal_full_recompute(fres
                                                                             tmp_path: Path) -> None:
     root = fresh_archive.root
     run_rollups(str(root))
-    untouched = root / "rollups" / "rollup_1h" / "symbol=ETH" / "market=USD" / "dt=2026-11-21" / "part-0.parquet"
+    untouched = root / "rollups" / "rollup_1h" / "symbol=ETH" / "market=USD" / "month=2026-11" / "part-0.parquet"
     untouched_mtime = untouched.stat().st_mtime_ns
     bump_mtimes(root / "quotes", -10)
     # A late redelivery with a revised close into an old partition, and a new day for BTC.
