@@ -111,6 +111,15 @@ class _Plan:
     partitions: frozenset[str]
 
 
+@dataclass(frozen=True)
+class _Rows:
+    """A table's rows for some month objects: the columns stored in the objects (symbol, market and month are in
+    the path, as Hive partition columns), and each object's key with its number of rows, in the rows' order."""
+
+    data: pa.Table
+    objects: list[tuple[str, int]]
+
+
 def list_archive_objects(location: ArchiveLocation) -> list[ArchiveObject]:
     """Every Parquet object of the archive with its modification time (one recursive listing)."""
     fs = location.filesystem
@@ -190,7 +199,7 @@ def _read_input(con: duckdb.DuckDBPyConnection, location: ArchiveLocation, objec
 
 
 def _recompute(con: duckdb.DuckDBPyConnection, location: ArchiveLocation, plan: _Plan, partitions: frozenset[str],
-               sql: str) -> tuple[pa.Table, int]:
+               sql: str) -> tuple[_Rows, int]:
     """The table's rows for every month object ``partitions`` touch, sorted by object then bucket, and how many of them
     were recomputed. Rows of days not recomputed come from the month objects as they are."""
     fresh = f"SELECT *, strftime(bucket, '%Y-%m') AS month FROM ({sql})"
@@ -204,30 +213,38 @@ def _recompute(con: duckdb.DuckDBPyConnection, location: ArchiveLocation, plan: 
                     if i.type == pafs.FileType.File]
         if existing:
             days = [_DAY.fullmatch(p).groups() for p in sorted(partitions)]  # type: ignore[union-attr]
-            con.register("rollup_recomputed_days", pa.table({
-                "symbol": [d[0] for d in days], "market": [d[1] for d in days], "dt": [d[2] for d in days]}))
-            listed = "[" + ", ".join("'" + uri.replace("'", "''") + "'" for uri in existing) + "]"
+            # Literals, not parameters or an Arrow table: binding either makes DuckDB import pandas (seconds).
+            values = ", ".join(f"({_literal(a)}, {_literal(b)}, {_literal(c)})" for a, b, c in days)
+            con.execute(f"CREATE OR REPLACE TEMP TABLE rollup_recomputed_days (symbol, market, dt) AS VALUES {values}")
+            listed = "[" + ", ".join(_literal(uri) for uri in existing) + "]"
             rows += (
                 " UNION ALL BY NAME SELECT kept.* FROM read_parquet("
                 f"{listed}, hive_partitioning = true, hive_types_autocast = false) AS kept"
                 " ANTI JOIN rollup_recomputed_days AS d ON kept.symbol = d.symbol AND kept.market = d.market"
                 " AND strftime(kept.bucket, '%Y-%m-%d') = d.dt"
             )
-    result = con.execute(f"SELECT * FROM ({rows}) ORDER BY symbol, market, bucket").arrow()
-    return (result.read_all() if hasattr(result, "read_all") else result), recomputed
+    con.execute(f"CREATE OR REPLACE TEMP TABLE rollup_out AS {rows}")
+    # Counts per object in the rows' order (month follows bucket), so the Arrow rows can be sliced without
+    # pyarrow's group_by, which imports pandas.
+    counts = con.execute("SELECT symbol, market, month, count(*) FROM rollup_out GROUP BY ALL ORDER BY ALL").fetchall()
+    result = con.execute("SELECT * EXCLUDE (symbol, market, month) FROM rollup_out ORDER BY symbol, market, bucket")
+    data = result.arrow()
+    data = data.read_all() if hasattr(data, "read_all") else data
+    return _Rows(data, [(f"symbol={s}/market={m}/month={mo}", n) for s, m, mo, n in counts]), recomputed
 
 
-def _write_months(location: ArchiveLocation, table_root: str, rows: pa.Table, months: Iterable[str]) -> None:
-    """Write one object per month key present in ``rows`` (sorted by symbol, market, bucket); delete the objects of
-    ``months`` left without rows (nothing of the source interval there any more)."""
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+def _write_months(location: ArchiveLocation, table_root: str, rows: _Rows, months: Iterable[str]) -> None:
+    """Write one object per month key in ``rows``; delete the objects of ``months`` left without rows (nothing
+    of the source interval there any more)."""
     fs = location.filesystem
-    objects = rows.group_by(["symbol", "market", "month"], use_threads=False).aggregate([([], "count_all")])
-    data = rows.drop_columns(["symbol", "market", "month"])  # in the path, as Hive partition columns
     start = 0
     written = set()
-    for symbol, market, month, count in zip(*(objects[c].to_pylist() for c in objects.column_names), strict=True):
-        key = f"symbol={symbol}/market={market}/month={month}"
-        _publish(fs, f"{table_root}/{key}", data.slice(start, count), local=not location.is_s3)
+    for key, count in rows.objects:
+        _publish(fs, f"{table_root}/{key}", rows.data.slice(start, count), local=not location.is_s3)
         written.add(key)
         start += count
     for key in set(months) - written:
