@@ -18,9 +18,13 @@ def bench_archive(n_bars: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
         "bytes_per_million_quotes": first["bytes_per_million_quotes"],  # deterministic (seeded data)
         "archive_objects": first["archive_objects"],
         "rollup_full_seconds": round(statistics.median(r["rollup_full_seconds"] for r in runs), 2),
+        "rollup_full_cpu_seconds": round(statistics.median(r["rollup_full_cpu_seconds"] for r in runs), 2),
         "rollup_full_peak_rss_mib": round(statistics.median(r["rollup_full_peak_rss_mib"] for r in runs), 1),
         "rollup_incremental_one_new_day_seconds": round(
             statistics.median(r["rollup_incremental_one_new_day_seconds"] for r in runs), 2
+        ),
+        "rollup_incremental_one_new_day_cpu_seconds": round(
+            statistics.median(r["rollup_incremental_one_new_day_cpu_seconds"] for r in runs), 2
         ),
         "rollup_rerun_no_new_data_seconds": round(
             statistics.median(r["rollup_rerun_no_new_data_seconds"] for r in runs), 2

@@ -171,8 +171,10 @@ def _archive(r: dict[str, Any]) -> str:
                 ("rollup (rollup_1h + rollup_1d, DuckDB)", "value"),
                 [
                     (f"full rebuild over {r['n_bars']:,} bars", f"{r['rollup_full_seconds']} s"),
+                    ("its CPU time, both threads (stable on a busy machine)", f"{r['rollup_full_cpu_seconds']} s"),
                     ("peak memory of that process (RSS)", f"{r['rollup_full_peak_rss_mib']} MiB"),
                     ("incremental, one new day per pair", f"{r['rollup_incremental_one_new_day_seconds']} s"),
+                    ("its CPU time", f"{r['rollup_incremental_one_new_day_cpu_seconds']} s"),
                     ("re-run with nothing new", f"{r['rollup_rerun_no_new_data_seconds']} s"),
                 ],
             ),

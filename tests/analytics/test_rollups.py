@@ -135,3 +135,38 @@ def test_objects_without_extension_count_and_hidden_files_do_not(fresh_archive: 
     assert [r.partitions_rebuilt for r in reports] == [7, 7]
     daily = [r for r in read_rollup(root / "rollups", "rollup_1d") if r["bucket"].day == 25]
     assert [(r["symbol"], r["bars"]) for r in daily] == [("BTC", 24)]
+
+
+def test_one_object_per_pair_and_month_read_in_chunks_equals_python(fresh_archive: FixtureArchive,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    """Chunks as small as one month object each give the same rows; the tables hold one object per pair and month."""
+    monkeypatch.setattr("analytics.rollups._CHUNK_ROWS", 1)
+    run_rollups(str(fresh_archive.root))
+    for table, unit in (("rollup_1h", "hour"), ("rollup_1d", "day")):
+        expected = reference.rollup(fresh_archive.rows, unit, misfiled=fresh_archive.misfiled)
+        assert_rows_equal(read_rollup(fresh_archive.root / "rollups", table), expected)
+        objects = sorted(p.relative_to(fresh_archive.root / "rollups" / table).as_posix()
+                         for p in (fresh_archive.root / "rollups" / table).rglob("*.parquet"))
+        pairs = sorted({(r["symbol"], r["market"]) for r in expected})
+        assert objects == [f"symbol={s}/market={m}/month=2026-11/part-0.parquet" for s, m in pairs]
+
+
+def test_a_day_left_without_valid_rows_loses_its_rows_and_the_month_keeps_the_others(
+        fresh_archive: FixtureArchive) -> None:
+    """Rebuilding a month object replaces only the recomputed days: a day whose bars moved to another interval
+    loses its rows, the month's other days stay."""
+    root = fresh_archive.root
+    run_rollups(str(root))
+    bump_mtimes(root / "quotes", -10)
+    before = read_rollup(root / "rollups", "rollup_1d")
+    day = datetime(2026, 11, 23, tzinfo=UTC)
+    write_archive_objects(new_bars(day, "ETH"), str(root), object_name="d23")
+    run_rollups(str(root))
+    assert [r for r in read_rollup(root / "rollups", "rollup_1d") if r["bucket"].day != 23] == before
+    for path in (root / "quotes" / "symbol=ETH" / "market=USD" / "dt=2026-11-23").iterdir():
+        path.unlink()  # replaced by bars of another interval: nothing of 5min is left that day
+    bump_mtimes(root / "quotes", -10)
+    write_archive_objects([dict(r, interval="1min") for r in new_bars(day, "ETH")], str(root), object_name="m1")
+    reports = run_rollups(str(root))
+    assert [r.partitions_rebuilt for r in reports] == [1, 1]
+    assert read_rollup(root / "rollups", "rollup_1d") == before
