@@ -442,12 +442,17 @@ class JournalingApp:
                     seq = self._journal.begin(environ, body)
                 except OSError as exc:
                     return _unavailable(environ, start_response, exc.strerror or str(exc))
-            result = self._app(environ, capture)
             try:
-                content = b"".join(result)  # moto has applied the request once its body is produced
-            finally:
-                if hasattr(result, "close"):
-                    result.close()
+                result = self._app(environ, capture)
+                try:
+                    content = b"".join(result)  # moto has applied the request once its body is produced
+                finally:
+                    if hasattr(result, "close"):
+                        result.close()
+            except Exception:
+                if seq is not None and self._journal is not None:
+                    self._journal.end(seq, 500)  # failed: not re-applied on replay
+                raise
             if seq is not None and self._journal is not None:
                 self._journal.end(seq, int(statuses[0].split(" ", 1)[0]) if statuses else 500)
         return [content]

@@ -340,3 +340,29 @@ def test_journal_files_are_private(tmp_path):
     server.stop()
     for name in (JOURNAL_FILE, SNAPSHOT_FILE):
         assert os.stat(tmp_path / name).st_mode & 0o077 == 0
+
+
+def test_a_request_that_raises_inside_moto_is_recorded_as_failed(tmp_path):
+    import io
+
+    from local.journal import Journal, JournalingApp, _decode
+
+    def broken(environ, start_response):
+        raise RuntimeError("moto bug")
+
+    journal = Journal(tmp_path)
+    journal.recover(broken)
+    app = JournalingApp(broken, journal)
+    body = b'{"QueueName": "q"}'
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/",
+        "HTTP_X_AMZ_TARGET": "AmazonSQS.CreateQueue",
+        "CONTENT_LENGTH": str(len(body)),
+        "wsgi.input": io.BytesIO(body),
+    }
+    with pytest.raises(RuntimeError):
+        app(environ, lambda *a: None)
+    kinds = [_decode(payload)[0] for _, payload in wal.read_records(tmp_path / JOURNAL_FILE)]
+    assert [(m["k"], m.get("s")) for m in kinds] == [("req", None), ("out", 500)]
+    app.close()
