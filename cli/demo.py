@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import secrets
 import statistics
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -173,38 +172,38 @@ def run_demo(
     start = end - timedelta(hours=hours)
     result.run_id = f"demo-{secrets.token_hex(4)}"
     config = run_namespace(load_local_settings(), result.run_id)
-    with tempfile.TemporaryDirectory(prefix="cryptostream-demo-") as scratch:
-        stack = LocalStack(Path(scratch), endpoint=endpoint, seed=seed, config=config, archive_buffer_seconds=3600)
-        with stack:
-            task = progress.add_task("streaming", total=steps + 1) if progress else None
+    # The demo's stack is discarded at exit: in memory, no journal (fsync per request buys nothing here).
+    stack = LocalStack(None, endpoint=endpoint, seed=seed, config=config, archive_buffer_seconds=3600)
+    with stack:
+        task = progress.add_task("streaming", total=steps + 1) if progress else None
 
-            def advanced(clock: datetime) -> None:
-                if progress:
-                    progress.update(task, advance=1, description=f"market time {format_ts(clock)}")
-
-            streamed = stream_market(stack, list(pairs), interval, start, end, steps, on_step=advanced)
-            result.producer_runs = streamed.runs
-            result.published = streamed.published
-            result.failed_pairs = streamed.failed_pairs
-            kinesis_requests = streamed.kinesis_requests
-            injected = poison_records(poison, interval, end)
-            if injected:
-                stack.clients.kinesis.put_records(
-                    StreamName=stack.config.stream_name,
-                    Records=[{"Data": data, "PartitionKey": "BTC-USD"} for data in injected],
-                )
-            result.poison_injected = len(injected)
-            stack.pump(flush=True)
+        def advanced(clock: datetime) -> None:
             if progress:
-                progress.update(task, advance=1, description="accounting")
-            _account(stack, result)
-            result.kinesis_requests_per_1000 = round(kinesis_requests * 1000 / max(1, result.published), 2)
-            where = f"at {endpoint}" if endpoint else "in the embedded stack, discarded at exit"
-            result.archive_location = f"s3://{stack.config.archive_bucket_name}/quotes/ ({where})"
-            if out_dir is not None:
-                result.archive_location = str(_download_archive(stack, out_dir))
-            if chart:
-                result.chart = _chart(pairs[0], interval, stack, out_dir)
+                progress.update(task, advance=1, description=f"market time {format_ts(clock)}")
+
+        streamed = stream_market(stack, list(pairs), interval, start, end, steps, on_step=advanced)
+        result.producer_runs = streamed.runs
+        result.published = streamed.published
+        result.failed_pairs = streamed.failed_pairs
+        kinesis_requests = streamed.kinesis_requests
+        injected = poison_records(poison, interval, end)
+        if injected:
+            stack.clients.kinesis.put_records(
+                StreamName=stack.config.stream_name,
+                Records=[{"Data": data, "PartitionKey": "BTC-USD"} for data in injected],
+            )
+        result.poison_injected = len(injected)
+        stack.pump(flush=True)
+        if progress:
+            progress.update(task, advance=1, description="accounting")
+        _account(stack, result)
+        result.kinesis_requests_per_1000 = round(kinesis_requests * 1000 / max(1, result.published), 2)
+        where = f"at {endpoint}" if endpoint else "in the embedded stack, discarded at exit"
+        result.archive_location = f"s3://{stack.config.archive_bucket_name}/quotes/ ({where})"
+        if out_dir is not None:
+            result.archive_location = str(_download_archive(stack, out_dir))
+        if chart:
+            result.chart = _chart(pairs[0], interval, stack, out_dir)
     result.wall_seconds = round(time.perf_counter() - started, 2)
     result.records_per_second = round(result.produced / result.wall_seconds, 1) if result.wall_seconds else 0.0
     return result
