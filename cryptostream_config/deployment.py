@@ -107,6 +107,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "athena_named_queries": True,
     "free_tier": False,
     "alphavantage_daily_requests": FREE_DAILY_REQUESTS,
+    "lake_formation": True,
 }
 CONSUMER_DEFAULTS: Mapping[str, Any] = DEFAULT_CONTEXT["consumer"]
 
@@ -124,6 +125,7 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
         "athena_named_queries",
         "free_tier",
         "alphavantage_daily_requests",
+        "lake_formation",
     )
 }
 
@@ -199,6 +201,10 @@ class DeploymentConfig:
     # A free Alpha Vantage key: schedules must fit its daily requests, and the producer keeps that budget.
     free_tier: bool = OPTIONAL_DEFAULTS["free_tier"]
     alphavantage_daily_requests: int = OPTIONAL_DEFAULTS["alphavantage_daily_requests"]
+    # Lake Formation governs the Glue catalog (infra/governance.py); off for an emulator without AWS::LakeFormation::*.
+    lake_formation: bool = OPTIONAL_DEFAULTS["lake_formation"]
+    # Lake Formation administrators (IAM role/user ARNs), named instead of the CDK deploy role.
+    lake_formation_admins: tuple[str, ...] = ()
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def schedule_source(self, schedule: ScheduleConfig) -> str:
@@ -347,6 +353,16 @@ def _consumer(block: Mapping[str, Any]) -> ConsumerConfig:
     )
 
 
+_IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-]+$")
+
+
+def _iam_principals(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
+    values = block.get(key, [])
+    if not isinstance(values, list) or not all(isinstance(v, str) and _IAM_PRINCIPAL.match(v) for v in values):
+        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key} must be a list of IAM role or user ARNs, got {values!r}")
+    return tuple(values)
+
+
 def _log_retention(block: Mapping[str, Any]) -> int:
     value = block["log_retention_days"]
     if value not in LOG_RETENTION_DAYS:
@@ -418,6 +434,8 @@ def config_from_context(context: Any) -> DeploymentConfig:
         source=source,
         free_tier=_require(block, "free_tier", bool),
         alphavantage_daily_requests=_positive(block, "alphavantage_daily_requests"),
+        lake_formation=_require(block, "lake_formation", bool),
+        lake_formation_admins=_iam_principals(block, "lake_formation_admins"),
         extra={k: v for k, v in block.items() if k not in DeploymentConfig.__dataclass_fields__},
     )
     return check_free_tier_of(check_sources(config))

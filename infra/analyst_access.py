@@ -1,8 +1,12 @@
-"""The analyst's managed policy: everything needed to query the archive and the table through Athena.
+"""The analyst's managed policy and role: everything needed to query the archive and the table through Athena.
 
-Attach it to the people or roles that run the named queries: it allows the ``cryptostream`` workgroup
-only (whose settings are enforced), reads of the archive, Athena's results, the connector's spill, and
-invoking the DynamoDB connector. Nothing in it can change data.
+Attach the policy to the people or roles that run the named queries, or let them assume the analyst role
+(``<prefix>-analyst``), which has it: it allows the ``cryptostream`` workgroup only (whose settings are
+enforced), Athena's results, the connector's spill, and invoking the DynamoDB connector. Nothing in it can
+change data. How the archive is read depends on ``lake_formation``: with it (the default), Lake Formation
+vends the S3 credentials for what it granted the analyst role (``infra/governance.py``), so the policy
+holds ``lakeformation:GetDataAccess`` and no archive read; without it, the policy reads the archive prefix
+itself. IAM and Lake Formation must both allow a query (docs/infrastructure.md, "Lake Formation").
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ def analyst_policy(
     results_objects = catalog.results_bucket.arn_for_objects("results/*")
     glue_tables = stack.format_arn(service="glue", resource="table", resource_name=f"{config.glue_database}/*")
     # Prefixes an analyst reads objects under; the connector's spill only when the connector is deployed.
-    read_prefixes = [(archive.bucket, f"{ARCHIVE_PREFIX}*")]
-    buckets = [archive.bucket.bucket_arn, catalog.results_bucket.bucket_arn]
+    # Under Lake Formation the archive is read with credentials it vends, never with the analyst's own.
+    read_prefixes = [] if config.lake_formation else [(archive.bucket, f"{ARCHIVE_PREFIX}*")]
+    buckets = [catalog.results_bucket.bucket_arn, *([] if config.lake_formation else [archive.bucket.bucket_arn])]
     if federation is not None:
         read_prefixes.append((federation.spill_bucket, f"{SPILL_PREFIX}/*"))
         buckets.append(federation.spill_bucket.bucket_arn)
@@ -74,8 +79,11 @@ def analyst_policy(
         iam.PolicyStatement(
             actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[results_objects]
         ),
+        # Athena's results are encrypted with the archive key (the workgroup's SSE_KMS).
         iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[archive.key.key_arn]),
     ]
+    if config.lake_formation:
+        statements.append(iam.PolicyStatement(actions=["lakeformation:GetDataAccess"], resources=["*"]))
     policy = iam.ManagedPolicy(
         scope,
         construct_id,
@@ -84,11 +92,30 @@ def analyst_policy(
         statements=statements,
     )
     reason = "an analyst reads objects by key under one prefix of this stack's bucket; keys are not known in advance"
-    for bucket, prefix in [*read_prefixes[:1], (catalog.results_bucket, "results/*"), *read_prefixes[1:]]:
+    for bucket, prefix in [(catalog.results_bucket, "results/*"), *read_prefixes]:
         acknowledge(policy, f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}]", reason)
+    if config.lake_formation:
+        acknowledge(
+            policy,
+            "AwsSolutions-IAM5[Resource::*]",
+            "lakeformation:GetDataAccess has no resource-level permission; Lake Formation's own grants decide "
+            "which tables and columns the credentials it vends may read",
+        )
     acknowledge(
         policy,
         f"AwsSolutions-IAM5[Resource::{rendered(policy, glue_tables)}]",
         "read-only Glue metadata of every table in the cryptostream database (the archive and notebook tables)",
     )
     return policy
+
+
+def analyst_role(scope: Construct, construct_id: str, *, config: DeploymentConfig, policy: iam.ManagedPolicy) -> iam.Role:
+    """``<prefix>-analyst``: the principal Lake Formation grants to; assumable by whom the account's IAM allows."""
+    return iam.Role(
+        scope,
+        construct_id,
+        role_name=config.resource_name("analyst"),
+        assumed_by=iam.AccountRootPrincipal(),
+        description="Query the cryptostream archive and table through Athena (SELECT granted by Lake Formation)",
+        managed_policies=[policy],
+    )

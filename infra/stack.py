@@ -8,10 +8,11 @@ from aws_cdk import CfnOutput, Stack, Tags
 from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
-from infra.analyst_access import analyst_policy
+from infra.analyst_access import analyst_policy, analyst_role
 from infra.archive import Archive
 from infra.catalog import Catalog, RenderedQuery
 from infra.flink import StudioNotebook
+from infra.governance import Governance
 from infra.ingestion import Ingestion
 from infra.observability import Observability, Pipeline
 from infra.processing import Processing
@@ -56,6 +57,16 @@ class CryptostreamStack(Stack):
         self.flink = StudioNotebook(self, "Flink", config=config, stream=self.stream) if config.flink_studio else None
         if self.flink is not None:
             self.flink.node.add_dependency(self.catalog.database)
+        self.analyst_role = analyst_role(self, "AnalystRole", config=config, policy=self.analyst_policy)
+        self.governance = (
+            Governance(
+                self, "Governance", config=config, archive=self.archive, catalog=self.catalog,
+                analyst=self.analyst_role, schema_readers=[self.archive.delivery_stream],
+                table_creators=[self.flink.role] if self.flink is not None else [],
+            )
+            if config.lake_formation
+            else None
+        )  # fmt: skip
         self.observability = Observability(
             self,
             "Observability",
@@ -81,5 +92,6 @@ class CryptostreamStack(Stack):
             "ConsumerFunction": self.processing.function.function_name,
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "AnalystPolicyArn": self.analyst_policy.managed_policy_arn,
+            "AnalystRoleArn": self.analyst_role.role_arn,
         }.items():
             CfnOutput(self, name, value=value)

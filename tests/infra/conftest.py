@@ -94,6 +94,7 @@ def variant_context() -> dict[str, Any]:
         producer_reserved_concurrency=0,
         producer_watermark_writes="transaction",
         alphavantage_base_url="https://alpha.example.com/query",
+        lake_formation_admins=["arn:aws:iam::123456789012:role/data-platform-admin"],
     )
     block.update(json.loads(FREE_TIER_PROFILE.read_text()))  # free_tier: the schedules and budget of a free key
     # A concrete environment renders ARNs with literal partition and region (acknowledgements must follow).

@@ -16,6 +16,9 @@ LEFT_OUT = (
     "AWS::Athena::DataCatalog",
     "AWS::Athena::NamedQuery",
     "AWS::KinesisAnalyticsV2::Application",
+    "AWS::LakeFormation::DataLakeSettings",
+    "AWS::LakeFormation::Resource",
+    "AWS::LakeFormation::PrincipalPermissions",
 )
 
 
@@ -40,7 +43,8 @@ def test_the_emulator_variant_leaves_out_only_what_the_emulator_cannot_build(emu
     assert not types & set(LEFT_OUT)
     assert "Transform" not in emulator.raw  # no SAM transform: no CAPABILITY_AUTO_EXPAND needed
     default_types = {r["Type"] for r in synth.raw["Resources"].values()}
-    assert {"AWS::Serverless::Application", "AWS::Athena::DataCatalog", "AWS::Athena::NamedQuery"} <= default_types
+    assert {"AWS::Serverless::Application", "AWS::Athena::DataCatalog", "AWS::Athena::NamedQuery",
+            "AWS::LakeFormation::PrincipalPermissions"} <= default_types  # fmt: skip
     # Everything the pipeline runs on is still there.
     for kind in ("AWS::Kinesis::Stream", "AWS::Lambda::EventSourceMapping", "AWS::KinesisFirehose::DeliveryStream",
                  "AWS::DynamoDB::Table", "AWS::Scheduler::Schedule", "AWS::Glue::Table", "AWS::Athena::WorkGroup"):

@@ -10,11 +10,13 @@ import json
 from typing import Any
 
 # Leaves out: the Serverless Application Repository connector (SAM transform) and its Athena data catalog,
-# Athena named queries, and Flink Studio (ZEPPELIN-FLINK-3_0) — none is provisioned by the emulator.
+# Athena named queries, Flink Studio (ZEPPELIN-FLINK-3_0) and Lake Formation — none is provisioned by the emulator.
 EMULATOR_OVERRIDES: dict[str, Any] = {
     "athena_federation": False,
     "athena_named_queries": False,
     "flink_studio": False,
+    # AWS::LakeFormation::* (settings, locations, grants) is not provisioned by MiniStack's CloudFormation.
+    "lake_formation": False,
     # Disposable: `cdk destroy` must remove everything so the redeploy proves there is no name clash.
     "retain_data": False,
     "table_deletion_protection": False,
