@@ -1,4 +1,4 @@
-"""The ``cryptostream`` command line: demo, up, produce, quote, bars, dlq (+ analytics and cost).
+"""The ``cryptostream`` command line: demo, up, produce, quote, bars, dlq (+ analytics, cost and reset).
 
 Every command talks to the local stack when one is running (``cryptostream up``), to an emulator
 with ``--endpoint``, or to AWS. Bad input and unreachable services end in one line on stderr and a
@@ -360,8 +360,8 @@ def _plain(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def _register_extensions() -> None:
-    """Analytics, cost and backfill add their own commands (optional imports keep the core usable alone)."""
-    for module in ("cli.analytics", "cli.cost", "cli.backfill"):
+    """Analytics, cost, backfill and reset add their own commands (optional imports keep the core usable alone)."""
+    for module in ("cli.analytics", "cli.cost", "cli.backfill", "cli.reset"):
         try:
             __import__(module, fromlist=["register"]).register(app)
         except ImportError as exc:

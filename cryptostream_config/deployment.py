@@ -359,7 +359,9 @@ _IAM_PRINCIPAL = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:(role|user)/[\w+=,.@/-
 def _iam_principals(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
     values = block.get(key, [])
     if not isinstance(values, list) or not all(isinstance(v, str) and _IAM_PRINCIPAL.match(v) for v in values):
-        raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key} must be a list of IAM role or user ARNs, got {values!r}")
+        raise ConfigError(
+            f"cdk.json context.{CONTEXT_KEY}.{key} must be a list of IAM role or user ARNs, got {values!r}"
+        )
     return tuple(values)
 
 

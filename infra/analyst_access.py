@@ -109,7 +109,9 @@ def analyst_policy(
     return policy
 
 
-def analyst_role(scope: Construct, construct_id: str, *, config: DeploymentConfig, policy: iam.ManagedPolicy) -> iam.Role:
+def analyst_role(
+    scope: Construct, construct_id: str, *, config: DeploymentConfig, policy: iam.ManagedPolicy
+) -> iam.Role:
     """``<prefix>-analyst``: the principal Lake Formation grants to; assumable by whom the account's IAM allows."""
     return iam.Role(
         scope,

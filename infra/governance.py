@@ -144,7 +144,8 @@ class Governance(Construct):
             description=f"Lake Formation {access} s3://{bucket.node.id}/{prefix} for principals it granted",
         )
         object_actions = ["s3:GetObject", *(["s3:PutObject", "s3:DeleteObject"] if writable else [])]
-        role.add_to_policy(iam.PolicyStatement(actions=object_actions, resources=[bucket.arn_for_objects(f"{prefix}*")]))
+        objects = bucket.arn_for_objects(f"{prefix}*")
+        role.add_to_policy(iam.PolicyStatement(actions=object_actions, resources=[objects]))
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["s3:ListBucket"],

@@ -68,9 +68,8 @@ def test_the_deploy_role_administers_lake_formation_without_replacing_the_accoun
         ":role/cdk-hnb659fds-cfn-exec-role-${AWS::AccountId}-${AWS::Region}"
     )
     # Named administrators replace the default: the deploy role is then one of them or the deploy fails.
-    assert [a["DataLakePrincipalIdentifier"] for a in variant.one("AWS::LakeFormation::DataLakeSettings")["Admins"]] == [
-        VARIANT_ADMIN
-    ]
+    named = variant.one("AWS::LakeFormation::DataLakeSettings")["Admins"]
+    assert [a["DataLakePrincipalIdentifier"] for a in named] == [VARIANT_ADMIN]
 
 
 def test_a_stack_deployed_with_cli_credentials_must_name_its_administrators() -> None:
