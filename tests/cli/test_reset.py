@@ -120,8 +120,8 @@ def test_a_day_range_resets_that_days_bars_and_partitions_and_keeps_the_watermar
 
 
 def test_rollups_scope_removes_the_pairs_partitions_and_rebuild_restores_them(stack, tmp_path):
-    # The rollups of an archive kept on disk (the embedded stack's moto stores pyarrow's S3 writes as empty
-    # objects, so its bucket cannot hold rollup tables: see docs/analytics.md).
+    # The rollups of an archive kept on disk: the embedded stack stores pyarrow's S3 writes (chunked, no
+    # Content-Length) as empty objects, because local/journal.py reads a body by Content-Length only.
     archive = tmp_path / "archive"
     for key in _archive_keys(stack):
         (archive / key).parent.mkdir(parents=True, exist_ok=True)
