@@ -44,7 +44,9 @@ def run(*args: str):
 def _items(stack: LocalStack, pair: str, interval: str = "1min") -> dict[str, dict[str, Any]]:
     table = stack.config.table_name
     pages = stack.clients.dynamodb.get_paginator("query").paginate(
-        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": f"{pair}#{interval}"}}
+        TableName=table,
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": f"{pair}#{interval}"}},
     )
     return {item["sk"]["S"]: item for page in pages for item in page["Items"]}
 
