@@ -141,7 +141,7 @@ class Governance(Construct):
             self,
             role_id,
             assumed_by=iam.ServicePrincipal("lakeformation.amazonaws.com"),
-            description=f"Lake Formation {access} s3://{bucket.node.id}/{prefix} for principals it granted",
+            description=f"Lake Formation {access} {prefix} of {bucket.node.path} for principals it granted",
         )
         object_actions = ["s3:GetObject", *(["s3:PutObject", "s3:DeleteObject"] if writable else [])]
         objects = bucket.arn_for_objects(f"{prefix}*")
