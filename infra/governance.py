@@ -48,6 +48,8 @@ class SchemaReader(iam.IGrantable, Protocol):
 
     @property
     def node(self) -> Node: ...
+# What the rollup workflow does to its own tables (Athena MERGE INTO / INSERT OVERWRITE); never DROP or grant.
+ROLLUP_WRITER_PERMISSIONS = ("SELECT", "INSERT", "DELETE", "ALTER", "DESCRIBE")
 
 
 def deploy_role_arn(stack: Stack) -> str:
@@ -241,6 +243,24 @@ class Governance(Construct):
     ) -> lakeformation.CfnPrincipalPermissions:
         """SELECT on ``table`` (``columns`` only, if given) for the analyst role: one line per table to share."""
         return self.grant_table(self._analyst, table, ["SELECT"], "AnalystSelect", columns=columns)
+
+    def govern_rollups(
+        self, writer: iam.IGrantable, tables: Sequence[glue.CfnTable], bucket: s3.IBucket, prefix: str, key: kms.IKey
+    ) -> None:
+        """Materialized rollup tables under ``s3://bucket/prefix``: one call for the rollup workflow.
+
+        The prefix is registered read-write (Athena writes the tables' data with credentials Lake Formation vends
+        from its role); ``writer`` (the role the rollup queries run as) may read the archive's analytic columns,
+        create and rewrite data under the prefix, and read, insert, delete and alter each table — not drop it;
+        the analyst role gets SELECT on every rollup column.
+        """
+        location = self.register_location("RollupLocation", bucket, prefix, key, writable=True)
+        self.grant_location(writer, bucket, prefix, "RollupWriter", location)
+        self.grant_table(writer, self._catalog.archive_table, ["SELECT"], "RollupReader",
+                         columns=ANALYST_ARCHIVE_COLUMNS)  # fmt: skip
+        for table in tables:
+            self.grant_table(writer, table, ROLLUP_WRITER_PERMISSIONS, "RollupWriter")
+            self.share_with_analysts(table)
 
 
 def table_name(table: glue.CfnTable) -> str:

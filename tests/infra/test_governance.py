@@ -172,3 +172,67 @@ def test_the_analyst_policy_reads_the_archive_through_lake_formation_only(synth,
     assert "/quotes/*" in str([s["Resource"] for s in plain["s3:GetObject"]])
     assert not emulator.resources("AWS::LakeFormation::PrincipalPermissions")
     assert emulator.resources("AWS::IAM::Role")  # the analyst role is there either way
+
+
+@pytest.fixture(scope="module")
+def with_rollups(tmp_path_factory) -> dict[str, Any]:
+    """The default app plus two rollup tables and a writer role, governed with ``govern_rollups``."""
+    import json
+
+    from aws_cdk import aws_glue as glue
+    from aws_cdk import aws_iam as iam
+
+    from infra.app_factory import build_app
+
+    outdir = tmp_path_factory.mktemp("cdk-rollups")
+    app, stack = build_app(outdir=str(outdir), context={"skip_layer_bundling": True})
+    tables = [
+        glue.CfnTable(
+            stack, f"Table{name}", catalog_id=stack.account, database_name="cryptostream",
+            table_input=glue.CfnTable.TableInputProperty(name=name, table_type="EXTERNAL_TABLE"),
+        )  # fmt: skip
+        for name in ("rollup_1h", "rollup_1d")
+    ]
+    writer = iam.Role(stack, "RollupWriterRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
+    stack.governance.govern_rollups(writer, tables, stack.archive.bucket, "rollups/", stack.archive.key)
+    app.synth()
+    raw = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
+    return {"raw": raw, "writer": stack.get_logical_id(writer.node.default_child), "stack": stack}
+
+
+def test_rollup_tables_are_one_call_writable_by_their_workflow_and_shared_with_analysts(with_rollups) -> None:
+    raw, writer = with_rollups["raw"], with_rollups["writer"]
+    kind = "AWS::LakeFormation::PrincipalPermissions"
+    grants = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == kind]
+
+    def described(grant: dict[str, Any]) -> tuple:
+        ((kind, resource),) = grant["Resource"].items()
+        return kind, resource.get("Name"), tuple(grant["Permissions"])
+
+    of_writer = {described(g) for g in grants if g["Principal"]["DataLakePrincipalIdentifier"] == {
+        "Fn::GetAtt": [writer, "Arn"]}}  # fmt: skip
+    assert of_writer == {
+        ("DataLocation", None, ("DATA_LOCATION_ACCESS",)),
+        ("TableWithColumns", "quotes", ("SELECT",)),
+        ("Table", "rollup_1h", ("SELECT", "INSERT", "DELETE", "ALTER", "DESCRIBE")),
+        ("Table", "rollup_1d", ("SELECT", "INSERT", "DELETE", "ALTER", "DESCRIBE")),
+    }
+    stack = with_rollups["stack"]
+    analyst = {"Fn::GetAtt": [stack.get_logical_id(stack.analyst_role.node.default_child), "Arn"]}
+    shared = {g["Resource"]["Table"]["Name"] for g in grants
+              if g["Principal"]["DataLakePrincipalIdentifier"] == analyst and "Table" in g["Resource"]}  # fmt: skip
+    assert shared == {"rollup_1h", "rollup_1d"}
+    locations = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == "AWS::LakeFormation::Resource"]
+    assert [loc["ResourceArn"]["Fn::Join"][1][-1] for loc in locations] == ["/quotes", "/rollups"]
+    # The rollup location's data-access role writes under its prefix only; the archive's still only reads.
+    actions = {}
+    for location in locations:
+        role = location["RoleArn"]["Fn::GetAtt"][0]
+        actions[location["ResourceArn"]["Fn::Join"][1][-1]] = sorted(
+            a for p in raw["Resources"].values() if p["Type"] == "AWS::IAM::Policy"
+            and {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]
+            for a in _actions(s)
+        )  # fmt: skip
+    assert actions["/quotes"] == ["kms:Decrypt", "s3:GetObject", "s3:ListBucket"]
+    assert actions["/rollups"] == ["kms:Decrypt", "kms:GenerateDataKey", "s3:DeleteObject", "s3:GetObject",
+                                   "s3:ListBucket", "s3:PutObject"]  # fmt: skip
