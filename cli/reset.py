@@ -7,8 +7,8 @@ Scopes, for one or more pairs and an optional range of UTC days:
 - ``table``: the pair's items in DynamoDB, ``pk = PAIR#INTERVAL`` (``cryptostream_model.keys``): the bars in the
   range, and — without a range — the ``LATEST`` and ``WATERMARK`` items too; with a range, ``LATEST`` only if its
   bar is in the range (the rebuilt bars bring it back), and the watermark stays (it never moves backwards);
-- ``rollups``: the pair's partitions of ``rollup_1h`` and ``rollup_1d`` and the rollups' watermarks, so the next
-  ``cryptostream rollup`` recomputes every partition (equal to a full recompute).
+- ``rollups``: the pair's objects of ``rollup_1h`` and ``rollup_1d`` (one per pair and month) that overlap the range,
+  and the rollups' watermarks, so the next ``cryptostream rollup`` rebuilds every object (a full recompute).
 
 The plan is read first (``--dry-run`` prints it and stops); deleting asks for confirmation unless ``--yes``.
 Deletes are batched: S3 ``DeleteObjects`` (1,000 keys a call), DynamoDB ``Query`` (keys only) then
@@ -243,6 +243,20 @@ def _aware(moment: Any) -> Any:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
+def covers_rollup_partition(request: ResetRequest, partition: str) -> bool:
+    """``month=2026-11`` (a rollup object holds a pair's month) overlaps the days; ``dt=2026-11-22`` is one of them.
+
+    A month object only partly in the range goes whole: the rollups' watermark goes too, so the next run rebuilds
+    every object from the archive, the days outside the range included.
+    """
+    name, _, value = partition.partition("=")
+    if name == "month":
+        return (request.first_day is None or value >= request.first_day[:7]) and (
+            request.last_day is None or value <= request.last_day[:7]
+        )
+    return request.covers_day(value)
+
+
 def plan_rollups(location: Any, request: ResetRequest, plan: ResetPlan) -> None:
     """The pair's rollup partitions in the range, and every rollup table's watermark (the next run recomputes)."""
     import pyarrow.fs as pafs
@@ -257,8 +271,8 @@ def plan_rollups(location: Any, request: ResetRequest, plan: ResetPlan) -> None:
             symbol, market = pair.split("-")
             prefix = f"{table_root}/symbol={symbol}/market={market}"
             for info in fs.get_file_info(pafs.FileSelector(prefix, recursive=True, allow_not_found=True)):
-                day = info.path[len(prefix) :].lstrip("/").split("/", 1)[0].removeprefix("dt=")
-                if info.type == pafs.FileType.File and request.covers_day(day):
+                partition = info.path[len(prefix) :].lstrip("/").split("/", 1)[0]
+                if info.type == pafs.FileType.File and covers_rollup_partition(request, partition):
                     files.append(info.path)
         if files and fs.get_file_info(f"{table_root}/{WATERMARK_FILE}").type == pafs.FileType.File:
             files.append(f"{table_root}/{WATERMARK_FILE}")

@@ -16,7 +16,7 @@ from analytics.engine import connect, fetch_dicts, register_rollup
 from analytics.location import resolve_archive
 from analytics.rollups import run_rollups
 from cli.main import app
-from cli.reset import delete_table_keys
+from cli.reset import ResetRequest, covers_rollup_partition, delete_table_keys
 from cryptostream_model.keys import LATEST_SK, WATERMARK_SK
 from local.stack import LocalStack
 
@@ -121,7 +121,8 @@ def test_a_day_range_resets_that_days_bars_and_partitions_and_keeps_the_watermar
     assert {k.split("/")[3] for k in _archive_keys(stack, "ETH-USD")} == {"dt=2026-11-20", "dt=2026-11-21"}
 
 
-def test_rollups_scope_removes_the_pairs_partitions_and_rebuild_restores_them(stack, tmp_path):
+@pytest.mark.parametrize("days", [[], ["--start", "2026-11-21", "--end", "2026-11-21"]])
+def test_rollups_scope_removes_the_pairs_partitions_and_rebuild_restores_them(stack, tmp_path, days):
     # The rollups of an archive kept on disk: the embedded stack stores pyarrow's S3 writes (chunked, no
     # Content-Length) as empty objects, because local/journal.py reads a body by Content-Length only.
     archive = tmp_path / "archive"
@@ -142,7 +143,8 @@ def test_rollups_scope_removes_the_pairs_partitions_and_rebuild_restores_them(st
     run_rollups(str(archive), source_interval="1min")
     before, listed = {t: rows(t) for t in ("rollup_1h", "rollup_1d")}, files()
     assert before["rollup_1h"] and any("symbol=BTC" in f for f in listed)
-    outcome = _json(run("--pair", "BTC-USD", "--scope", "rollups", "--archive", str(archive), "--yes", "--json"))
+    outcome = _json(run("--pair", "BTC-USD", "--scope", "rollups", "--archive", str(archive), *days, "--yes",
+                        "--json"))  # fmt: skip
     left = files()
     assert not any("symbol=BTC" in f for f in left) and any("symbol=ETH" in f for f in left)
     assert not any(f.endswith("_watermark.json") for f in left)  # the next run recomputes every partition
@@ -212,3 +214,12 @@ def test_table_deletes_are_batched_by_25_and_unprocessed_items_retried():
     assert delete_table_keys(client, "t", keys, sleep=lambda _: None) == 60
     assert client.calls == [25, 13, 25, 10]
     assert sorted(client.deleted) == sorted(keys)
+
+
+def test_a_day_range_selects_the_rollup_month_objects_it_overlaps():
+    request = ResetRequest(pairs=("BTC-USD",), scopes=("rollups",), first_day="2026-10-31", last_day="2026-11-02")
+    chosen = [m for m in ("month=2026-09", "month=2026-10", "month=2026-11", "month=2026-12")
+              if covers_rollup_partition(request, m)]  # fmt: skip
+    assert chosen == ["month=2026-10", "month=2026-11"]
+    assert covers_rollup_partition(request, "dt=2026-11-01") and not covers_rollup_partition(request, "dt=2026-11-03")
+    assert covers_rollup_partition(ResetRequest(pairs=("BTC-USD",), scopes=("rollups",)), "month=2020-01")
