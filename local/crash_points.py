@@ -15,13 +15,14 @@ A real SIGKILL, not an exception: no ``finally`` runs, nothing is flushed, exact
 
 from __future__ import annotations
 
-import io
 import os
 import signal
 import threading
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
+
+from local.request_body import buffer_request_body
 
 ENV = "CRYPTOSTREAM_CRASH_AT"
 ARCHIVE = "archive"
@@ -97,9 +98,7 @@ def around(app: Callable[..., Iterable[bytes]], points: CrashPoints | None = Non
         return app
 
     def wrapped(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = buffer_request_body(environ)
         statuses: list[str] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

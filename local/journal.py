@@ -44,7 +44,6 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
-import io
 import json
 import struct
 import sys
@@ -59,6 +58,7 @@ from typing import Any
 from werkzeug.test import Client
 
 from local import snapshot, wal
+from local.request_body import buffer_request_body
 
 JOURNAL_FILE = "journal.wal"
 LEGACY_JOURNAL_FILE = "journal.jsonl"  # the line-per-request journal of earlier versions; migrated on start
@@ -426,9 +426,7 @@ class JournalingApp:
         self._lock = threading.Lock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        body = environ["wsgi.input"].read(length) if length else b""
-        environ["wsgi.input"] = io.BytesIO(body)
+        body = buffer_request_body(environ)
         statuses: list[str] = []
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:

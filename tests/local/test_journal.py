@@ -366,3 +366,29 @@ def test_a_request_that_raises_inside_moto_is_recorded_as_failed(tmp_path):
     kinds = [_decode(payload)[0] for _, payload in wal.read_records(tmp_path / JOURNAL_FILE)]
     assert [(m["k"], m.get("s")) for m in kinds] == [("req", None), ("out", 500)]
     app.close()
+
+
+@pytest.mark.parametrize("durable", [True, False])
+def test_a_chunked_upload_is_stored_whole_and_survives_a_crash(tmp_path, durable):
+    """Streaming S3 writers (pyarrow, DuckDB) send Transfer-Encoding: chunked with no Content-Length."""
+    import requests
+
+    payload = b"PAR1" + bytes(range(256)) * 64
+    server = EmbeddedMotoServer(tmp_path if durable else None, **NO_COMPACTION)
+    endpoint = server.start()
+    try:
+        client(endpoint, "s3").create_bucket(Bucket="rollups")
+        chunks = (payload[i : i + 1000] for i in range(0, len(payload), 1000))  # a generator: requests sends it chunked
+        response = requests.put(f"{endpoint}/rollups/month.parquet", data=chunks, timeout=10)
+        assert response.status_code == 200, response.text
+        assert response.request.headers.get("Transfer-Encoding") == "chunked"
+        assert client(endpoint, "s3").get_object(Bucket="rollups", Key="month.parquet")["Body"].read() == payload
+    finally:
+        crash(server) if durable else server.stop()
+    if durable:
+        again = EmbeddedMotoServer(tmp_path, **NO_COMPACTION)
+        try:
+            body = client(again.start(), "s3").get_object(Bucket="rollups", Key="month.parquet")["Body"].read()
+            assert body == payload
+        finally:
+            again.stop()
