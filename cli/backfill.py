@@ -61,7 +61,8 @@ def run_here(
             event = chunk.producer_event(plan.interval) | {"backfill": f"{plan.backfill_id}/{chunk.id}"}
             summary = produce(event)
             waits = 0
-            while "skipped" in summary and waits < LEASE_WAITS:  # a scheduled run of the interval is under way
+            # a scheduled run of the interval is under way (a spent daily budget is reported as not run instead)
+            while str(summary.get("skipped", "")).startswith("lease held") and waits < LEASE_WAITS:
                 waits += 1
                 sleep(LEASE_WAIT_SECONDS)
                 summary = produce(event)

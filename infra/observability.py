@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
@@ -12,6 +13,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
 from aws_cdk import aws_sqs as sqs
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
@@ -35,6 +37,7 @@ class Pipeline:
     ingestion: Ingestion
     processing: Processing
     archive: Archive
+    workflows: Mapping[str, sfn.IStateMachine] = field(default_factory=dict)  # alarm id prefix -> state machine
 
 
 class Observability(Construct):
@@ -169,6 +172,12 @@ class Observability(Construct):
                 description="Firehose failed to invoke the archive transformation: after its retries the whole "
                 "batch goes to errors/processing-failed/ in the archive bucket.",
                 comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
+            )
+        for name, machine in pipeline.workflows.items():
+            self._alarm(
+                f"{name}Failed",
+                machine.metric_failed(period=PERIOD, statistic="Sum"),
+                description=f"An execution of the {name} state machine failed (its history shows the step and error).",
             )
         transform = pipeline.archive.transform
         if transform is not None:

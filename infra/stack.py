@@ -10,6 +10,7 @@ from constructs import Construct
 from cryptostream_config.deployment import DeploymentConfig
 from infra.analyst_access import analyst_policy, analyst_role
 from infra.archive import Archive
+from infra.backfill import BackfillWorkflow
 from infra.catalog import Catalog, RenderedQuery
 from infra.flink import StudioNotebook
 from infra.governance import Governance
@@ -67,12 +68,18 @@ class CryptostreamStack(Stack):
             if config.lake_formation
             else None
         )  # fmt: skip
+        self.backfill = BackfillWorkflow(
+            self, "Backfill", config=config, producer=self.ingestion.function, layer=self.ingestion.layer
+        )
         self.observability = Observability(
             self,
             "Observability",
             config=config,
-            pipeline=Pipeline(self.stream, self.table, self.ingestion, self.processing, self.archive),
-        )
+            pipeline=Pipeline(
+                self.stream, self.table, self.ingestion, self.processing, self.archive,
+                workflows={"Backfill": self.backfill.state_machine},
+            ),
+        )  # fmt: skip
         self._outputs()
 
     def _outputs(self) -> None:
@@ -93,5 +100,6 @@ class CryptostreamStack(Stack):
             "AlarmTopicArn": self.observability.topic.topic_arn,
             "AnalystPolicyArn": self.analyst_policy.managed_policy_arn,
             "AnalystRoleArn": self.analyst_role.role_arn,
+            "BackfillStateMachineArn": self.backfill.state_machine.state_machine_arn,
         }.items():
             CfnOutput(self, name, value=value)

@@ -23,6 +23,7 @@ ALLOWED = {
     "producer": {"producer", "cryptostream_runtime", "cryptostream_model"},
     "consumer": {"consumer", "cryptostream_runtime", "cryptostream_model"},
     "archive_transform": {"archive_transform", "cryptostream_runtime", "cryptostream_model"},
+    "backfill_workflow": {"backfill_workflow", "cryptostream_runtime", "cryptostream_model"},
     "cryptostream_runtime": {"cryptostream_runtime", "cryptostream_model"},
     "cryptostream_model": {"cryptostream_model"},
 }
@@ -31,6 +32,7 @@ THIRD_PARTY_FORBIDDEN = {
     "producer": {"moto"},
     "consumer": {"moto"},
     "archive_transform": {"moto"},
+    "backfill_workflow": {"moto"},
     "cryptostream_runtime": {"moto"},
     "cryptostream_model": {"moto", "boto3", "botocore"},
 }
@@ -62,7 +64,7 @@ def test_deployed_code_imports_only_downward(package: str) -> None:
 
 
 # The rest of the house (docs/architecture.md, "who may import whom"): what each folder may import of ours.
-LAMBDAS = {"producer", "consumer", "archive_transform"}
+LAMBDAS = {"producer", "consumer", "archive_transform", "backfill_workflow"}
 SHARED = {"cryptostream_runtime", "cryptostream_model"}
 HOUSE_ALLOWED = {
     "cryptostream_config": {"cryptostream_config", "cryptostream_model"},

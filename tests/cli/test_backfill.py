@@ -67,3 +67,51 @@ def test_a_bad_request_is_one_line(stack):
     result = runner.invoke(app, ["backfill", "--pairs", "BTC-USD", "--interval", "spot", "--start", "2026-11-01",
                                  "--end", "2026-11-02"])
     assert isinstance(result.exception, ValueError) and "no history" in str(result.exception)
+
+
+def test_against_aws_the_command_starts_the_state_machine_with_the_request():
+    import boto3
+    from botocore.stub import Stubber
+
+    from cli.backfill import start_in_cloud
+    from cli.target import Target
+    from cryptostream_config.local import load_local_settings
+    from cryptostream_model.backfill import plan_backfill
+
+    client = boto3.client("stepfunctions", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:cryptostream-backfill"
+    request = {"source": "alphavantage", "pairs": ["BTC-USD"], "interval": "5min", "start": "2026-11-01",
+               "end": "2026-11-02"}
+    plan = plan_backfill(request)
+    with Stubber(client) as stub:
+        stub.add_response("list_state_machines", {"stateMachines": [
+            {"name": "other", "stateMachineArn": arn.replace("backfill", "other"), "type": "STANDARD",
+             "creationDate": NOW},
+            {"name": "cryptostream-backfill", "stateMachineArn": arn, "type": "STANDARD", "creationDate": NOW},
+        ]})
+        stub.add_response(
+            "start_execution",
+            {"executionArn": f"{arn}:x", "startDate": NOW},
+            {"stateMachineArn": arn, "name": StubAny(), "input": json.dumps(request)},
+        )
+
+        class Clients:
+            def client(self, name):
+                assert name == "stepfunctions"
+                return client
+
+        target = Target("aws", None, load_local_settings(), Clients())  # type: ignore[arg-type]
+        started = start_in_cloud(target, "cryptostream-backfill", request, plan)
+    assert started == {"execution_arn": f"{arn}:x", "backfill_id": plan.backfill_id, "chunks": 1, "bars": 289}
+
+
+class StubAny:
+    def __eq__(self, other):
+        return isinstance(other, str) and other.startswith(plan_id_prefix())
+
+
+def plan_id_prefix() -> str:
+    from cryptostream_model.backfill import plan_backfill
+
+    request = {"pairs": ["BTC-USD"], "interval": "5min", "start": "2026-11-01", "end": "2026-11-02"}
+    return plan_backfill(request).backfill_id

@@ -7,7 +7,8 @@
   conditional UpdateItem per request), the second finding it spent;
 - consumer: the event source mapping delivers the bars (BatchWriteItem, LATEST in TransactWriteItems of
   conditional Puts) and poison records (SendMessageBatch to the quarantine);
-- archive_transform: a Firehose transformation event made of every record on the stream, poison included.
+- archive_transform: a Firehose transformation event made of every record on the stream, poison included;
+- backfill_workflow: a plan and a report, as the backfill state machine asks for them (no AWS calls).
 
 The handlers run exactly as the local stack runs them; only ``lambda_handler`` is wrapped to attribute
 each call to its function (``CallRecorder``).
@@ -25,7 +26,7 @@ from typing import Any
 
 from tests.iam.recorder import CallRecorder, RecordedCall
 
-FUNCTIONS = ("producer", "consumer", "archive_transform")
+FUNCTIONS = ("producer", "consumer", "archive_transform", "backfill_workflow")
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 INTERVAL = "5min"
 POISON = 4
@@ -145,8 +146,8 @@ def recorded_pipeline_run() -> RecordedRun:
         with _environment(WATERMARK_WRITES="per_pair"):
             summaries["backfill"] = stack.produce(
                 {"mode": "full", "interval": INTERVAL, "start": format_ts(END - timedelta(hours=1)),
-                 "end": format_ts(END - timedelta(minutes=30))}
-            )  # fmt: skip
+                 "end": format_ts(END - timedelta(minutes=30)), "backfill": "0123abcd/0000-000"}
+            )  # fmt: skip  (a chunk of a planned backfill: its progress marks are table items too)
         stack.pump(flush=True)
 
         stack.simulator.clock.set(END)
@@ -178,4 +179,15 @@ def recorded_pipeline_run() -> RecordedRun:
         event = firehose_event(stack, _stream_records(stack))
         with recorder.attributed("archive_transform"):
             summaries["archive_transform"] = transform(event, None)
+
+        from backfill_workflow.handler import lambda_handler as backfill_step
+
+        request = {"pairs": ["BTC-USD", "ETH-USD"], "interval": INTERVAL, "start": "2026-11-19", "end": "2026-11-20"}
+        with recorder.attributed("backfill_workflow"):
+            plan = backfill_step({"action": "plan", "request": request}, None)
+            results = [{"id": chunk["id"], "published": 1, "skipped_seen": 0, "failed_pairs": {}}
+                       for chunk in plan["chunks"]]
+            summaries["backfill_workflow"] = backfill_step(
+                {"action": "report", "backfill_id": plan["backfill_id"], "results": results}, None
+            )
     return RecordedRun(recorder.calls, recorder.unattributed, summaries)

@@ -43,6 +43,8 @@ def test_the_recorded_run_takes_every_path_that_calls_aws(run: RecordedRun) -> N
     consumer_calls = {("dynamodb", "BatchWriteItem"), ("dynamodb", "TransactWriteItems"), ("sqs", "SendMessageBatch")}
     assert consumer_calls <= operations["consumer"]
     assert operations["archive_transform"] == set(), "the transformation calls no AWS API: Firehose invokes it"
+    assert operations["backfill_workflow"] == set(), "the backfill planner only plans and adds up"
+    assert run.summaries["backfill_workflow"]["chunks"] > 0
     assert run.summaries["backfill"]["published"] > 0 and run.summaries["incremental"]["published"] > 0
     assert run.summaries["lease_held"]["skipped"].startswith("lease held")
     assert list(run.summaries["budgeted"]["deferred_pairs"]) == ["SOL-USD"]  # the budget's UpdateItem refused

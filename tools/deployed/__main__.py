@@ -3,7 +3,8 @@
 Steps: the market simulator (standalone, frozen clock) and MiniStack (own venv, 127.0.0.1, free port,
 ``AUTH=true``) start; ``cdk bootstrap`` and ``cdk deploy`` run through the pinned CLI; the deployed
 producer backfills 69 bars; the emulator's scheduler fires the ``spot-1min`` schedule; a poison record is
-put on the stream; then every hop is counted and reconciled. ``cdk destroy`` must leave none of the
+put on the stream; then every hop is counted and reconciled. The backfill state machine then runs a small
+range through the producer and runs it again (resumed: nothing published). ``cdk destroy`` must leave none of the
 stack's named resources behind, and a second deploy must succeed and run. The last line is the verdict;
 the exit status is non-zero on any difference.
 """
@@ -37,11 +38,13 @@ from tools.deployed.scenario import (
     ScenarioError,
     backfill_event,
     invoke,
+    invoke_when_lease_free,
     market_moment,
     pause_schedules,
     put_poison,
     wait_for,
 )
+from tools.deployed.workflows import WORKFLOW_BARS_PER_PAIR, WORKFLOW_PAIRS, prove_backfill_workflow
 
 MINISTACK_PYTHON = REPO_ROOT / ".venv-ministack" / "bin" / "python"
 WORKDIR = REPO_ROOT / ".deployed"
@@ -146,6 +149,14 @@ def run(auth: bool) -> int:
             f"failure queue: {failures}")  # fmt: skip
         verdict = reconcile(stream, table, archive, quarantine, failure_queue_depth=failures)
 
+        started = time.monotonic()
+        workflow = prove_backfill_workflow(client("stepfunctions"), outputs.backfill_state_machine, pairs, frozen)
+        timings["backfill state machine"] = time.monotonic() - started
+        say(f"backfill state machine: {WORKFLOW_BARS_PER_PAIR * WORKFLOW_PAIRS} bars in 2 chunks, then resumed with "
+            f"nothing to publish, in {timings['backfill state machine']:.1f} s"
+            + (f" — {'; '.join(workflow)}" if workflow else ""))  # fmt: skip
+        verdict.differences.extend(workflow)
+
         timings["cdk destroy"] = cdk.destroy()
         left = leftovers(
             client, stream=outputs.stream, table=outputs.table,
@@ -162,7 +173,7 @@ def run(auth: bool) -> int:
         # The schedules are paused first (a scheduled spot run holds its interval's lease, and its load slowed
         # the emulator enough once to time a 1,000-bar run out); then the same small backfill for one pair.
         pause_schedules(client("scheduler"), outputs.schedule_group)
-        again = invoke(client("lambda"), outputs.producer, backfill_event(pairs[:1], frozen))
+        again = invoke_when_lease_free(client("lambda"), outputs.producer, backfill_event(pairs[:1], frozen))
         say(f"deployed again in {redeployed.seconds:.1f} s; its producer published {again.get('published')} "
             f"of {BACKFILL_BARS_PER_PAIR}")  # fmt: skip
         if again.get("published") != BACKFILL_BARS_PER_PAIR:
