@@ -7,7 +7,9 @@ would not help). ``{"action": "report", "backfill_id": ..., "results": [...]}`` 
 and raises ``BackfillIncomplete`` naming the failed chunks, so the execution fails (and its alarm fires) while
 each chunk's own result stays in the execution's history; rerunning the same request resumes it.
 
-The function calls no AWS API: its role has its log group and X-Ray only.
+The outcome as a metric is the state machine's own (AWS/States ``ExecutionsSucceeded`` / ``ExecutionsFailed``,
+alarmed on); the report is logged as one structured line. The function calls no AWS API: its role has its log
+group and X-Ray only.
 """
 
 from __future__ import annotations
@@ -27,9 +29,9 @@ class BackfillIncomplete(RuntimeError):
 
 
 def chunk_ok(result: dict[str, Any]) -> bool:
-    """A chunk's result from the Map state: ``{id, published, skipped_seen, failed_pairs}`` after a producer run,
-    ``{id, error, cause}`` when the run failed after its retries."""
-    return "error" not in result and not result.get("failed_pairs")
+    """A chunk's result from the Map state: ``{id, published, skipped_seen, failed_pairs, deferred_pairs}`` after a
+    producer run, ``{id, error, cause}`` when it failed after its retries or was not run (budget spent)."""
+    return "error" not in result and not result.get("failed_pairs") and not result.get("deferred_pairs")
 
 
 def report(backfill_id: str, results: list[dict[str, Any]]) -> dict[str, Any]:

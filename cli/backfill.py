@@ -38,7 +38,9 @@ def chunk_result(chunk: Chunk, summary: dict[str, Any]) -> dict[str, Any]:
         "published": summary.get("published", 0),
         "skipped_seen": summary.get("skipped_seen", 0),
         "failed_pairs": summary.get("failed_pairs") or {},
-        "ok": not summary.get("failed_pairs") and "skipped" not in summary,
+        # pairs the source's daily request budget left unrequested: not done, a rerun resumes them
+        "deferred_pairs": summary.get("deferred_pairs") or {},
+        "ok": not summary.get("failed_pairs") and not summary.get("deferred_pairs") and "skipped" not in summary,
     }
 
 
@@ -105,7 +107,8 @@ def _print_results(console: Console, results: list[dict[str, Any]]) -> None:
     for column in ("chunk", "pairs", "start", "end", "published", "skipped_seen", "failed"):
         table.add_column(column, justify="right" if column in ("published", "skipped_seen") else "left")
     for row in results:
-        failed = "; ".join(f"{pair}: {reason}" for pair, reason in row["failed_pairs"].items())
+        reasons = {**row["deferred_pairs"], **row["failed_pairs"]}
+        failed = "; ".join(f"{pair}: {reason}" for pair, reason in reasons.items())
         table.add_row(row["chunk"], row["pairs"], row["start"], row["end"], str(row["published"]),
                       str(row["skipped_seen"]), failed[:80])
     console.print(table)

@@ -138,6 +138,8 @@ class BackfillWorkflow(Construct):
                 "published": sfn.JsonPath.number_at("$.run.published"),
                 "skipped_seen": sfn.JsonPath.number_at("$.run.skipped_seen"),
                 "failed_pairs": sfn.JsonPath.object_at("$.run.failed_pairs"),
+                # pairs the source's daily request budget left unrequested: not done, the next run resumes them
+                "deferred_pairs": sfn.JsonPath.object_at("$.run.deferred_pairs"),
             },
         )
         pace = sfn.Wait(self, "Pace", time=sfn.WaitTime.seconds_path("$.pause_seconds"))

@@ -30,6 +30,8 @@ def test_report_adds_up_and_fails_when_a_chunk_failed():
         "backfill_id": "b", "chunks": 2, "chunks_failed": [], "published": 15, "skipped_seen": 2,
     }
     partial = [*done, {"id": "0002-000", "published": 3, "skipped_seen": 0, "failed_pairs": {"ETH-USD": "x"}},
-               {"id": "0003-000", "error": "States.TaskFailed", "cause": "timeout"}]
-    with pytest.raises(BackfillIncomplete, match="2 of 4 chunks failed: 0002-000, 0003-000"):
+               {"id": "0003-000", "error": "States.TaskFailed", "cause": "timeout"},
+               {"id": "0004-000", "published": 1, "skipped_seen": 0, "failed_pairs": {},
+                "deferred_pairs": {"SOL-USD": "daily request budget spent"}}]
+    with pytest.raises(BackfillIncomplete, match="3 of 5 chunks failed: 0002-000, 0003-000, 0004-000"):
         lambda_handler({"action": "report", "backfill_id": "b", "results": partial}, None)

@@ -185,7 +185,7 @@ def recorded_pipeline_run() -> RecordedRun:
         request = {"pairs": ["BTC-USD", "ETH-USD"], "interval": INTERVAL, "start": "2026-11-19", "end": "2026-11-20"}
         with recorder.attributed("backfill_workflow"):
             plan = backfill_step({"action": "plan", "request": request}, None)
-            results = [{"id": chunk["id"], "published": 1, "skipped_seen": 0, "failed_pairs": {}}
+            results = [{"id": chunk["id"], "published": 1, "skipped_seen": 0, "failed_pairs": {}, "deferred_pairs": {}}
                        for chunk in plan["chunks"]]
             summaries["backfill_workflow"] = backfill_step(
                 {"action": "report", "backfill_id": plan["backfill_id"], "results": results}, None
