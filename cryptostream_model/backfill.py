@@ -167,12 +167,17 @@ def plan_backfill(
     start, end = _moment(request.get("start"), "start"), _moment(request.get("end"), "end")
     if start > end:
         raise PlanError(f"start {format_ts(start)} is after end {format_ts(end)}")
-    rpm = _positive(requests_per_minute or request.get("requests_per_minute") or budget.requests_per_minute,
-                    "requests_per_minute")
-    pairs_per_run = int(_positive(max_pairs_per_run or request.get("max_pairs_per_run") or budget.max_pairs_per_run,
-                                  "max_pairs_per_run"))
-    bars_per_run = int(_positive(max_bars_per_run or request.get("max_bars_per_run") or budget.max_bars_per_run,
-                                 "max_bars_per_run"))
+    rpm = _positive(
+        requests_per_minute or request.get("requests_per_minute") or budget.requests_per_minute, "requests_per_minute"
+    )
+    pairs_per_run = int(
+        _positive(
+            max_pairs_per_run or request.get("max_pairs_per_run") or budget.max_pairs_per_run, "max_pairs_per_run"
+        )
+    )
+    bars_per_run = int(
+        _positive(max_bars_per_run or request.get("max_bars_per_run") or budget.max_bars_per_run, "max_bars_per_run")
+    )
     # A run's requests must fit one minute of the budget by themselves.
     group_size = max(1, min(pairs_per_run, math.floor(rpm), len(pairs)))
     groups = [pairs[i : i + group_size] for i in range(0, len(pairs), group_size)]

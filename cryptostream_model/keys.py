@@ -4,7 +4,8 @@
 - ``sk`` = ``LATEST`` holds a copy of the newest bar of its ``pk``; it also carries ``latest_interval``
   so the sparse GSI ``latest-by-interval`` lists every pair's latest quote without a Scan.
 - ``sk`` = ``WATERMARK`` holds the producer's watermark for the (pair, interval).
-- ``sk`` = ``LEASE`` holds the producer's run lease so overlapping scheduled runs cannot publish twice.
+- ``pk`` = ``PRODUCER#SOURCE#INTERVAL``, ``sk`` = ``LEASE`` holds the producer's run lease of one source and
+  interval, so overlapping scheduled runs cannot publish twice.
 - ``pk`` = ``PRODUCER#<source>``, ``sk`` = ``BUDGET#<UTC day>`` holds the producer's count of one market-data
   source's requests that day (its daily request budget, e.g. Alpha Vantage's free 25); it expires by TTL.
 
@@ -39,6 +40,6 @@ def budget_key(source: str, day: str) -> tuple[str, str]:
     return f"PRODUCER#{source}", f"{BUDGET_SK_PREFIX}{day}"
 
 
-def lease_pk(interval: str) -> str:
-    """Run-lease item for the producer's schedule of one interval."""
-    return f"PRODUCER#{interval}"
+def lease_pk(interval: str, source: str = "alphavantage") -> str:
+    """Run-lease item for the producer's runs of one source and interval."""
+    return f"PRODUCER#{source}#{interval}"

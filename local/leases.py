@@ -14,14 +14,15 @@ from botocore.exceptions import ClientError
 
 from cryptostream_model import INTERVALS
 from cryptostream_model.keys import LEASE_SK, lease_pk
+from cryptostream_model.sources import SOURCES
 from local import owner
 
 
 def release_orphaned_leases(dynamodb: Any, table_name: str, intervals: tuple[str, ...] = INTERVALS) -> list[str]:
-    """Release every lease whose local owner process is gone; returns one line per lease released."""
+    """Release every lease (of every source and interval) whose local owner process is gone; one line per lease."""
     released = []
-    for interval in intervals:
-        key = {"pk": {"S": lease_pk(interval)}, "sk": {"S": LEASE_SK}}
+    for source, interval in ((source, interval) for source in SOURCES for interval in intervals):
+        key = {"pk": {"S": lease_pk(interval, source)}, "sk": {"S": LEASE_SK}}
         item = dynamodb.get_item(TableName=table_name, Key=key, ConsistentRead=True).get("Item")
         holder = (item or {}).get("owner", {}).get("S")
         if not holder or not owner.is_gone(holder):
@@ -39,7 +40,7 @@ def release_orphaned_leases(dynamodb: Any, table_name: str, intervals: tuple[str
                 raise
             continue
         released.append(
-            f"released the {interval} producer lease of {holder.split('/', 1)[-1]}: "
+            f"released the {source} {interval} producer lease of {holder.split('/', 1)[-1]}: "
             f"its process (pid {owner.pid_of(holder)}) is gone"
         )
     return released

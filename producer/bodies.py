@@ -14,13 +14,12 @@ crypto) and become the contract's ``2026-11-22T09:05:00Z``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from cryptostream_model.intervals import DAILY, SPOT
-from cryptostream_model.record import PoisonRecord, Quote, format_ts, quote_from_dict
+from cryptostream_model.record import PoisonRecord, format_ts, quote_from_dict
 from producer.errors import (
     AuthError,
     InvalidRequest,
@@ -30,6 +29,7 @@ from producer.errors import (
     UnexpectedBody,
 )
 from producer.redaction import redact
+from producer.sources.base import Parsed
 
 INTRADAY_FUNCTION = "CRYPTO_INTRADAY"
 DAILY_FUNCTION = "DIGITAL_CURRENCY_DAILY"
@@ -94,14 +94,6 @@ def _classify_notice(message: str, function: str, notice_key: str) -> Exception:
     if notice_key == "Note" or "rate limit" in lowered or "call frequency" in lowered:
         return RateLimited(f"{function} throttled: {message}", daily=False)
     return InvalidRequest(f"{function} answered with a notice instead of data: {message}")
-
-
-@dataclass
-class Parsed:
-    """Valid quotes in ascending ``ts`` order, plus one reason per invalid upstream row."""
-
-    quotes: list[Quote] = field(default_factory=list)
-    invalid: list[str] = field(default_factory=list)
 
 
 @lru_cache(maxsize=64)

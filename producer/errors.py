@@ -1,9 +1,10 @@
-"""Typed failures of one Alpha Vantage call.
+"""Typed failures of one market data call, whichever the source.
 
 Alpha Vantage answers throttling and errors with HTTP 200 and a JSON body holding ``Note``,
 ``Information`` or ``Error Message``; ``producer.bodies.classify`` turns those bodies into these
-exceptions so the handler can decide per kind: retry, give up on the pair, or give up on the run.
-Every message is one line and never contains the API key.
+exceptions. The exchanges' CCXT errors (HTTP 429, error bodies) become the same classes in
+``producer.sources.errors``. So the handler decides per kind, not per source: retry, give up on the
+pair, or give up on the run. Every message is one line and never contains an API key.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ class ConfigError(ValueError):
     """Bad settings or a bad event: nothing is fetched or published."""
 
 
-class AlphaVantageError(Exception):
+class SourceError(Exception):
     """Base of every upstream failure; ``kind`` is a short machine-readable code."""
 
     kind = "upstream_error"
@@ -24,7 +25,10 @@ class AlphaVantageError(Exception):
         return f"{self.kind}: {super().__str__()}"
 
 
-class RateLimited(AlphaVantageError):
+AlphaVantageError = SourceError  # the name before there were other sources
+
+
+class RateLimited(SourceError):
     """Throttled. ``daily`` is the free tier's daily quota, which no backoff inside one run clears."""
 
     kind = "rate_limited"
@@ -35,39 +39,39 @@ class RateLimited(AlphaVantageError):
         self.fails_whole_run = daily
 
 
-class PremiumEndpoint(AlphaVantageError):
-    """The function needs a premium key (CRYPTO_INTRADAY on a free key)."""
+class PremiumEndpoint(SourceError):
+    """The function needs a premium Alpha Vantage key (CRYPTO_INTRADAY on a free key)."""
 
     kind = "premium_endpoint"
     fails_whole_run = True
 
 
-class AuthError(AlphaVantageError):
+class AuthError(SourceError):
     """Missing, invalid or ``demo`` API key."""
 
     kind = "auth_error"
     fails_whole_run = True
 
 
-class InvalidSymbol(AlphaVantageError):
-    """Alpha Vantage does not know this symbol or market for this function."""
+class InvalidSymbol(SourceError):
+    """The source does not know this symbol or market (for this function)."""
 
     kind = "invalid_symbol"
 
 
-class InvalidRequest(AlphaVantageError):
+class InvalidRequest(SourceError):
     """Any other refusal of the request (an unexpected ``Information`` or ``Error Message``)."""
 
     kind = "invalid_request"
 
 
-class UpstreamUnavailable(AlphaVantageError):
+class UpstreamUnavailable(SourceError):
     """Connection errors, timeouts or HTTP 5xx after the bounded retries."""
 
     kind = "upstream_unavailable"
 
 
-class UnexpectedBody(AlphaVantageError):
+class UnexpectedBody(SourceError):
     """A body that is neither data nor a known refusal (empty, not JSON, data key missing)."""
 
     kind = "unexpected_body"

@@ -1,13 +1,14 @@
-"""Fetch one pair from Alpha Vantage and keep the bars this run should publish.
+"""Fetch one pair from the run's source and keep the bars this run should publish.
 
-- Rate limits: a short-window throttle (``Note``, burst ``Information``) is retried with doubling,
-  jittered waits while the run's deadline allows; the daily quota is not (no wait inside one
-  invocation clears it).
-- Only closed bars: Alpha Vantage includes the bar still in progress (today's daily bar, the
-  current intraday bar). A bar is published once its close time has passed, or once a newer bar
-  exists, so the watermark never jumps past a bar whose final values are yet to come.
-- Incremental mode keeps bars newer than the watermark; when the watermark is older than a compact
-  answer covers, it asks for ``outputsize=full`` so a long outage is filled, not skipped.
+- Rate limits: a short-window throttle (Alpha Vantage's ``Note`` or burst ``Information``, an exchange's
+  HTTP 429 or rate-limit body) is retried with doubling, jittered waits while the run's deadline allows;
+  Alpha Vantage's daily quota is not (no wait inside one invocation clears it).
+- Only closed bars: sources include the bar still in progress (today's daily bar, the current intraday
+  bar). A bar is published once its close time has passed, or once a newer bar exists, so the watermark
+  never jumps past a bar whose final values are yet to come.
+- Incremental mode asks the source for bars from the watermark on and keeps those newer than it (Alpha
+  Vantage asks for ``outputsize=full`` when the watermark is older than a compact answer covers; an
+  exchange pages forward from it), so a long outage is filled, not skipped.
 """
 
 from __future__ import annotations
@@ -16,16 +17,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from cryptostream_model.intervals import DAILY, INTRADAY_INTERVALS, SPOT, interval_seconds
+from cryptostream_model.intervals import SPOT, interval_seconds
 from cryptostream_model.record import Quote, format_ts, parse_ts
 from cryptostream_runtime.retry import RetryPolicy
-from producer.alpha_client import AlphaVantageClient
-from producer.bodies import Parsed, parse_exchange_rate, parse_series
-from producer.errors import RateLimited, UnexpectedBody
+from producer.errors import RateLimited
 from producer.settings import RunPlan
+from producer.sources.alpha_vantage import COMPACT_BARS, needs_full_output
+from producer.sources.base import BarQuery, MarketSource
 
-COMPACT_BARS = 100
 MAX_RATE_LIMIT_WAIT_SECONDS = 60.0
+__all__ = ["COMPACT_BARS", "PairFetch", "fetch_pair", "needs_full_output", "rate_limit_policy"]
 
 
 @dataclass
@@ -38,13 +39,6 @@ class PairFetch:
     skipped_open: int = 0
     out_of_range: int = 0
     rate_limit_retries: int = 0
-
-
-def needs_full_output(watermark: str | None, interval: str, now: float) -> bool:
-    """True when a compact answer (100 bars) would not reach back to the watermark."""
-    if watermark is None or interval not in INTRADAY_INTERVALS:
-        return False
-    return now - parse_ts(watermark).timestamp() > (COMPACT_BARS - 5) * interval_seconds(interval)
 
 
 def rate_limit_policy(
@@ -82,7 +76,7 @@ def call_with_rate_limit_retries(
 
 
 def fetch_pair(
-    client: AlphaVantageClient,
+    source: MarketSource,
     pair: str,
     plan: RunPlan,
     watermark: str | None,
@@ -90,30 +84,24 @@ def fetch_pair(
     rate_limits: RetryPolicy,
     now: float,
 ) -> PairFetch:
-    """Fetch, parse and filter one pair; raises AlphaVantageError subclasses on refusal."""
-    symbol, market = pair.split("-", 1)
+    """Fetch, parse and filter one pair; raises SourceError subclasses on refusal."""
     result = PairFetch(pair=pair)
     fetched_at = format_ts(datetime.fromtimestamp(now, UTC))
 
     def on_retry() -> None:
         result.rate_limit_retries += 1
 
-    def call() -> Parsed:
-        try:
-            if plan.interval == SPOT:
-                rate = client.exchange_rate(symbol, market)
-                return parse_exchange_rate(rate, symbol=symbol, market=market, fetched_at=fetched_at)
-            if plan.interval == DAILY:
-                series, meta = client.daily(symbol, market)
-            else:
-                full = plan.mode == "full" or needs_full_output(watermark, plan.interval, now)
-                series, meta = client.intraday(symbol, market, plan.interval, "full" if full else "compact")
-        except KeyError as exc:  # the library indexes the body itself; a missing part means an odd body
-            raise UnexpectedBody(f"body without {exc}") from None
-        return parse_series(series, meta, symbol=symbol, market=market, interval=plan.interval, fetched_at=fetched_at)
+    def attempt(call: Callable[[], object]) -> object:
+        return call_with_rate_limit_retries(call, rate_limits, on_retry)
 
-    parsed = call_with_rate_limit_retries(call, rate_limits, on_retry)
-    assert isinstance(parsed, Parsed)
+    if plan.interval == SPOT:
+        parsed = source.fetch_spot(pair, fetched_at, attempt)
+    else:
+        backfill = plan.mode == "full"
+        since = (format_ts(plan.start) if plan.start else None) if backfill else watermark
+        until = format_ts(plan.end) if backfill and plan.end else None
+        query = BarQuery(pair, plan.interval, since, until, backfill=backfill, now=now, fetched_at=fetched_at)
+        parsed = source.fetch_bars(query, attempt)
     result.fetched = len(parsed.quotes)
     result.invalid = parsed.invalid
     keep = _closed(parsed.quotes, plan.interval, now, result)

@@ -1,4 +1,4 @@
-"""Producer Lambda: Alpha Vantage -> Kinesis, one scheduled run per interval.
+"""Producer Lambda: a market data source -> Kinesis, one scheduled run per (source, interval).
 
 ``lambda_handler(event, context)``; event (all optional)::
 
@@ -6,8 +6,9 @@
     {"mode": "full", "start": ISO, "end": ISO}   # backfill a range (outputsize=full)
     {"mode": "full", ..., "backfill": "<id>/<chunk>"}  # one chunk of a planned backfill: resumable (backfill_marks)
     {"pairs": ["BTC-USD"] | "BTC-USD,ETH-USD", "interval": "5min" | "spot" | "1d" | ...}
+    {"source": "alphavantage" | "coinbase" | "kraken"}  # must own the pairs at that interval
 
-A run takes the interval's lease, reads the watermarks, fetches each pair (one pair's failure never
+A run takes the (source, interval) lease, reads the watermarks, fetches each pair (one pair's failure never
 stops the others), publishes everything with batched PutRecords, then advances each pair's watermark
 over the contiguous prefix Kinesis accepted, all pairs in one batch (``WATERMARK_WRITES``: one
 conditional UpdateItem per pair, or conditional TransactWriteItems of up to 100 pairs). A crash
@@ -27,16 +28,16 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from cryptostream_model.intervals import SPOT, interval_seconds
 from cryptostream_model.record import Quote, parse_ts
+from cryptostream_model.sources import ALPHA_VANTAGE
 from cryptostream_runtime.metrics import log_metrics
 from producer import redaction
-from producer.errors import AlphaVantageError, ConfigError
+from producer.errors import ConfigError, SourceError
 from producer.settings import RunPlan, Settings, plan_run
 from producer.summary import RunSummary
 
 SERVICE = "cryptostream-producer"
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", SERVICE))
 metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE", "cryptostream"), service=SERVICE)
-ALPHAVANTAGE = "alphavantage"  # the source name the budget counts under (keys.budget_key)
 LEASE_OWNER_ENV = "PRODUCER_LEASE_OWNER"
 # The API key travels in request URLs: no log line may show it, third-party libraries' included.
 redaction.install(logger)
@@ -93,10 +94,12 @@ def run(
     dynamodb = clients.client("dynamodb")
     lease_store = RunLease(dynamodb, settings.table_name, clock=now)
     try:
-        lease = lease_store.acquire(plan.interval, settings.lease_seconds, owner=_lease_owner())
+        lease = lease_store.acquire(plan.interval, settings.lease_seconds, owner=_lease_owner(), source=plan.source)
     except LeaseHeld as held:
-        logger.warning("another run holds the lease", extra={"interval": plan.interval, "owner": held.owner})
-        return RunSummary(plan.interval, plan.mode, skipped=f"lease held by {held.owner}")
+        logger.warning(
+            "another run holds the lease", extra={"source": plan.source, "interval": plan.interval, "owner": held.owner}
+        )
+        return RunSummary(plan.interval, plan.mode, source=plan.source, skipped=f"lease held by {held.owner}")
     try:
         summary = _run_locked(
             plan,
@@ -143,13 +146,13 @@ def _run_locked(
     kinesis: Any,
 ) -> RunSummary:
     from producer.alpha_client import redact
-    from producer.aws import api_key
     from producer.budget import BudgetSpent
     from producer.fetching import PairFetch, fetch_pair, rate_limit_policy
     from producer.publisher import KinesisPublisher
+    from producer.sources import open_source
 
-    summary = RunSummary(plan.interval, plan.mode, pairs=list(plan.pairs))
-    budget = _request_budget(settings, clients, now)
+    summary = RunSummary(plan.interval, plan.mode, source=plan.source, pairs=list(plan.pairs))
+    budget = _request_budget(settings, clients, now) if plan.source == ALPHA_VANTAGE else None
     if budget is not None and budget.remaining() == 0:  # every request would be refused: don't send one
         summary.skipped = budget.spent_reason()
         logger.info("daily request budget spent: run skipped", extra={"interval": plan.interval})
@@ -159,15 +162,15 @@ def _run_locked(
     done = marks.get_many(list(plan.pairs), plan.interval) if marks else {}
     summary.newest_ts = {pair: watermarks.get(pair) for pair in plan.pairs}
     try:
-        client = _alpha_client(settings, api_key(settings, clients), sleep, budget.guard() if budget else None)
-    except AlphaVantageError as exc:
+        source = open_source(plan.source, settings, clients, sleep, budget.guard() if budget else None)
+    except SourceError as exc:
         summary.failed_pairs = {pair: str(exc) for pair in plan.pairs}
         return summary
 
     deadline = time.monotonic() + _rate_limit_budget(settings, context)
     rate_limits = rate_limit_policy(settings.rate_limit_backoff_seconds, deadline, sleep)
     fetches: list[PairFetch] = []
-    fatal: AlphaVantageError | None = None
+    fatal: SourceError | None = None
     for pair in plan.pairs:
         if isinstance(fatal, BudgetSpent):  # known to be refused: not requested, not failed
             summary.deferred_pairs[pair] = str(fatal)
@@ -176,12 +179,12 @@ def _run_locked(
             summary.failed_pairs[pair] = f"{fatal} (not requested)"
             continue
         try:
-            fetched = fetch_pair(client, pair, plan, watermarks.get(pair), rate_limits=rate_limits, now=now())
+            fetched = fetch_pair(source, pair, plan, watermarks.get(pair), rate_limits=rate_limits, now=now())
         except BudgetSpent as exc:  # another run took the last of the day's requests meanwhile
             summary.deferred_pairs[pair] = str(exc)
             fatal = exc
             continue
-        except AlphaVantageError as exc:
+        except SourceError as exc:
             summary.failed_pairs[pair] = str(exc)
             logger.warning("pair failed", extra={"pair": pair, "interval": plan.interval, "reason": str(exc)})
             fatal = exc if exc.fails_whole_run else None
@@ -204,7 +207,9 @@ def _run_locked(
         summary.skipped_open += fetched.skipped_open
         summary.out_of_range += fetched.out_of_range
         summary.invalid_upstream += len(fetched.invalid)
-    summary.alphavantage_requests = client.requests_made
+    summary.source_requests = source.requests_made
+    if plan.source == ALPHA_VANTAGE:
+        summary.alphavantage_requests = source.requests_made
     if summary.deferred_pairs and len(summary.deferred_pairs) == len(plan.pairs):
         summary.skipped = str(fatal).removeprefix(f"{BudgetSpent.kind}: ")
         return summary
@@ -235,7 +240,7 @@ def _run_locked(
         if marks and progress:  # before the watermarks: a crash in between only repeats the watermark write
             marks.advance_many(progress, plan.interval)
         if targets:  # one batch for the whole run: per pair or in transactions (WATERMARK_WRITES)
-            store.advance_many(targets, plan.interval)
+            store.advance_many(targets, plan.interval, source=plan.source)
             summary.newest_ts.update(targets)
     return summary
 
@@ -297,9 +302,6 @@ def _rate_limit_budget(settings: Settings, context: Any) -> float:
     return settings.rate_limit_budget_seconds
 
 
-_sessions: dict[str, Any] = {}
-
-
 def _request_budget(settings: Settings, clients: Any, now: Callable[[], float]) -> Any:
     """The source's daily request budget when the deployment keeps one (``ALPHAVANTAGE_DAILY_REQUESTS``)."""
     if settings.daily_request_budget is None:
@@ -307,29 +309,7 @@ def _request_budget(settings: Settings, clients: Any, now: Callable[[], float]) 
     from producer.budget import RequestBudget
 
     dynamodb = clients.client("dynamodb")
-    return RequestBudget(dynamodb, settings.table_name, ALPHAVANTAGE, settings.daily_request_budget, clock=now)
-
-
-def _alpha_client(
-    settings: Settings, key: str, sleep: Callable[[float], None], before_request: Callable[[], None] | None = None
-) -> Any:
-    """A client per run; the HTTP session (connection pool) is kept across warm invocations."""
-    import requests
-
-    from producer.alpha_client import AlphaVantageClient
-
-    session = _sessions.get(settings.base_url)
-    if session is None:
-        session = _sessions[settings.base_url] = requests.Session()
-    return AlphaVantageClient(
-        key,
-        base_url=settings.base_url,
-        timeout=settings.timeout_seconds,
-        max_retries=settings.max_retries,
-        session=session,
-        sleep=sleep,
-        before_request=before_request,
-    )
+    return RequestBudget(dynamodb, settings.table_name, ALPHA_VANTAGE, settings.daily_request_budget, clock=now)
 
 
 def _record_metrics(summary: RunSummary) -> None:
@@ -342,6 +322,8 @@ def _record_metrics(summary: RunSummary) -> None:
     try:
         metrics.add_metric(name="Published", unit=MetricUnit.Count, value=summary.published)
         metrics.add_metric(name="FailedPairs", unit=MetricUnit.Count, value=len(summary.failed_pairs))
+        # The source as metadata, not a dimension: in the EMF record for Logs Insights, no extra series to pay for.
+        metrics.add_metadata(key="source", value=summary.source)
     except Exception as exc:  # metrics must never fail a run that published data
         logger.warning("metrics not recorded", extra={"error": str(exc)[:200]})
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from cryptostream_model import settings as read
@@ -16,6 +16,7 @@ from cryptostream_model.keys import WATERMARK_PER_PAIR as PER_PAIR
 from cryptostream_model.keys import WATERMARK_WRITE_MODES
 from cryptostream_model.record import parse_pair
 from cryptostream_model.settings import SettingError
+from cryptostream_model.sources import DEFAULT_SOURCE, SOURCES, Series, check_serves, check_source, decode_owners
 from producer.errors import ConfigError
 
 MODES = ("incremental", "full")
@@ -41,6 +42,15 @@ class Settings:
     watermark_writes: str = PER_PAIR  # or TRANSACTION: fewer requests, twice the write units
     # Alpha Vantage requests a UTC day the producer allows itself (free key: 25); None = no budget kept.
     daily_request_budget: int | None = None
+    # Sources: the default one, the (pair, interval)s other sources own, exchange hosts (e.g. the simulator)
+    source: str = DEFAULT_SOURCE
+    source_owners: Mapping[Series, str] = field(default_factory=dict)
+    exchange_base_urls: Mapping[str, str] = field(default_factory=dict)
+    exchange_rate_limit_ms: float | None = None  # None: CCXT's own spacing per exchange
+
+    def owner(self, pair: str, interval: str) -> str:
+        """The one source that publishes ``pair`` at ``interval``."""
+        return self.source_owners.get((pair, interval), self.source)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -74,6 +84,14 @@ class Settings:
                 kinesis_max_attempts=read.integer(env, "KINESIS_MAX_ATTEMPTS", 6, minimum=1, maximum=20),
                 watermark_writes=read.choice(env, "WATERMARK_WRITES", PER_PAIR, WATERMARK_WRITE_MODES, lower=True),
                 daily_request_budget=parse_budget(env.get(DAILY_BUDGET_ENV)),
+                source=_source(env.get("SOURCE") or DEFAULT_SOURCE, "SOURCE"),
+                source_owners=_owners(env.get("SOURCE_OWNERS") or ""),
+                exchange_base_urls={
+                    name: env[f"{name.upper()}_BASE_URL"] for name in SOURCES if env.get(f"{name.upper()}_BASE_URL")
+                },
+                exchange_rate_limit_ms=read.number(env, "EXCHANGE_RATE_LIMIT_MS", -1.0, maximum=60_000, unit="ms")
+                if env.get("EXCHANGE_RATE_LIMIT_MS")
+                else None,
             )
         except ConfigError:
             raise
@@ -150,6 +168,7 @@ class RunPlan:
     start: datetime | None = None
     end: datetime | None = None
     backfill: str | None = None  # "<backfill_id>/<chunk_id>": keep per-pair progress marks (producer.backfill_marks)
+    source: str = DEFAULT_SOURCE
 
 
 def plan_run(event: object, settings: Settings) -> RunPlan:
@@ -161,8 +180,8 @@ def plan_run(event: object, settings: Settings) -> RunPlan:
     mode = event.get("mode", "incremental")
     if mode not in MODES:
         raise ConfigError(f"unknown mode {mode!r}; expected one of {', '.join(MODES)}")
-    pairs = parse_pairs(event["pairs"]) if event.get("pairs") else settings.pairs
     interval = parse_interval(event["interval"]) if event.get("interval") else settings.interval
+    source, pairs = _source_and_pairs(event, settings, interval)
     start, end = parse_moment(event.get("start"), "start"), parse_moment(event.get("end"), "end")
     if mode == "incremental" and (start or end):
         raise ConfigError("start/end apply to mode 'full' only")
@@ -176,4 +195,52 @@ def plan_run(event: object, settings: Settings) -> RunPlan:
             raise ConfigError("backfill applies to mode 'full' only")
         if not isinstance(backfill, str) or not BACKFILL_KEY.fullmatch(backfill):
             raise ConfigError(f"backfill must be '<backfill_id>/<chunk_id>' (lowercase, digits), got {backfill!r}")
-    return RunPlan(pairs=pairs, interval=interval, mode=mode, start=start, end=end, backfill=backfill)
+    return RunPlan(pairs=pairs, interval=interval, mode=mode, start=start, end=end, backfill=backfill, source=source)
+
+
+def _source(raw: object, where: str) -> str:
+    try:
+        return check_source(raw, where)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _owners(raw: str) -> dict[Series, str]:
+    try:
+        return decode_owners(raw)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _source_and_pairs(event: Mapping, settings: Settings, interval: str) -> tuple[str, tuple[str, ...]]:
+    """The run's source and pairs. One source owns each (pair, interval) (``SOURCE_OWNERS``, else the default
+    ``SOURCE``): an event naming a source for pairs it does not own is refused, so two sources never write
+    the same bars. Without pairs, a source runs the configured pairs it owns at ``interval``; without a
+    source, the event's pairs' owner runs (the default source when they have none in common)."""
+    named = _source(event["source"], "event source") if event.get("source") else None
+    if event.get("pairs"):
+        pairs = parse_pairs(event["pairs"])
+        owners = {settings.owner(pair, interval) for pair in pairs}
+        source = named or (owners.pop() if len(owners) == 1 else settings.source)
+    else:
+        source = named or settings.source
+        extra = [
+            pair for (pair, owned), owner in settings.source_owners.items() if owned == interval and owner == source
+        ]
+        pairs = tuple(
+            pair for pair in dict.fromkeys([*settings.pairs, *extra]) if settings.owner(pair, interval) == source
+        )
+        if not pairs:
+            raise ConfigError(f"source {source} owns no {interval} pair (SOURCE, SOURCE_OWNERS; cdk.json schedules)")
+    for pair in pairs:
+        owner = settings.owner(pair, interval)
+        if owner != source:
+            raise ConfigError(
+                f"source {source} does not publish {pair} {interval}: {owner} does (one source per pair and interval;"
+                " change the owner in cdk.json schedules / SOURCE, not per event)"
+            )
+    try:
+        check_serves(source, interval, f"source {source}")
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+    return source, pairs

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from cryptostream_model.sources import DEFAULT_SOURCE
+
 
 @dataclass
 class RunSummary:
@@ -14,6 +16,7 @@ class RunSummary:
 
     interval: str
     mode: str
+    source: str = DEFAULT_SOURCE
     pairs: list[str] = field(default_factory=list)
     fetched: int = 0
     published: int = 0
@@ -24,7 +27,8 @@ class RunSummary:
     failed_pairs: dict[str, str] = field(default_factory=dict)
     # Pairs not requested because the source's daily request budget is spent: not failures, due again tomorrow.
     deferred_pairs: dict[str, str] = field(default_factory=dict)
-    alphavantage_requests: int = 0
+    source_requests: int = 0  # HTTP requests to the run's source (retries and CCXT's market loading included)
+    alphavantage_requests: int = 0  # the same, counted only when the source is Alpha Vantage (25 a day free)
     rate_limit_retries: int = 0
     kinesis_requests: int = 0
     kinesis_retries: int = 0
@@ -35,7 +39,7 @@ class RunSummary:
     def as_event_result(self) -> dict[str, Any]:
         """The Lambda's return value (docs/producer.md, "Summary")."""
         if self.skipped is not None:
-            return {"skipped": self.skipped, "interval": self.interval, "mode": self.mode}
+            return {"skipped": self.skipped, "source": self.source, "interval": self.interval, "mode": self.mode}
         result = asdict(self)
         del result["skipped"]
         return result

@@ -19,6 +19,7 @@ from cryptostream_model.keys import WATERMARK_PER_PAIR as PER_PAIR
 from cryptostream_model.keys import WATERMARK_SK, table_pk
 from cryptostream_model.keys import WATERMARK_TRANSACTION as TRANSACTION
 from cryptostream_model.keys import WATERMARK_WRITE_MODES as WRITE_MODES
+from cryptostream_model.sources import DEFAULT_SOURCE
 from cryptostream_runtime.retry import RetryPolicy, aws_errors, error_code, is_transient
 from cryptostream_runtime.transactions import TRANSACTION_LIMIT, read_cancellation
 
@@ -40,15 +41,18 @@ def watermark_key(pair: str, interval: str) -> dict[str, dict[str, str]]:
     return {"pk": {"S": table_pk(pair, interval)}, "sk": {"S": WATERMARK_SK}}
 
 
-def watermark_update(table: str, pair: str, interval: str, ts: str, now: int) -> dict[str, Any]:
-    """The conditional update of one watermark: UpdateItem's arguments, also a transaction's Update."""
+def watermark_update(
+    table: str, pair: str, interval: str, ts: str, now: int, source: str = DEFAULT_SOURCE
+) -> dict[str, Any]:
+    """The conditional update of one watermark: UpdateItem's arguments, also a transaction's Update.
+    ``source`` records which source set it (one source owns a pair and interval)."""
     return {
         "TableName": table,
         "Key": watermark_key(pair, interval),
-        "UpdateExpression": "SET #ts = :ts, updated_at = :now",
+        "UpdateExpression": "SET #ts = :ts, updated_at = :now, #source = :source",
         "ConditionExpression": WATERMARK_CONDITION,
-        "ExpressionAttributeNames": {"#ts": "ts"},
-        "ExpressionAttributeValues": {":ts": {"S": ts}, ":now": {"N": str(now)}},
+        "ExpressionAttributeNames": {"#ts": "ts", "#source": "source"},
+        "ExpressionAttributeValues": {":ts": {"S": ts}, ":now": {"N": str(now)}, ":source": {"S": source}},
     }
 
 
@@ -60,6 +64,7 @@ def advance_in_transactions(
     backoff: RetryPolicy,
     *,
     clock: Callable[[], float] = time.time,
+    source: str = DEFAULT_SOURCE,
 ) -> dict[str, bool]:
     """Advance ``{pair: ts}`` with conditional TransactWriteItems, up to 100 pairs per call.
 
@@ -71,7 +76,7 @@ def advance_in_transactions(
     failures: dict[str, str] = {}
     for start in range(0, len(pairs), TRANSACTION_LIMIT):
         chunk = {pair: targets[pair] for pair in pairs[start : start + TRANSACTION_LIMIT]}
-        _transact_chunk(client, table, interval, chunk, backoff, int(clock()), moved, failures)
+        _transact_chunk(client, table, interval, chunk, backoff, int(clock()), moved, failures, source)
     if failures:
         raise WatermarkWriteFailed(failures)
     return moved
@@ -86,10 +91,11 @@ def _transact_chunk(
     now: int,
     moved: dict[str, bool],
     failures: dict[str, str],
+    source: str = DEFAULT_SOURCE,
 ) -> None:
     attempt = 0
     while pending:
-        items = [{"Update": watermark_update(table, pair, interval, ts, now)} for pair, ts in pending.items()]
+        items = [{"Update": watermark_update(table, pair, interval, ts, now, source)} for pair, ts in pending.items()]
         try:
             client.transact_write_items(TransactItems=items)
         except aws_errors() as exc:

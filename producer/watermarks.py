@@ -1,11 +1,13 @@
 """Per-(pair, interval) watermarks and the run lease, kept in the serving table.
 
 - Watermark: ``pk = BTC-USD#5min``, ``sk = WATERMARK``, attribute ``ts`` = the newest bar Kinesis
-  accepted. It only moves forward: the update is conditional on the stored ``ts`` being older, so
-  a slow run, a replay or a backfill can never move it back.
-- Lease: ``pk = PRODUCER#5min``, ``sk = LEASE`` taken with a conditional put that succeeds only when
-  no lease exists or the existing one has expired, so two overlapping scheduled runs never fetch
-  and publish the same bars twice. A crashed run's lease expires by itself.
+  accepted, and ``source``, the source that set it (one source owns a pair and interval; after a change
+  of owner the new source goes on from the old one's watermark). It only moves forward: the update is
+  conditional on the stored ``ts`` being older, so a slow run, a replay or a backfill can never move it back.
+- Lease: ``pk = PRODUCER#alphavantage#5min`` (source and interval), ``sk = LEASE``, taken with a
+  conditional put that succeeds only when no lease exists or the existing one has expired, so two
+  overlapping scheduled runs never fetch and publish the same bars twice. A crashed run's lease expires
+  by itself.
 
 Timestamps are the contract's ISO strings (``2026-11-22T09:05:00Z``), which sort like the moments.
 """
@@ -20,6 +22,7 @@ from dataclasses import dataclass
 from botocore.exceptions import ClientError
 
 from cryptostream_model.keys import LEASE_SK, TTL_ATTRIBUTE, WATERMARK_SK, lease_pk, table_pk
+from cryptostream_model.sources import DEFAULT_SOURCE
 from cryptostream_runtime.retry import RetryPolicy
 from producer.watermark_writes import PER_PAIR, TRANSACTION, WRITE_MODES, advance_in_transactions, watermark_update
 
@@ -74,24 +77,24 @@ class WatermarkStore:
                     break  # still unread: treated as no watermark, so those bars are published again
         return found
 
-    def advance(self, pair: str, interval: str, ts: str) -> bool:
+    def advance(self, pair: str, interval: str, ts: str, source: str = DEFAULT_SOURCE) -> bool:
         """Move the watermark forward to ``ts``; False when it already is at or past ``ts``."""
         try:
-            self.client.update_item(**watermark_update(self.table_name, pair, interval, ts, int(time.time())))
+            self.client.update_item(**watermark_update(self.table_name, pair, interval, ts, int(time.time()), source))
         except ClientError as exc:
             if _conditional_failed(exc):
                 return False
             raise
         return True
 
-    def advance_many(self, targets: Mapping[str, str], interval: str) -> dict[str, bool]:
+    def advance_many(self, targets: Mapping[str, str], interval: str, source: str = DEFAULT_SOURCE) -> dict[str, bool]:
         """Move each ``{pair: ts}`` watermark forward; ``{pair: moved}`` (False: already at or past).
 
         ``per_pair`` raises the first error as ``advance`` does; ``transaction`` tries every pair and
         raises WatermarkWriteFailed naming those it could not save."""
         if self.writes == TRANSACTION:
-            return advance_in_transactions(self.client, self.table_name, interval, targets, self.backoff)
-        return {pair: self.advance(pair, interval, ts) for pair, ts in targets.items()}
+            return advance_in_transactions(self.client, self.table_name, interval, targets, self.backoff, source=source)
+        return {pair: self.advance(pair, interval, ts, source) for pair, ts in targets.items()}
 
 
 @dataclass(frozen=True)
@@ -99,6 +102,7 @@ class Lease:
     interval: str
     owner: str
     until: int
+    source: str = DEFAULT_SOURCE
 
 
 class LeaseHeld(Exception):
@@ -109,22 +113,24 @@ class LeaseHeld(Exception):
 
 
 class RunLease:
-    """At most one producer run per interval at a time."""
+    """At most one producer run per (source, interval) at a time: two sources' runs of one interval
+    publish different pairs (one source per pair and interval), so they need not wait for each other."""
 
     def __init__(self, client: object, table_name: str, *, clock=time.time) -> None:
         self.client = client
         self.table_name = table_name
         self._clock = clock
 
-    def acquire(self, interval: str, seconds: int, owner: str | None = None) -> Lease:
+    def acquire(self, interval: str, seconds: int, owner: str | None = None, *, source: str = DEFAULT_SOURCE) -> Lease:
         """Take the lease or raise LeaseHeld naming the current owner."""
         now = int(self._clock())
-        lease = Lease(interval=interval, owner=owner or f"run-{uuid.uuid4().hex[:12]}", until=now + max(1, seconds))
+        owner = owner or f"run-{uuid.uuid4().hex[:12]}"
+        lease = Lease(interval=interval, owner=owner, until=now + max(1, seconds), source=source)
         try:
             self.client.put_item(
                 TableName=self.table_name,
                 Item={
-                    "pk": {"S": lease_pk(interval)},
+                    "pk": {"S": lease_pk(interval, source)},
                     "sk": {"S": LEASE_SK},
                     "owner": {"S": lease.owner},
                     "lease_until": {"N": str(lease.until)},
@@ -137,7 +143,7 @@ class RunLease:
         except ClientError as exc:
             if not _conditional_failed(exc):
                 raise
-            holder = self._holder(interval)
+            holder = self._holder(interval, source)
             raise LeaseHeld(*holder) from None
         return lease
 
@@ -146,7 +152,7 @@ class RunLease:
         try:
             self.client.delete_item(
                 TableName=self.table_name,
-                Key={"pk": {"S": lease_pk(lease.interval)}, "sk": {"S": LEASE_SK}},
+                Key={"pk": {"S": lease_pk(lease.interval, lease.source)}, "sk": {"S": LEASE_SK}},
                 ConditionExpression="#owner = :owner",
                 ExpressionAttributeNames={"#owner": "owner"},
                 ExpressionAttributeValues={":owner": {"S": lease.owner}},
@@ -155,10 +161,10 @@ class RunLease:
             if not _conditional_failed(exc):
                 raise
 
-    def _holder(self, interval: str) -> tuple[str, int]:
+    def _holder(self, interval: str, source: str) -> tuple[str, int]:
         item = self.client.get_item(
             TableName=self.table_name,
-            Key={"pk": {"S": lease_pk(interval)}, "sk": {"S": LEASE_SK}},
+            Key={"pk": {"S": lease_pk(interval, source)}, "sk": {"S": LEASE_SK}},
             ConsistentRead=True,
         ).get("Item", {})
         return item.get("owner", {}).get("S", "unknown"), int(item.get("lease_until", {}).get("N", "0"))

@@ -77,12 +77,14 @@ def test_a_spent_budget_skips_the_run_with_its_reason_and_sends_nothing(moto, si
     assert summary == {
         "skipped": "daily request budget spent: 2 of 2 alphavantage requests used on 2026-11-22 (UTC); "
         "runs resume after midnight UTC",
+        "source": "alphavantage",
         "interval": "5min",
         "mode": "incremental",
     }
     assert simulator.stats.get("requests", 0) == 0
     assert stream_quotes(moto.client("kinesis")) == []
-    lease = moto.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "PRODUCER#5min"}, "sk": {"S": "LEASE"}})
+    key = {"pk": {"S": "PRODUCER#alphavantage#5min"}, "sk": {"S": "LEASE"}}
+    lease = moto.client("dynamodb").get_item(TableName=TABLE, Key=key)
     assert "Item" not in lease  # released as after any run
 
 

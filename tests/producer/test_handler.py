@@ -77,6 +77,7 @@ def test_summary_shape(moto, simulator):
     assert list(summary) == [
         "interval",
         "mode",
+        "source",
         "pairs",
         "fetched",
         "published",
@@ -86,6 +87,7 @@ def test_summary_shape(moto, simulator):
         "invalid_upstream",
         "failed_pairs",
         "deferred_pairs",
+        "source_requests",
         "alphavantage_requests",
         "rate_limit_retries",
         "kinesis_requests",
@@ -185,14 +187,17 @@ def test_watermark_stops_at_the_first_record_kinesis_refused(moto, simulator, wr
 def test_a_held_lease_skips_the_run(moto, simulator):
     RunLease(moto.client("dynamodb"), TABLE).acquire("5min", 600, owner="run-elsewhere")
     summary = produce(moto, simulator)
-    assert summary == {"skipped": "lease held by run-elsewhere", "interval": "5min", "mode": "incremental"}
+    assert summary == {
+        "skipped": "lease held by run-elsewhere", "source": "alphavantage", "interval": "5min", "mode": "incremental"
+    }
     assert simulator.stats.get("requests", 0) == 0
     assert stream_quotes(moto.client("kinesis")) == []
 
 
 def test_the_lease_is_released_after_a_run(moto, simulator):
     produce(moto, simulator)
-    item = moto.client("dynamodb").get_item(TableName=TABLE, Key={"pk": {"S": "PRODUCER#5min"}, "sk": {"S": "LEASE"}})
+    key = {"pk": {"S": "PRODUCER#alphavantage#5min"}, "sk": {"S": "LEASE"}}
+    item = moto.client("dynamodb").get_item(TableName=TABLE, Key=key)
     assert "Item" not in item
 
 
@@ -386,7 +391,7 @@ def test_metrics_are_emitted_as_emf(moto, simulator, capsys, monkeypatch):
 
 
 def test_an_unexpected_error_in_one_pair_costs_only_that_pair(moto, simulator, monkeypatch):
-    from producer import fetching
+    from producer.sources import alpha_vantage as fetching
 
     real = fetching.parse_series
 

@@ -28,10 +28,10 @@ def update(pair: str, ts: str) -> dict[str, Any]:
         "Update": {
             "TableName": TABLE,
             "Key": {"pk": {"S": f"{pair}#5min"}, "sk": {"S": "WATERMARK"}},
-            "UpdateExpression": "SET #ts = :ts, updated_at = :now",
+            "UpdateExpression": "SET #ts = :ts, updated_at = :now, #source = :source",
             "ConditionExpression": "attribute_not_exists(#ts) OR #ts < :ts",
-            "ExpressionAttributeNames": {"#ts": "ts"},
-            "ExpressionAttributeValues": {":ts": {"S": ts}, ":now": {"N": str(NOW)}},
+            "ExpressionAttributeNames": {"#ts": "ts", "#source": "source"},
+            "ExpressionAttributeValues": {":ts": {"S": ts}, ":now": {"N": str(NOW)}, ":source": {"S": "alphavantage"}},
         }
     }
 

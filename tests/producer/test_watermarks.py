@@ -64,6 +64,6 @@ def test_an_expired_lease_can_be_taken_over(moto):
     now[0] += 61
     leases.acquire("5min", 60, owner="run-next")
     leases.release(crashed)  # the crashed run's late release must not free the new owner's lease
-    item = stored(moto, "PRODUCER#5min", "LEASE")
+    item = stored(moto, "PRODUCER#alphavantage#5min", "LEASE")
     assert item["owner"]["S"] == "run-next"
     assert int(item["expires_at"]["N"]) > now[0]
