@@ -147,8 +147,15 @@ def query(
     params = _parse_params(param)
     try:
         if name == "list":
-            print_rows([{"query": q.name, "parameters": ", ".join(q.parameters), "answers": q.description}
-                        for q in list_queries()], as_json, as_csv, title="named queries")
+            print_rows(
+                [
+                    {"query": q.name, "parameters": ", ".join(q.parameters), "answers": q.description}
+                    for q in list_queries()
+                ],
+                as_json,
+                as_csv,
+                title="named queries",
+            )
             return
         named = load_query(name)
         named.bind(params)  # bad parameters fail before any endpoint or archive is looked for
@@ -228,8 +235,9 @@ def chart(
     target = out or Path(f"chart-{symbol}-{market}-{interval}.png")
     try:
         endpoint = archive_endpoint(endpoint) if needs_endpoint(archive) else endpoint
-        path = write_chart(f"{symbol}-{market}", interval, archive, target, start=start, end=end,
-                           endpoint=endpoint, max_bars=bars)
+        path = write_chart(
+            f"{symbol}-{market}", interval, archive, target, start=start, end=end, endpoint=endpoint, max_bars=bars
+        )
     except QueryError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001

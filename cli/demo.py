@@ -16,7 +16,7 @@ import json
 import secrets
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -26,6 +26,7 @@ from cryptostream_config.local import LocalSettings, load_local_settings
 from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
 from cryptostream_model.keys import table_pk
 from cryptostream_model.record import format_ts
+from cryptostream_model.sources import check_serves
 from local.poison import poison_records
 from local.stack import LocalStack
 from tools.percentiles import percentile
@@ -50,6 +51,8 @@ class DemoResult:
     interval: str
     simulated_hours: float
     run_id: str = ""
+    sources: dict[str, list[str]] = field(default_factory=dict)  # source -> the pairs it published
+    published_by_source: dict[str, int] = field(default_factory=dict)
     produced: int = 0
     published: int = 0
     poison_injected: int = 0
@@ -114,18 +117,39 @@ class Streamed:
     published: int = 0
     kinesis_requests: int = 0
     failed_pairs: dict[str, str] = field(default_factory=dict)
+    published_by_source: dict[str, int] = field(default_factory=dict)
+
+
+def share_pairs(pairs: list[str], sources: list[str], interval: str) -> dict[str, list[str]]:
+    """Deal the pairs out to the sources in turn: each pair has one source (docs/architecture.md, "Sources")."""
+    for source in sources:
+        check_serves(source, interval, "--source")
+    shares: dict[str, list[str]] = {source: [] for source in dict.fromkeys(sources)}
+    names = list(shares)
+    for index, pair in enumerate(pairs):
+        shares[names[index % len(names)]].append(pair)
+    return {source: share for source, share in shares.items() if share}
+
+
+def demo_settings(shares: dict[str, list[str]], interval: str, base: LocalSettings | None = None) -> LocalSettings:
+    """The local settings with the demo's pairs and their owners, as a cdk.json with one schedule per source."""
+    base = base or load_local_settings()
+    owners = {(pair, interval): source for source, pairs in shares.items() for pair in pairs}
+    pairs = tuple(pair for share in shares.values() for pair in share)
+    return replace(base, pairs=pairs, source=next(iter(shares)), source_owners=owners)
 
 
 def stream_market(
     stack: LocalStack,
-    pairs: list[str],
+    shares: Mapping[str, list[str]] | list[str],
     interval: str,
     start: datetime,
     end: datetime,
     steps: int,
     on_step: Callable[[datetime], None] | None = None,
 ) -> Streamed:
-    """Move the simulator's clock from ``start`` to ``end`` in ``steps``; produce and drain at each step.
+    """Move the simulator's clock from ``start`` to ``end`` in ``steps``; at each step run the producer once per
+    source (``shares``: source -> its pairs; a plain list of pairs is the stack's default source's) and drain.
 
     The first run backfills (the daily backfill schedule's job); the rest are incremental runs driven
     by the watermarks, as the EventBridge schedules run them.
@@ -133,17 +157,24 @@ def stream_market(
     streamed = Streamed()
     step = timedelta(seconds=max(interval_seconds(interval), (end - start).total_seconds() / steps))
     clock = start
+    first = True
+    if not isinstance(shares, Mapping):
+        shares = {stack.config.source: list(shares)}
     while clock < end:
         clock = min(end, clock + step)
         stack.simulator.clock.set(clock)
-        event: dict[str, Any] = {"interval": interval, "pairs": pairs, "mode": "incremental"}
-        if streamed.runs == 0:
-            event |= {"mode": "full", "start": format_ts(start), "end": format_ts(clock)}
-        summary = stack.produce(event)
-        streamed.runs += 1
-        streamed.published += int(summary.get("published", 0))
-        streamed.kinesis_requests += int(summary.get("kinesis_requests", 0))
-        streamed.failed_pairs.update(summary.get("failed_pairs") or {})
+        for source, pairs in shares.items():
+            event: dict[str, Any] = {"source": source, "interval": interval, "pairs": pairs, "mode": "incremental"}
+            if first:
+                event |= {"mode": "full", "start": format_ts(start), "end": format_ts(clock)}
+            summary = stack.produce(event)
+            streamed.runs += 1
+            published = int(summary.get("published", 0))
+            streamed.published += published
+            streamed.published_by_source[source] = streamed.published_by_source.get(source, 0) + published
+            streamed.kinesis_requests += int(summary.get("kinesis_requests", 0))
+            streamed.failed_pairs.update(summary.get("failed_pairs") or {})
+        first = False
         stack.pump(flush=True)
         if on_step:
             on_step(clock)
@@ -162,16 +193,18 @@ def run_demo(
     chart: bool = True,
     progress: Any = None,
     endpoint: str | None = None,
+    sources: list[str] | None = None,
 ) -> DemoResult:
     if interval not in INTRADAY_INTERVALS:
         raise ValueError(f"the demo streams intraday bars: --interval must be one of {', '.join(INTRADAY_INTERVALS)}")
     started = time.perf_counter()
-    result = DemoResult(pairs=list(pairs), interval=interval, simulated_hours=hours)
+    shares = share_pairs(list(pairs), sources or [load_local_settings().source], interval)
+    result = DemoResult(pairs=list(pairs), interval=interval, simulated_hours=hours, sources=shares)
     bar = interval_seconds(interval)
     end = datetime.fromtimestamp(int(time.time()) // bar * bar, UTC)
     start = end - timedelta(hours=hours)
     result.run_id = f"demo-{secrets.token_hex(4)}"
-    config = run_namespace(load_local_settings(), result.run_id)
+    config = demo_settings(shares, interval, run_namespace(load_local_settings(), result.run_id))
     # The demo's stack is discarded at exit: in memory, no journal (fsync per request buys nothing here).
     stack = LocalStack(None, endpoint=endpoint, seed=seed, config=config, archive_buffer_seconds=3600)
     with stack:
@@ -181,9 +214,10 @@ def run_demo(
             if progress:
                 progress.update(task, advance=1, description=f"market time {format_ts(clock)}")
 
-        streamed = stream_market(stack, list(pairs), interval, start, end, steps, on_step=advanced)
+        streamed = stream_market(stack, shares, interval, start, end, steps, on_step=advanced)
         result.producer_runs = streamed.runs
         result.published = streamed.published
+        result.published_by_source = streamed.published_by_source
         result.failed_pairs = streamed.failed_pairs
         kinesis_requests = streamed.kinesis_requests
         injected = poison_records(poison, interval, end)

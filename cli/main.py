@@ -68,6 +68,15 @@ def _interval(value: str) -> str:
     return value
 
 
+def _source(value: str) -> str:
+    from cryptostream_model.sources import check_source
+
+    try:
+        return check_source(value.strip().lower(), "--source")
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
 def _when(value: str | None, default: datetime, option: str = "--start") -> str:
     """Accept ``2026-11-22``, ``2026-11-22T09:05``, ``2026-11-22T09:05:00Z`` or ``-6h``/``-2d``."""
     if value is None:
@@ -125,6 +134,10 @@ def demo(
     seed: Annotated[int, typer.Option(help="Market simulator seed (same seed, same market).")] = 42,
     out: Annotated[Path | None, typer.Option("--out", help="Keep the archive (Parquet, Hive layout) in DIR.")] = None,
     chart: Annotated[bool, typer.Option(help="Draw a candlestick chart at the end.")] = True,
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", help="alphavantage, coinbase or kraken; repeat to share the pairs among them."),
+    ] = None,
     endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -156,6 +169,7 @@ def demo(
                 chart=chart,
                 progress=progress,
                 endpoint=_emulator(endpoint),
+                sources=[_source(name) for name in source] if source else None,
             )
         except ValueError as exc:
             raise UserError(str(exc)) from None
@@ -192,6 +206,9 @@ def _print_demo(result: Any) -> None:
     for row in rows:
         table.add_row(*row)
     console.print(table)
+    for source, source_pairs in result.sources.items():
+        published = result.published_by_source.get(source, 0)
+        console.print(f"source {source}: {', '.join(source_pairs)} ({published:,} bars published)")
     if result.quarantine_reasons:
         reasons = ", ".join(f"{reason} {count}" for reason, count in result.quarantine_reasons.items())
         console.print(f"quarantine reasons: {reasons}")
@@ -207,6 +224,9 @@ def _print_demo(result: Any) -> None:
 def up(
     every: Annotated[float, typer.Option(help="Seconds between producer runs (EventBridge's schedule).", min=1)] = 60.0,
     interval: Annotated[str, typer.Option(help="Interval the scheduled producer fetches.")] = "1min",
+    source: Annotated[
+        str | None, typer.Option(help="Default source of the stack (alphavantage, coinbase, kraken); else SOURCE.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Market simulator seed.")] = 42,
     endpoint: EndpointOption = None,
     verbose: Annotated[bool, typer.Option(help="Show the Lambdas' logs and metrics.")] = False,
@@ -224,6 +244,7 @@ def up(
         every=every,
         interval=interval,
         seed=seed,
+        source=_source(source) if source else None,
         endpoint=_emulator(endpoint),
         verbose=verbose,
         console=console,
@@ -240,6 +261,9 @@ def produce(
     ] = False,
     start: Annotated[str | None, typer.Option(help="Backfill start (ISO-8601 or -6h).")] = None,
     end: Annotated[str | None, typer.Option(help="Backfill end (default now).")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="alphavantage, coinbase or kraken; it must own the pairs at that interval.")
+    ] = None,
     endpoint: EndpointOption = None,
     as_json: JsonOption = False,
 ) -> None:
@@ -247,6 +271,8 @@ def produce(
     from cli.stack_commands import produce_once
 
     event: dict[str, Any] = {"mode": "full" if full else "incremental"}
+    if source:
+        event["source"] = _source(source)
     if interval:
         event["interval"] = _interval(interval)
     if pair:

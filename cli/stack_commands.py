@@ -15,12 +15,13 @@ from rich.console import Console
 from rich.markup import escape
 
 from cli.target import Target, TargetError
+from cryptostream_model.sources import ALPHA_VANTAGE
 from local.home import HomeLocked
 from local.journal import ReplayError
 from local.lambda_context import LocalLambdaContext
 from local.owner import identity
 from local.resources import SECRET_NAME
-from local.stack import LocalStack
+from local.stack import LocalStack, simulator_env
 
 
 def run_until_interrupted(
@@ -29,6 +30,7 @@ def run_until_interrupted(
     every: float,
     interval: str,
     seed: int,
+    source: str | None = None,
     endpoint: str | None,
     verbose: bool,
     console: Console,
@@ -39,8 +41,14 @@ def run_until_interrupted(
     Trouble is said in one line each: another `up` on the home, a journal that cannot be replayed, a
     torn journal tail dropped, a full disk (requests refused until it frees; the schedule pauses),
     a released stale lease, a skipped or failed producer run."""
+    config = local_settings_for(source)
     stack = LocalStack(
-        data_dir, endpoint=endpoint, seed=seed, quiet=not verbose, archive_buffer_seconds=archive_buffer_seconds
+        data_dir,
+        endpoint=endpoint,
+        seed=seed,
+        config=config,
+        quiet=not verbose,
+        archive_buffer_seconds=archive_buffer_seconds,
     )
     stopping = False
 
@@ -72,7 +80,8 @@ def run_until_interrupted(
             console.print(f"  market simulator:  {stack.simulator.base_url}")
         console.print(f"  data directory:    {data_dir.resolve()} (pid {os.getpid()})")
         console.print(
-            f"  producer every {every:g} s ({interval}, pairs {','.join(stack.config.pairs)}); Ctrl-C to stop"
+            f"  producer every {every:g} s ({interval} from {stack.config.source}, "
+            f"pairs {','.join(stack.config.pairs)}); Ctrl-C to stop"
         )
         console.print("  in another shell: cryptostream quote BTC-USD --interval " + interval)
         next_run = time.monotonic()
@@ -128,6 +137,16 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: " + " ".join(str(exc).split())[:300]
 
 
+def local_settings_for(source: str | None) -> Any:
+    """The local settings, with ``source`` as the default source when given (as ``SOURCE=...`` would)."""
+    from cryptostream_config.local import load_local_settings
+
+    if source is None:
+        return load_local_settings()
+    with _environment({"SOURCE": source}):
+        return load_local_settings()
+
+
 @contextmanager
 def _environment(values: dict[str, str]) -> Any:
     saved = {key: os.environ.get(key) for key in values}
@@ -146,14 +165,17 @@ def produce_once(target: Target, event: dict[str, Any]) -> dict[str, Any]:
     """Run the producer handler here, against the target's stream and table."""
     config = target.config
     env = {"STREAM_NAME": config.stream_name, "TABLE_NAME": config.table_name, "PAIRS": ",".join(config.pairs)}
+    env |= config.producer_source_env
     if target.kind == "local":
         if not target.simulator_url:
             raise TargetError("the running local stack has no market simulator")
         secret = target.clients.secretsmanager.describe_secret(SecretId=SECRET_NAME)["ARN"]
-        env |= {"ALPHAVANTAGE_BASE_URL": target.simulator_url, "ALPHAVANTAGE_SECRET_ARN": secret}
+        env |= simulator_env(target.simulator_url) | {"ALPHAVANTAGE_SECRET_ARN": secret}
         env |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
         env["PRODUCER_LEASE_OWNER"] = identity()  # `up` releases the lease at once if this process is killed
-    elif not (os.environ.get("ALPHAVANTAGE_API_KEY") or os.environ.get("ALPHAVANTAGE_SECRET_ARN")):
+    elif (event.get("source") or config.source) == ALPHA_VANTAGE and not (
+        os.environ.get("ALPHAVANTAGE_API_KEY") or os.environ.get("ALPHAVANTAGE_SECRET_ARN")
+    ):
         raise TargetError("set ALPHAVANTAGE_API_KEY (or ALPHAVANTAGE_SECRET_ARN) in the environment or .env")
     if target.kind == "aws":
         import boto3

@@ -7,6 +7,7 @@ credential chain. Every failure is a ``TargetError`` with a one-line message.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import socket
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from pathlib import Path
 from urllib.parse import urlparse
 
 from cryptostream_config.local import LocalSettings, load_local_settings
+from cryptostream_model.sources import decode_owners
 from local.clients import Clients
 from local.home import live_state
 
@@ -74,6 +76,9 @@ def resolve(endpoint: str | None = None) -> Target:
     if state is not None and reachable(state["endpoint"]):
         for key in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
             os.environ.setdefault(key, "local")
+        if state.get("SOURCE"):  # the sources the running stack was started with (`up --source`)
+            owners = decode_owners(state.get("SOURCE_OWNERS", ""))
+            config = dataclasses.replace(config, source=state["SOURCE"], source_owners=owners)
         return Target(
             "local",
             state["endpoint"],

@@ -65,6 +65,18 @@ class ConsumerTotals:
             self.quarantined += int(reasons or 0)
 
 
+def simulator_env(simulator_url: str) -> dict[str, str]:
+    """The producer's settings that point every source at the market simulator (``http://.../query``)."""
+    root = simulator_url.removesuffix("/query")
+    return {
+        "ALPHAVANTAGE_BASE_URL": simulator_url,
+        "COINBASE_BASE_URL": f"{root}/coinbase",
+        "KRAKEN_BASE_URL": f"{root}/kraken",
+        # CCXT spaces requests to real exchanges (Kraken: 1 s); the simulator throttles only when told to.
+        "EXCHANGE_RATE_LIMIT_MS": "0",
+    }
+
+
 class LocalStack:
     def __init__(
         self,
@@ -254,8 +266,9 @@ class LocalStack:
         }
         if self.config.daily_request_budget is not None:
             env["ALPHAVANTAGE_DAILY_REQUESTS"] = str(self.config.daily_request_budget)
+        env |= self.config.producer_source_env
         if simulator_url:
-            env["ALPHAVANTAGE_BASE_URL"] = simulator_url
+            env |= simulator_env(simulator_url)
         if self._quiet:  # EMF metrics and INFO logs would bury the demo's output; AWS keeps both
             env |= {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "ERROR"}
         return env
@@ -268,5 +281,11 @@ class LocalStack:
     def _write_state(self, simulator_url: str) -> None:
         if self.data_dir is None:
             return
-        state = {"endpoint": self.endpoint, "simulator_url": simulator_url, "resources": asdict(self.resources)}
+        state = {
+            "endpoint": self.endpoint,
+            "simulator_url": simulator_url,
+            # what the running producer was started with: `cryptostream produce` runs with the same owners
+            **self.config.producer_source_env,
+            "resources": asdict(self.resources),
+        }
         write_state(self.data_dir, state)

@@ -18,6 +18,7 @@ from urllib.parse import urlencode
 import numpy as np
 
 from local.market.clock import SimClock
+from local.market.exchanges import ExchangeApis
 from local.market.faults import DEMO_KEY_BODY, INVALID_KEY_BODY, PREMIUM_BODY, THROTTLE_BODIES, Faults
 from local.market.model import DAY, DEFAULT_MARKETS, DEFAULT_SYMBOLS, INTERVAL_SECONDS, MarketModel, pick_profiles
 from local.wsgi_thread import BackgroundWSGIServer
@@ -82,6 +83,12 @@ class MarketSimulator:
         self._stats_lock = threading.Lock()
         self._rng = random.Random(seed)
         self._server: BackgroundWSGIServer | None = None
+        self.exchanges = ExchangeApis(self.model, self.clock)
+
+    def url_for(self, source: str) -> str:
+        """Where a source's API is served: ``/query`` (Alpha Vantage), ``/coinbase``, ``/kraken``."""
+        root = self.base_url.removesuffix("/query")
+        return self.base_url if source == "alphavantage" else f"{root}/{source}"
 
     # lifecycle
     def start(self) -> str:
@@ -151,6 +158,31 @@ class MarketSimulator:
         if function == "CURRENCY_EXCHANGE_RATE":
             return self._exchange_rate(params)
         return self._refuse({"Error Message": f"This API function ({function}) does not exist."})
+
+    def answer_exchange(self, source: str, path: str, params: Mapping[str, str]) -> tuple[int, Any]:
+        """(HTTP status, body) for one request to an exchange's public API (``exchanges.py``), with the same
+        faults as the query API: latency, HTTP 503 every Nth request, throttling (the exchange's own answer)."""
+        route = (
+            path.strip("/").split("/")[-1] if "candles" not in path and "ticker" not in path else path.split("/")[-1]
+        )
+        number = self._count(requests=1, **{f"{source}:{route}": 1})
+        faults = self.faults.as_dict()
+        if faults["latency_ms"]:
+            time.sleep(faults["latency_ms"] / 1000)
+        if faults["http_error_every_n"] and number % faults["http_error_every_n"] == 0:
+            self._count(http_errors=1)
+            return 503, {}
+        every = faults["throttle_every_n"]
+        with self._stats_lock:
+            unlucky = faults["throttle_probability"] > 0 and self._rng.random() < faults["throttle_probability"]
+        if every and number % every == 0 or unlucky:
+            self._count(throttled=1)
+            return self.exchanges.throttled(source)
+        status, body, bars = self.exchanges.answer(source, path, params)
+        self._count(
+            bars_served=bars, **({"errors": 1} if status >= 400 or isinstance(body, dict) and body.get("error") else {})
+        )
+        return status, body
 
     def _refuse(self, body: dict[str, str], throttled: bool = False) -> tuple[int, dict[str, Any]]:
         self._count(**({"throttled": 1} if throttled else {"errors": 1}))
@@ -282,10 +314,13 @@ class MarketSimulator:
             response = Response(json.dumps(body), status=status, mimetype="application/json")
         return response(environ, start_response)
 
-    def _route(self, request: Any) -> tuple[int, dict[str, Any]]:
+    def _route(self, request: Any) -> tuple[int, Any]:
         path = request.path.rstrip("/")
         if path == "/query" and request.method == "GET":
             return self.answer(request.args)
+        source, _, rest = path.lstrip("/").partition("/")
+        if source in ("coinbase", "kraken") and request.method == "GET":
+            return self.answer_exchange(source, rest, request.args)
         if path == "/_simulator/faults":
             if request.method == "POST":
                 return 200, self.faults.update(_json_object(request))

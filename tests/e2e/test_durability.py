@@ -147,7 +147,8 @@ def test_a_lease_left_by_a_dead_process_is_released_and_said(tmp_path):
         assert stack.notices() == []
         line = _run_line(stack, "1min")
         assert line.startswith("produced ") and not line.startswith("produced 0 "), line
-        assert stack.notices() == ["released the alphavantage 1min producer lease of run-abc: its process (pid 999999999) is gone"]
+        released = "released the alphavantage 1min producer lease of run-abc: its process (pid 999999999) is gone"
+        assert stack.notices() == [released]
     finally:
         stack.stop()
 
