@@ -2,8 +2,8 @@
 
 CCXT raises its classes from HTTP statuses (429 -> RateLimitExceeded, 5xx -> ExchangeNotAvailable, ...)
 and from each exchange's error bodies (Kraken's ``{"error": ["EAPI:Rate limit exceeded"]}`` ->
-DDoSProtection, ``EQuery:Unknown asset pair`` -> BadSymbol). Checked most specific first: CCXT's
-RateLimitExceeded is a DDoSProtection is a NetworkError, BadSymbol is a BadRequest is an ExchangeError.
+DDoSProtection). Checked most specific first: CCXT's RateLimitExceeded and DDoSProtection are both
+NetworkErrors (siblings in CCXT 4.5), BadSymbol is a BadRequest is an ExchangeError.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def is_transport_error(exc: BaseException) -> bool:
     """A failure worth retrying at once: timeouts, connection errors, 5xx (not throttling: that has its backoff)."""
     import ccxt
 
-    return isinstance(exc, ccxt.NetworkError) and not isinstance(exc, ccxt.DDoSProtection)
+    return isinstance(exc, ccxt.NetworkError) and not isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded))
 
 
 def translate(exc: BaseException, source: str, what: str) -> SourceError:
@@ -35,7 +35,7 @@ def translate(exc: BaseException, source: str, what: str) -> SourceError:
     import ccxt
 
     detail = f"{source} {what}: {_one_line(exc)}"
-    if isinstance(exc, ccxt.DDoSProtection):  # RateLimitExceeded included
+    if isinstance(exc, (ccxt.DDoSProtection, ccxt.RateLimitExceeded)):
         return RateLimited(f"{source} throttled: {_one_line(exc)}", daily=False)
     if isinstance(exc, ccxt.NetworkError):  # ExchangeNotAvailable, OnMaintenance, RequestTimeout
         return UpstreamUnavailable(detail)
