@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from local.market.clock import SimClock
+from local.market.faults import Faults
 from local.market.model import MarketModel
 
 COINBASE_GRANULARITIES = {60, 300, 900, 3600, 21600, 86400}
@@ -52,9 +53,17 @@ def _epoch(value: str) -> int:
 class ExchangeApis:
     """Answers ``(source, path, params)`` with ``(HTTP status, JSON body)``; faults are the server's job."""
 
-    def __init__(self, model: MarketModel, clock: SimClock) -> None:
+    def __init__(self, model: MarketModel, clock: SimClock, faults: Faults | None = None) -> None:
         self.model = model
         self.clock = clock
+        self.faults = faults or Faults()
+
+    def _current(self, step: int) -> int:
+        """Index of the newest bar served: the one in progress, or the newest closed one (``exchange_open_bar``)."""
+        current = int(self.clock.timestamp()) // step
+        mode = self.faults["exchange_open_bar"]
+        open_bar = mode == "always" or mode == "auto" and self.clock.follows_wall_clock
+        return current if open_bar else current - 1
 
     def pairs(self) -> list[tuple[str, str]]:
         return [(s, m) for s in self.model.symbols for m in self.model.markets if self.model.knows(s, m)]
@@ -113,8 +122,7 @@ class ExchangeApis:
             step = 0
         if step not in COINBASE_GRANULARITIES:
             return 400, {"message": "Unsupported granularity"}, 0
-        now = int(self.clock.timestamp())
-        current = now // step  # the bar in progress: Coinbase serves it too
+        current = self._current(step)  # Coinbase serves the bar in progress too
         try:
             last = min(current, _epoch(params["end"]) // step) if params.get("end") else current
             first = -(-_epoch(params["start"]) // step) if params.get("start") else last - COINBASE_MAX_CANDLES + 1
@@ -201,7 +209,7 @@ class ExchangeApis:
         if minutes not in KRAKEN_INTERVALS:
             return 200, {"error": ["EGeneral:Invalid arguments"]}, 0
         step = minutes * 60
-        current = int(self.clock.timestamp()) // step  # the frame in progress is always the last row
+        current = self._current(step)  # Kraken's last row is the frame in progress
         first = max(current - KRAKEN_MAX_ROWS + 1, since // step + 1 if since else current - KRAKEN_MAX_ROWS + 1)
         first = min(first, current)
         bars = self.model.bars(symbol, market, step, first, current - first + 1, decimals=5)

@@ -53,6 +53,9 @@ DEFAULT_FAULTS: dict[str, Any] = {
     "latency_ms": 0,  # added to every API request
     "intraday_volume": "int",  # int (current API) | string (older answers)
     "daily_format": "current",  # current ("1. open") | legacy ("1a. open (EUR)", "1b. open (USD)", ...)
+    # Exchanges serve the bar in progress too. "auto": only while the clock follows the wall clock (the
+    # producer judges "in progress" by its own clock, which is ahead of a simulated one); "always" | "never".
+    "exchange_open_bar": "auto",
 }
 
 
@@ -75,6 +78,8 @@ class Faults:
                 value = float(value)
             if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
                 raise ValueError(f"simulator fault {name!r} takes a {expected.__name__}, got {value!r}")
+        if changes.get("exchange_open_bar", "auto") not in ("auto", "always", "never"):
+            raise ValueError("exchange_open_bar must be one of auto, always, never")
         if changes.get("throttle_kind", "note") not in THROTTLE_BODIES:
             raise ValueError(f"throttle_kind must be one of {', '.join(THROTTLE_BODIES)}")
         with self._lock:

@@ -83,7 +83,7 @@ class MarketSimulator:
         self._stats_lock = threading.Lock()
         self._rng = random.Random(seed)
         self._server: BackgroundWSGIServer | None = None
-        self.exchanges = ExchangeApis(self.model, self.clock)
+        self.exchanges = ExchangeApis(self.model, self.clock, self.faults)
 
     def url_for(self, source: str) -> str:
         """Where a source's API is served: ``/query`` (Alpha Vantage), ``/coinbase``, ``/kraken``."""

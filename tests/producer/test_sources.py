@@ -92,6 +92,7 @@ def run(moto, simulator, event: dict, settings: Settings) -> dict:
 
 @pytest.mark.parametrize("source", ["coinbase", "kraken"])
 def test_an_exchange_run_publishes_closed_bars_once(moto, simulator, source: str) -> None:
+    simulator.faults.update(exchange_open_bar="always")  # as a real exchange: the bar in progress is served
     settings = exchange_settings(simulator, source=source)  # no API key: exchange data is keyless
     first = run(moto, simulator, {"interval": "5min"}, settings)
     assert first["source"] == source and first["failed_pairs"] == {}

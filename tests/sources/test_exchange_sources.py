@@ -84,9 +84,8 @@ def test_coinbase_429_is_rate_limited_and_retried_by_the_run_policy() -> None:
 
 
 def test_coinbase_unknown_product() -> None:
-    with replay("coinbase", COINBASE) as server:
-        with pytest.raises(InvalidSymbol, match="coinbase does not list DOGE-JPY"):
-            source("coinbase", server.url).fetch_bars(query("DOGE-JPY", "1min"), direct)
+    with replay("coinbase", COINBASE) as server, pytest.raises(InvalidSymbol, match="coinbase does not list DOGE-JPY"):
+        source("coinbase", server.url).fetch_bars(query("DOGE-JPY", "1min"), direct)
 
 
 def test_coinbase_404_body_on_a_listed_product() -> None:
@@ -133,9 +132,11 @@ def test_kraken_ticker_has_no_time_so_the_fetch_time_is_used() -> None:
     ],
 )
 def test_kraken_error_bodies_with_http_200(fixture: str, error: type, text: str) -> None:
-    with replay("kraken", KRAKEN | {"/0/public/OHLC": (200, fixture)}) as server:
-        with pytest.raises(error, match=text) as raised:
-            source("kraken", server.url).fetch_bars(query("BTC-USDT", "60min"), direct)
+    with (
+        replay("kraken", KRAKEN | {"/0/public/OHLC": (200, fixture)}) as server,
+        pytest.raises(error, match=text) as raised,
+    ):
+        source("kraken", server.url).fetch_bars(query("BTC-USDT", "60min"), direct)
     assert "\n" not in str(raised.value)
 
 
