@@ -77,9 +77,7 @@ def test_one_market_whichever_source_serves_it(sim: MarketSimulator) -> None:
     newest_cb, newest_kraken = candles[0], ohlc["result"]["XXBTZUSD"][-1]
     assert newest_cb[0] == newest_kraken[0] == 1795338000  # 09:00, the newest closed bar at 09:07:30
     assert (
-        f"{newest_cb[3]:.5f}"
-        == newest_kraken[1]
-        == av[1]["Time Series Crypto (5min)"]["2026-11-22 09:00:00"]["1. open"]
+        f"{newest_cb[3]:.5f}" == newest_kraken[1] == av["Time Series Crypto (5min)"]["2026-11-22 09:00:00"]["1. open"]
     )
 
 
@@ -102,8 +100,8 @@ def test_unknown_pairs_and_bad_ranges(sim: MarketSimulator) -> None:
         200,
         recorded("kraken", "unknown_asset_pair.json"),
     )
-    status, body = sim.answer_exchange("coinbase", "products/BTC-USD/candles",
-                                       {"granularity": "60", "start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"})  # fmt: skip
+    day = {"granularity": "60", "start": "2026-11-20T00:00:00Z", "end": "2026-11-21T00:00:00Z"}
+    status, body = sim.answer_exchange("coinbase", "products/BTC-USD/candles", day)
     assert status == 400 and "exceeds 300" in body["message"]
 
 
