@@ -37,6 +37,14 @@ STUB_MARKER = "STUB_LAYER_NOT_DEPLOYABLE"
 # layers/requirements.txt pins the whole layer, transitive dependencies included: pip installs exactly
 # that list, so a dependency no function imports (alpha_vantage's aiohttp) stays out.
 PIP_FLAGS = ("--no-deps", "--no-compile", "--only-binary=:all:")
+# Parts of installed packages no function imports: CCXT's asyncio and websocket clients and its test data
+# (the producer uses its synchronous exchanges): 20 MB of the 40 MB ccxt installs.
+PRUNED = ("ccxt/async_support", "ccxt/pro", "ccxt/test")
+# Version-specific extension modules with no pure-Python fallback, also built for the Python an emulator
+# runs the functions on (MiniStack: 3.11): cffi's _cffi_backend, which cryptography (for ccxt) loads.
+# Both builds sit side by side; each interpreter loads the file with its own ABI tag.
+EMULATOR_PYTHON = "3.11"
+EMULATOR_EXTENSIONS = ("cffi",)
 _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", "*.pyo")
 # Docker is never used: local bundling always succeeds or raises. CDK still wants an image name.
 _UNUSED_IMAGE = DockerImage.from_registry("public.ecr.aws/sam/build-python3.14")
@@ -63,7 +71,8 @@ def _sources_digest(*paths: Path, extra: str = "") -> str:
 
 def site_packages(version: str) -> Path:
     """pip's output for the requirements, built once per (requirements, Python version, platform)."""
-    key = _sources_digest(REQUIREMENTS, extra=f"{version}:{PLATFORM}:{' '.join(PIP_FLAGS)}")[:16]
+    build = f"{version}:{PLATFORM}:{' '.join(PIP_FLAGS)}:{PRUNED}:{EMULATOR_PYTHON}:{EMULATOR_EXTENSIONS}"
+    key = _sources_digest(REQUIREMENTS, extra=build)[:16]
     target = BUILD_CACHE / f"site-{version}-{key}"
     if (target / ".complete").exists():
         return target
@@ -74,10 +83,11 @@ def site_packages(version: str) -> Path:
         "--platform", PLATFORM, "--implementation", "cp", "--python-version", version,
         "--target", str(partial), "-r", str(REQUIREMENTS),
     ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, check=False)
-    if result.returncode != 0:
-        last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
-        raise LayerBuildError(f"building the Lambda layer failed (needs PyPI once, then cached): {last}")
+    _pip(command)
+    if version != EMULATOR_PYTHON:
+        _add_emulator_extensions(partial)
+    for pruned in PRUNED:
+        shutil.rmtree(partial / pruned, ignore_errors=True)
     for name in RUNTIME_PROVIDED:
         for leftover in partial.glob(f"{name}*"):
             shutil.rmtree(leftover, ignore_errors=True)
@@ -86,6 +96,36 @@ def site_packages(version: str) -> Path:
     shutil.rmtree(target, ignore_errors=True)
     partial.rename(target)
     return target
+
+
+def _pip(command: list[str]) -> None:
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        last = (result.stderr.strip().splitlines() or ["pip failed"])[-1]
+        raise LayerBuildError(f"building the Lambda layer failed (needs PyPI once, then cached): {last}")
+
+
+def _pinned(name: str) -> str:
+    """``cffi==2.0.0``: the requirements' line for ``name``."""
+    for line in REQUIREMENTS.read_text().splitlines():
+        if line.split("==")[0].strip().lower() == name:
+            return line.strip()
+    raise LayerBuildError(f"{name} is not pinned in {REQUIREMENTS}")
+
+
+def _add_emulator_extensions(target: Path) -> None:
+    """Copy the EMULATOR_PYTHON builds of EMULATOR_EXTENSIONS' top-level extension modules into ``target``."""
+    scratch = target.with_name(target.name + ".emulator")
+    shutil.rmtree(scratch, ignore_errors=True)
+    _pip([
+        sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *PIP_FLAGS,
+        "--platform", PLATFORM, "--implementation", "cp", "--python-version", EMULATOR_PYTHON,
+        "--target", str(scratch), *map(_pinned, EMULATOR_EXTENSIONS),
+    ])  # fmt: skip
+    tag = f"cpython-{EMULATOR_PYTHON.replace('.', '')}-"
+    for module in scratch.glob(f"*.{tag}*.so"):
+        shutil.copy2(module, target / module.name)
+    shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _copy_package(package: Path, destination: Path) -> None:

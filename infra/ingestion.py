@@ -13,6 +13,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig, ScheduleConfig
+from cryptostream_model.sources import encode_owners
 from infra.assets import ARCHITECTURE, RUNTIME, dependency_layer_code
 from infra.encryption import customer_key
 from infra.functions import pipeline_function
@@ -128,6 +129,9 @@ class Ingestion(Construct):
             # A run that dies with its Lambda frees the schedule's lease soon after the timeout, not 15 min later.
             "PRODUCER_LEASE_SECONDS": str(int(PRODUCER_TIMEOUT.to_seconds()) + LEASE_MARGIN_SECONDS),
             "WATERMARK_WRITES": config.producer_watermark_writes,
+            # the default source and which (pair, interval)s other sources own (cryptostream_model.sources)
+            "SOURCE": config.source,
+            "SOURCE_OWNERS": encode_owners(config.source_owners, config.source),
         }
         if config.daily_request_budget is not None:  # free_tier: never send a request a free key would refuse
             environment["ALPHAVANTAGE_DAILY_REQUESTS"] = str(config.daily_request_budget)
@@ -187,7 +191,7 @@ class Ingestion(Construct):
         else:
             expression = scheduler.ScheduleExpression.expression(f"cron({schedule.cron})")
             max_age = Duration.hours(1)
-        payload = {"interval": schedule.interval, **schedule.payload}
+        payload = {"interval": schedule.interval, "source": config.schedule_source(schedule), **schedule.payload}
         return scheduler.Schedule(
             self,
             f"Schedule-{schedule.name}",

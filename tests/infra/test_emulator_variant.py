@@ -46,8 +46,15 @@ def test_the_emulator_variant_leaves_out_only_what_the_emulator_cannot_build(emu
     assert {"AWS::Serverless::Application", "AWS::Athena::DataCatalog", "AWS::Athena::NamedQuery",
             "AWS::LakeFormation::PrincipalPermissions"} <= default_types  # fmt: skip
     # Everything the pipeline runs on is still there.
-    for kind in ("AWS::Kinesis::Stream", "AWS::Lambda::EventSourceMapping", "AWS::KinesisFirehose::DeliveryStream",
-                 "AWS::DynamoDB::Table", "AWS::Scheduler::Schedule", "AWS::Glue::Table", "AWS::Athena::WorkGroup"):
+    for kind in (
+        "AWS::Kinesis::Stream",
+        "AWS::Lambda::EventSourceMapping",
+        "AWS::KinesisFirehose::DeliveryStream",
+        "AWS::DynamoDB::Table",
+        "AWS::Scheduler::Schedule",
+        "AWS::Glue::Table",
+        "AWS::Athena::WorkGroup",
+    ):
         assert kind in types, kind
 
 

@@ -29,6 +29,7 @@ def test_producer_handler_runtime_and_environment(synth) -> None:
     assert env["TABLE_NAME"] == {"Ref": synth.logical_id(synth.stack.table.table)}
     assert int(env["PRODUCER_LEASE_SECONDS"]) > props["Timeout"]  # a lease outlives the run that holds it
     assert env["WATERMARK_WRITES"] == "per_pair"  # cdk.json producer_watermark_writes
+    assert env["SOURCE"] == "alphavantage" and env["SOURCE_OWNERS"] == ""  # every schedule is the default source's
     assert not any("API_KEY" in name for name in env), "the API key never travels as plaintext environment"
     assert props["Layers"] == [{"Ref": synth.logical_id(synth.stack.ingestion.layer)}]
     assert props["ReservedConcurrentExecutions"] == 3  # one per schedule; the lease serialises each schedule
@@ -80,9 +81,11 @@ def test_one_schedule_per_configured_entry_with_its_payload(synth) -> None:
         "cryptostream-daily-backfill": "cron(15 0 * * ? *)",
     }
     payloads = {name: json.loads(props["Target"]["Input"]) for name, props in schedules.items()}
-    assert payloads["cryptostream-intraday-5min"] == {"mode": "incremental", "interval": "5min"}
-    assert payloads["cryptostream-spot-1min"] == {"mode": "incremental", "interval": "spot"}
-    assert payloads["cryptostream-daily-backfill"] == {"mode": "full", "interval": "1d"}
+    # every schedule names its source (cdk.json "source" when the schedule names none)
+    source = {"source": "alphavantage"}
+    assert payloads["cryptostream-intraday-5min"] == {"mode": "incremental", "interval": "5min", **source}
+    assert payloads["cryptostream-spot-1min"] == {"mode": "incremental", "interval": "spot", **source}
+    assert payloads["cryptostream-daily-backfill"] == {"mode": "full", "interval": "1d", **source}
     producer_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.ingestion.function), "Arn"]}
     dlq_arn = {"Fn::GetAtt": [synth.logical_id(synth.stack.ingestion.dead_letter_queue), "Arn"]}
     for props in schedules.values():
@@ -95,8 +98,17 @@ def test_layer_holds_dependencies_and_shared_packages_but_not_the_sdk(synth) -> 
     python = synth.asset_dir(synth.stack.ingestion.layer) / "python"
     if (python.parent / STUB_MARKER).exists():
         pytest.skip("CRYPTOSTREAM_SKIP_LAYER_BUNDLING=1: stub layer")
-    for package in ("aws_lambda_powertools", "alpha_vantage", "requests", "cryptostream_model", "cryptostream_runtime"):
+    for package in ("aws_lambda_powertools", "alpha_vantage", "requests", "ccxt", "cryptography", "cryptostream_model",
+                    "cryptostream_runtime"):  # fmt: skip
         assert (python / package / "__init__.py").exists(), package
+    # CCXT's synchronous exchanges only: its asyncio and websocket clients and test data stay out.
+    for pruned in ("async_support", "pro", "test"):
+        assert not (python / "ccxt" / pruned).exists(), pruned
+    # cffi's backend for the runtime and for an emulator running the functions on 3.11 (MiniStack).
+    assert {p.name.split(".")[1] for p in python.glob("_cffi_backend.*.so")} == {
+        "cpython-314-x86_64-linux-gnu",
+        "cpython-311-x86_64-linux-gnu",
+    }
     # Nothing no function imports: Powertools' parser extra (pydantic), alpha_vantage's async client (aiohttp).
     for unused in ("pydantic", "pydantic_core", "aiohttp", "yarl", "multidict", "frozenlist", "propcache"):
         assert not (python / unused).exists(), unused

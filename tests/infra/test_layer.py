@@ -30,6 +30,24 @@ pytestmark = pytest.mark.infra
 NOT_INSTALLED = {
     ("alpha-vantage", "aiohttp"): "only alpha_vantage.async_support imports it; the producer uses the synchronous "
     "CryptoCurrencies client over requests",
+    **{
+        ("ccxt", name): "only ccxt.async_support and ccxt.pro (not in the layer) import it, or ccxt imports it only "
+        "if present; the producer uses CCXT's synchronous exchanges over requests"
+        for name in (
+            "aiohttp",
+            "yarl",
+            "aiohttp-fast-zlib",
+            "zlib-ng",
+            "uvloop",
+            "orjson",
+            "aiohappyeyeballs",
+            "aiosignal",
+            "attrs",
+            "frozenlist",
+            "multidict",
+            "propcache",
+        )
+    },  # fmt: skip
 }
 # What the Lambda runtime puts on sys.path next to boto3: botocore's own dependencies.
 RUNTIME_SDK = (*RUNTIME_PROVIDED, "jmespath", "dateutil", "six", "urllib3")
@@ -107,6 +125,7 @@ for module, name in json.loads(sys.argv[1]):
     except Exception as exc:
         failed[f"{module}:{name}"] = f"{type(exc).__name__}: {exc}"
 unused = sorted({m.split(".")[0] for m in sys.modules} & {"pydantic", "pydantic_core", "aiohttp"})
+unused += sorted(m for m in sys.modules if m.startswith(("ccxt.async_support", "ccxt.pro")))
 print(json.dumps({"failed": failed, "unused": unused}))
 """
 

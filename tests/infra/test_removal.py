@@ -106,7 +106,6 @@ def test_the_workgroup_is_deleted_with_its_query_history(request: pytest.Fixture
     assert request.getfixturevalue(fixture).one("AWS::Athena::WorkGroup")["RecursiveDeleteOption"] is True
 
 
-
 def test_the_emulator_deploys_without_bucket_emptying(emulator) -> None:
     """MiniStack cannot run CDK's Node.js auto-delete handler (the create would wait forever): the deployed-app
     proof sets bucket_auto_delete: false, and still nothing is retained (its buckets go with the stack)."""
