@@ -22,7 +22,7 @@ $(VENV)/.installed: pyproject.toml
 install: $(VENV)/.installed  ## create .venv and install everything
 
 demo: install  ## run the whole pipeline on the embedded local stack
-	$(VENV)/bin/cryptostream demo
+	$(VENV)/bin/cryptostream demo --source alphavantage --source coinbase --source kraken
 
 up: install  ## run the embedded stack until Ctrl-C
 	$(VENV)/bin/cryptostream up

@@ -10,6 +10,8 @@ STATEMENTS = {
     "producer.handler": "import producer.handler",
     "consumer.handler + boto3": "import consumer.handler, boto3",
     "producer.handler + boto3": "import producer.handler, boto3",
+    # what a run of an exchange source adds on its first use (imported lazily, never by an Alpha Vantage run)
+    "producer.handler + ccxt": "import producer.handler, ccxt",
 }
 
 
