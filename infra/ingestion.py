@@ -31,7 +31,7 @@ class Ingestion(Construct):
     """Producer on EventBridge Scheduler; overlapping runs are stopped by the producer's DynamoDB lease.
 
     Reserved concurrency (default: one per schedule) caps the cost of a runaway schedule; it does not
-    serialise runs itself, the lease item ``PRODUCER#<interval>``/``LEASE`` does.
+    serialise runs itself, the lease item ``PRODUCER#<source>#<interval>``/``LEASE`` does.
     """
 
     def __init__(

@@ -96,7 +96,7 @@ def read_table(dynamodb: Any, table: str) -> TableContents:
         for item in page["Items"]:
             pk, sk = item["pk"]["S"], item["sk"]["S"]
             if "#" not in pk or "-" not in pk.split("#")[0]:
-                continue  # the producer's lease items: PRODUCER#<interval>
+                continue  # the producer's lease items: PRODUCER#<source>#<interval>
             pair, interval = pk.split("#", 1)
             symbol, market = pair.split("-", 1)
             if sk == LATEST_SK:
