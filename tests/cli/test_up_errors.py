@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
 from pathlib import Path
 
-from local import wal
 from local.home import HomeLock
-from local.journal import JOURNAL_FILE, _encode
+from tests.local.journals import write_unreplayable_journal
 
 
 def up(home: Path) -> subprocess.CompletedProcess[str]:
@@ -36,26 +34,7 @@ def test_a_second_up_on_a_held_home_is_one_line_naming_the_pid(tmp_path):
 
 
 def test_a_journal_that_cannot_be_replayed_is_one_line_naming_the_record(tmp_path):
-    meta = {
-        "k": "req",
-        "seq": 3,
-        "t": 1_700_000_000,
-        "action": "PutItem",
-        "method": "POST",
-        "path": "/",
-        "query": "",
-        "headers": {
-            "x-amz-target": "DynamoDB_20120810.PutItem",
-            "content-type": "application/x-amz-json-1.0",
-            "authorization": "AWS4-HMAC-SHA256 Credential=x/20231114/us-east-1/dynamodb/aws4_request, "
-            "SignedHeaders=host, Signature=0",
-        },
-        "host": "localhost",
-    }
-    body = json.dumps({"TableName": "gone", "Item": {"pk": {"S": "x"}}}).encode()
-    (tmp_path / JOURNAL_FILE).write_bytes(
-        wal.encode(_encode(meta, body)) + wal.encode(_encode({"k": "out", "seq": 3, "s": 200}))
-    )
+    write_unreplayable_journal(tmp_path, seq=3)
     result = up(tmp_path)
     lines = result.stderr.strip().splitlines()
     assert result.returncode == 2 and len(lines) == 1, result.stderr

@@ -12,8 +12,9 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from local import wal
-from local.journal import JOURNAL_FILE, SNAPSHOT_FILE, ReplayError, _encode, is_state_changing
+from local.journal import JOURNAL_FILE, SNAPSHOT_FILE, ReplayError, is_state_changing
 from local.moto_server import EmbeddedMotoServer
+from tests.local.journals import write_unreplayable_journal
 
 NO_COMPACTION = {"compact_every_records": 10**9}
 
@@ -231,26 +232,7 @@ def test_botocore_retries_a_refused_request_until_the_disk_frees(tmp_path, monke
 
 
 def test_a_replayed_request_that_fails_stops_start_up_naming_the_record(tmp_path):
-    meta = {
-        "k": "req",
-        "seq": 7,
-        "t": 1_700_000_000,
-        "action": "PutItem",
-        "method": "POST",
-        "path": "/",
-        "query": "",
-        "headers": {
-            "x-amz-target": "DynamoDB_20120810.PutItem",
-            "content-type": "application/x-amz-json-1.0",
-            "authorization": "AWS4-HMAC-SHA256 Credential=x/20231114/us-east-1/dynamodb/aws4_request, "
-            "SignedHeaders=host, Signature=0",
-        },
-        "host": "localhost",
-    }
-    body = json.dumps({"TableName": "missing", "Item": {"pk": {"S": "x"}}}).encode()
-    (tmp_path / JOURNAL_FILE).write_bytes(
-        wal.encode(_encode(meta, body)) + wal.encode(_encode({"k": "out", "seq": 7, "s": 200}))
-    )
+    write_unreplayable_journal(tmp_path, seq=7)
     server = EmbeddedMotoServer(tmp_path)
     with pytest.raises(ReplayError, match=r"journal record #7 \(PutItem, 2023-11-14 22:13:20 UTC\)"):
         server.start()
