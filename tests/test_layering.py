@@ -24,6 +24,7 @@ ALLOWED = {
     "consumer": {"consumer", "cryptostream_runtime", "cryptostream_model"},
     "archive_transform": {"archive_transform", "cryptostream_runtime", "cryptostream_model"},
     "backfill_workflow": {"backfill_workflow", "cryptostream_runtime", "cryptostream_model"},
+    "rollup_workflow": {"rollup_workflow", "cryptostream_runtime", "cryptostream_model"},
     "cryptostream_runtime": {"cryptostream_runtime", "cryptostream_model"},
     "cryptostream_model": {"cryptostream_model"},
 }
@@ -33,6 +34,7 @@ THIRD_PARTY_FORBIDDEN = {
     "consumer": {"moto"},
     "archive_transform": {"moto"},
     "backfill_workflow": {"moto"},
+    "rollup_workflow": {"moto", "duckdb", "pyarrow", "sqlglot"},  # boto3 only: no query engine in the Lambda
     "cryptostream_runtime": {"moto"},
     "cryptostream_model": {"moto", "boto3", "botocore"},
 }
@@ -64,7 +66,7 @@ def test_deployed_code_imports_only_downward(package: str) -> None:
 
 
 # The rest of the house (docs/architecture.md, "who may import whom"): what each folder may import of ours.
-LAMBDAS = {"producer", "consumer", "archive_transform", "backfill_workflow"}
+LAMBDAS = {"producer", "consumer", "archive_transform", "backfill_workflow", "rollup_workflow"}
 SHARED = {"cryptostream_runtime", "cryptostream_model"}
 HOUSE_ALLOWED = {
     "cryptostream_config": {"cryptostream_config", "cryptostream_model"},
