@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptostream_config.free_tier import FREE_DAILY_REQUESTS, FreeTierError, check_free_tier
-from cryptostream_model.intervals import INTERVALS
+from cryptostream_model.intervals import INTERVALS, INTRADAY_INTERVALS
 from cryptostream_model.keys import WATERMARK_WRITE_MODES  # the producer's WATERMARK_WRITES (docs/producer.md)
 from cryptostream_model.record import parse_pair
 from cryptostream_model.sources import (
@@ -108,6 +108,8 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "free_tier": False,
     "alphavantage_daily_requests": FREE_DAILY_REQUESTS,
     "lake_formation": True,
+    "rollup_schedule": "rate(1 hour)",
+    "rollup_source_interval": "5min",
 }
 CONSUMER_DEFAULTS: Mapping[str, Any] = DEFAULT_CONTEXT["consumer"]
 
@@ -126,6 +128,8 @@ OPTIONAL_DEFAULTS: dict[str, Any] = {
         "free_tier",
         "alphavantage_daily_requests",
         "lake_formation",
+        "rollup_schedule",
+        "rollup_source_interval",
     )
 }
 
@@ -205,6 +209,10 @@ class DeploymentConfig:
     lake_formation: bool = OPTIONAL_DEFAULTS["lake_formation"]
     # Lake Formation administrators (IAM role/user ARNs), named instead of the CDK deploy role.
     lake_formation_admins: tuple[str, ...] = ()
+    # EventBridge Scheduler expression starting the rollups state machine (infra/rollups.py).
+    rollup_schedule: str = OPTIONAL_DEFAULTS["rollup_schedule"]
+    # The intraday bars the cloud rollups read (the local `cryptostream rollup --source-interval`).
+    rollup_source_interval: str = OPTIONAL_DEFAULTS["rollup_source_interval"]
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     def schedule_source(self, schedule: ScheduleConfig) -> str:
@@ -365,6 +373,27 @@ def _iam_principals(block: Mapping[str, Any], key: str) -> tuple[str, ...]:
     return tuple(values)
 
 
+_RATE = re.compile(r"^rate\((?P<value>[1-9][0-9]*) (?P<unit>minute|hour|day)s?\)$")
+
+
+def _schedule_expression(block: Mapping[str, Any], key: str) -> str:
+    """An EventBridge Scheduler ``rate(N unit[s])`` (singular unit for 1) or 6-field ``cron(...)`` expression."""
+    value = _require(block, key, str).strip()
+    rate = _RATE.match(value)
+    if rate is not None:
+        plural = value.endswith("s)")
+        if plural != (rate["value"] != "1"):
+            raise ConfigError(f"cdk.json context.{CONTEXT_KEY}.{key}={value!r}: say 'rate(1 {rate['unit']})' "
+                              f"or 'rate(N {rate['unit']}s)'")  # fmt: skip
+        return value
+    if value.startswith("cron(") and value.endswith(")") and len(value[5:-1].split()) == _CRON_FIELDS:
+        return value
+    raise ConfigError(
+        f"cdk.json context.{CONTEXT_KEY}.{key} must be 'rate(N minutes|hours|days)' or a 6-field 'cron(...)', "
+        f"got {value!r}"
+    )
+
+
 def _log_retention(block: Mapping[str, Any]) -> int:
     value = block["log_retention_days"]
     if value not in LOG_RETENTION_DAYS:
@@ -438,6 +467,8 @@ def config_from_context(context: Any) -> DeploymentConfig:
         alphavantage_daily_requests=_positive(block, "alphavantage_daily_requests"),
         lake_formation=_require(block, "lake_formation", bool),
         lake_formation_admins=_iam_principals(block, "lake_formation_admins"),
+        rollup_schedule=_schedule_expression(block, "rollup_schedule"),
+        rollup_source_interval=_choice(block, "rollup_source_interval", INTRADAY_INTERVALS),
         extra={k: v for k, v in block.items() if k not in DeploymentConfig.__dataclass_fields__},
     )
     return check_free_tier_of(check_sources(config))

@@ -48,8 +48,6 @@ class SchemaReader(iam.IGrantable, Protocol):
 
     @property
     def node(self) -> Node: ...
-# What the rollup workflow does to its own tables (Athena MERGE INTO / INSERT OVERWRITE); never DROP or grant.
-ROLLUP_WRITER_PERMISSIONS = ("SELECT", "INSERT", "DELETE", "ALTER", "DESCRIBE")
 
 
 def deploy_role_arn(stack: Stack) -> str:
@@ -249,18 +247,19 @@ class Governance(Construct):
     ) -> None:
         """Materialized rollup tables under ``s3://bucket/prefix``: one call for the rollup workflow.
 
-        The prefix is registered read-write (Athena writes the tables' data with credentials Lake Formation vends
-        from its role); ``writer`` (the role the rollup queries run as) may read the archive's analytic columns,
-        create and rewrite data under the prefix, and read, insert, delete and alter each table — not drop it;
-        the analyst role gets SELECT on every rollup column.
+        The workflow (``infra/rollups.py``) reads the archive through Athena and writes the tables' month objects
+        itself, with PutObject under its IAM role (S3 calls are IAM's, not Lake Formation's). So ``writer`` gets
+        DESCRIBE on the database and SELECT on the archive's analytic columns (what its Athena queries read), and
+        nothing on the rollup tables, which it never queries; the prefix is registered read-only, for Athena to
+        read the tables with the credentials Lake Formation vends; the analyst role gets SELECT on every rollup
+        column.
         """
-        location = self.register_location("RollupLocation", bucket, prefix, key, writable=True)
-        self.grant_location(writer, bucket, prefix, "RollupWriter", location)
+        self.rollup_location = self.register_location("RollupLocation", bucket, prefix, key)
+        self.grant_database(writer, ["DESCRIBE"], "RollupReader")
         self.grant_table(writer, self._catalog.archive_table, ["SELECT"], "RollupReader",
                          columns=ANALYST_ARCHIVE_COLUMNS)  # fmt: skip
         for table in tables:
-            self.grant_table(writer, table, ROLLUP_WRITER_PERMISSIONS, "RollupWriter")
-            self.share_with_analysts(table)
+            self.share_with_analysts(table).node.add_dependency(self.rollup_location)
 
 
 def table_name(table: glue.CfnTable) -> str:

@@ -278,6 +278,12 @@ class Observability(Construct):
                     ],
                 ),
             )
+        # Each workflow's outcome: the state machine's own AWS/States series (free; no custom metric).
+        dashboard.add_widgets(*(
+            graph(f"{name} executions", [machine.metric_succeeded(period=PERIOD, statistic="Sum"),
+                                         machine.metric_failed(period=PERIOD, statistic="Sum")])
+            for name, machine in pipeline.workflows.items()
+        ))  # fmt: skip
         return dashboard
 
 

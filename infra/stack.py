@@ -17,6 +17,7 @@ from infra.governance import Governance
 from infra.ingestion import Ingestion
 from infra.observability import Observability, Pipeline
 from infra.processing import Processing
+from infra.rollups import ROLLUPS_PREFIX, RollupWorkflow
 from infra.serving import QuoteTable
 from infra.stream import QuoteStream
 
@@ -58,6 +59,9 @@ class CryptostreamStack(Stack):
         self.flink = StudioNotebook(self, "Flink", config=config, stream=self.stream) if config.flink_studio else None
         if self.flink is not None:
             self.flink.node.add_dependency(self.catalog.database)
+        self.rollups = RollupWorkflow(
+            self, "Rollups", config=config, archive=self.archive, catalog=self.catalog, layer=self.ingestion.layer
+        )
         self.analyst_role = analyst_role(self, "AnalystRole", config=config, policy=self.analyst_policy)
         self.governance = (
             Governance(
@@ -68,6 +72,10 @@ class CryptostreamStack(Stack):
             if config.lake_formation
             else None
         )  # fmt: skip
+        if self.governance is not None:
+            self.governance.govern_rollups(
+                self.rollups.role, self.rollups.tables, self.archive.bucket, ROLLUPS_PREFIX, self.archive.key
+            )
         self.backfill = BackfillWorkflow(
             self, "Backfill", config=config, producer=self.ingestion.function, layer=self.ingestion.layer
         )
@@ -77,7 +85,7 @@ class CryptostreamStack(Stack):
             config=config,
             pipeline=Pipeline(
                 self.stream, self.table, self.ingestion, self.processing, self.archive,
-                workflows={"Backfill": self.backfill.state_machine},
+                workflows={"Backfill": self.backfill.state_machine, "Rollups": self.rollups.state_machine},
             ),
         )  # fmt: skip
         self._outputs()
@@ -101,5 +109,6 @@ class CryptostreamStack(Stack):
             "AnalystPolicyArn": self.analyst_policy.managed_policy_arn,
             "AnalystRoleArn": self.analyst_role.role_arn,
             "BackfillStateMachineArn": self.backfill.state_machine.state_machine_arn,
+            "RollupsStateMachineArn": self.rollups.state_machine.state_machine_arn,
         }.items():
             CfnOutput(self, name, value=value)

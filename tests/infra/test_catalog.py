@@ -16,7 +16,8 @@ pytestmark = pytest.mark.infra
 
 
 def _table_input(synth) -> dict:
-    return synth.one("AWS::Glue::Table")["TableInput"]
+    """The archive table's input (the rollup tables are tests/infra/test_rollups.py's)."""
+    return synth.raw["Resources"][synth.logical_id(synth.stack.catalog.archive_table)]["Properties"]["TableInput"]
 
 
 def _render(value: object, bucket_ref: dict, bucket_name: str) -> str:

@@ -46,17 +46,27 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return [value] if isinstance(value, str) else value
 
 
+def _locations(synthesized) -> dict[str, dict[str, Any]]:
+    """Registered data lake locations by prefix (``/quotes``, ``/rollups``)."""
+    return {
+        location["Properties"]["ResourceArn"]["Fn::Join"][1][-1]: location
+        for location in synthesized.resources("AWS::LakeFormation::Resource").values()
+    }
+
+
 def test_tables_of_the_database_are_governed_by_lake_formation_only(synth) -> None:
     (database_id, database), = synth.resources("AWS::Glue::Database").items()
     # No IAMAllowedPrincipals grant on new tables: an IAM policy alone reads nothing.
     assert database["Properties"]["DatabaseInput"]["CreateTableDefaultPermissions"] == []
     (settings_id,) = synth.resources("AWS::LakeFormation::DataLakeSettings")
     assert settings_id in database["DependsOn"]  # created, and deleted, while the deploy role is an administrator
-    (location,) = synth.resources("AWS::LakeFormation::Resource").values()
-    props = location["Properties"]
-    assert props["HybridAccessEnabled"] is False and props["UseServiceLinkedRole"] is False
+    locations = _locations(synth)
+    assert set(locations) == {"/quotes", "/rollups"}  # the archive and the materialized rollups
     bucket = synth.logical_id(synth.stack.archive.bucket)
-    assert props["ResourceArn"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/quotes"]]}
+    for prefix, location in locations.items():
+        props = location["Properties"]
+        assert props["HybridAccessEnabled"] is False and props["UseServiceLinkedRole"] is False
+        assert props["ResourceArn"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, prefix]]}
     assert database_id
 
 
@@ -79,26 +89,33 @@ def test_a_stack_deployed_with_cli_credentials_must_name_its_administrators() ->
     assert "\n" not in str(error.value)
 
 
-def test_the_data_access_role_only_reads_the_archive_prefix(synth) -> None:
-    (location,) = synth.resources("AWS::LakeFormation::Resource").values()
+@pytest.mark.parametrize("prefix", ["quotes", "rollups"])
+def test_each_data_access_role_only_reads_its_prefix(synth, prefix: str) -> None:
+    location = _locations(synth)[f"/{prefix}"]
     role_id = location["Properties"]["RoleArn"]["Fn::GetAtt"][0]
     trust = synth.raw["Resources"][role_id]["Properties"]["AssumeRolePolicyDocument"]["Statement"]
     assert [s["Principal"] for s in trust] == [{"Service": "lakeformation.amazonaws.com"}]
     statements = _statements(synth, role_id)
+    # Read-only: the rollup workflow writes its month objects with its own IAM role, never through Lake Formation.
     assert sorted(a for s in statements for a in _actions(s)) == ["kms:Decrypt", "s3:GetObject", "s3:ListBucket"]
     by_action = {_actions(s)[0]: s for s in statements}
     bucket = synth.logical_id(synth.stack.archive.bucket)
-    assert by_action["s3:GetObject"]["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, "/quotes/*"]]}
-    assert by_action["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": ["quotes/*"]}}
+    assert by_action["s3:GetObject"]["Resource"] == {
+        "Fn::Join": ["", [{"Fn::GetAtt": [bucket, "Arn"]}, f"/{prefix}/*"]]
+    }
+    assert by_action["s3:ListBucket"]["Condition"] == {"StringLike": {"s3:prefix": [f"{prefix}/*"]}}
     assert by_action["kms:Decrypt"]["Resource"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.archive.key), "Arn"]}
 
 
 def test_the_analyst_role_selects_the_analytic_columns_of_the_archive(synth) -> None:
     grants = _grants_of(synth, synth.stack.analyst_role)
-    by_permission = {tuple(g["Properties"]["Permissions"]): g["Properties"]["Resource"] for g in grants}
-    assert set(by_permission) == {("DESCRIBE",), ("SELECT",)}
-    assert by_permission[("DESCRIBE",)]["Database"]["Name"] == "cryptostream"
-    columns = by_permission[("SELECT",)]["TableWithColumns"]
+    by_kind = {next(iter(g["Properties"]["Resource"])): g["Properties"] for g in grants if
+               next(iter(g["Properties"]["Resource"])) != "Table"}  # fmt: skip
+    assert {k: tuple(g["Permissions"]) for k, g in by_kind.items()} == {
+        "Database": ("DESCRIBE",), "TableWithColumns": ("SELECT",)
+    }
+    assert by_kind["Database"]["Resource"]["Database"]["Name"] == "cryptostream"
+    columns = by_kind["TableWithColumns"]["Resource"]["TableWithColumns"]
     assert columns["Name"] == ARCHIVE_TABLE and columns["DatabaseName"] == "cryptostream"
     every_column = [name for name, _ in (*ARCHIVE_COLUMNS, *PARTITION_COLUMNS)]
     assert columns["ColumnNames"] == [c for c in every_column if c != "v"]
@@ -124,7 +141,11 @@ def test_the_named_queries_read_only_columns_the_analyst_is_granted(synth) -> No
 def test_each_role_gets_only_what_it_needs_and_the_lambdas_nothing(synth) -> None:
     stack = synth.stack
     expected = {
-        synth.logical_id(stack.analyst_role): {("Database", ("DESCRIBE",)), ("TableWithColumns", ("SELECT",))},
+        synth.logical_id(stack.analyst_role): {
+            ("Database", ("DESCRIBE",)), ("TableWithColumns", ("SELECT",)), ("Table", ("SELECT",))
+        },
+        # The rollup workflow's Athena queries read the archive's analytic columns; it writes with S3 calls.
+        synth.logical_id(stack.rollups.role): {("Database", ("DESCRIBE",)), ("TableWithColumns", ("SELECT",))},
         # Firehose converts records with the table's schema: it reads the definition, never the data.
         synth.logical_id(stack.archive.delivery_stream.grant_principal): {("Table", ("DESCRIBE",))},
         synth.logical_id(stack.catalog.federation.connector_role): {("Database", ("DESCRIBE",))},
@@ -174,65 +195,21 @@ def test_the_analyst_policy_reads_the_archive_through_lake_formation_only(synth,
     assert emulator.resources("AWS::IAM::Role")  # the analyst role is there either way
 
 
-@pytest.fixture(scope="module")
-def with_rollups(tmp_path_factory) -> dict[str, Any]:
-    """The default app plus two rollup tables and a writer role, governed with ``govern_rollups``."""
-    import json
-
-    from aws_cdk import aws_glue as glue
-    from aws_cdk import aws_iam as iam
-
-    from infra.app_factory import build_app
-
-    outdir = tmp_path_factory.mktemp("cdk-rollups")
-    app, stack = build_app(outdir=str(outdir), context={"skip_layer_bundling": True})
-    tables = [
-        glue.CfnTable(
-            stack, f"Table{name}", catalog_id=stack.account, database_name="cryptostream",
-            table_input=glue.CfnTable.TableInputProperty(name=name, table_type="EXTERNAL_TABLE"),
-        )  # fmt: skip
-        for name in ("rollup_1h", "rollup_1d")
-    ]
-    writer = iam.Role(stack, "RollupWriterRole", assumed_by=iam.ServicePrincipal("states.amazonaws.com"))
-    stack.governance.govern_rollups(writer, tables, stack.archive.bucket, "rollups/", stack.archive.key)
-    app.synth()
-    raw = json.loads((outdir / f"{stack.stack_name}.template.json").read_text())
-    return {"raw": raw, "writer": stack.get_logical_id(writer.node.default_child), "stack": stack}
-
-
-def test_rollup_tables_are_one_call_writable_by_their_workflow_and_shared_with_analysts(with_rollups) -> None:
-    raw, writer = with_rollups["raw"], with_rollups["writer"]
-    kind = "AWS::LakeFormation::PrincipalPermissions"
-    grants = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == kind]
-
-    def described(grant: dict[str, Any]) -> tuple:
-        ((kind, resource),) = grant["Resource"].items()
-        return kind, resource.get("Name"), tuple(grant["Permissions"])
-
-    of_writer = {described(g) for g in grants if g["Principal"]["DataLakePrincipalIdentifier"] == {
-        "Fn::GetAtt": [writer, "Arn"]}}  # fmt: skip
-    assert of_writer == {
-        ("DataLocation", None, ("DATA_LOCATION_ACCESS",)),
-        ("TableWithColumns", "quotes", ("SELECT",)),
-        ("Table", "rollup_1h", ("SELECT", "INSERT", "DELETE", "ALTER", "DESCRIBE")),
-        ("Table", "rollup_1d", ("SELECT", "INSERT", "DELETE", "ALTER", "DESCRIBE")),
-    }
-    stack = with_rollups["stack"]
-    analyst = {"Fn::GetAtt": [stack.get_logical_id(stack.analyst_role.node.default_child), "Arn"]}
-    shared = {g["Resource"]["Table"]["Name"] for g in grants
-              if g["Principal"]["DataLakePrincipalIdentifier"] == analyst and "Table" in g["Resource"]}  # fmt: skip
-    assert shared == {"rollup_1h", "rollup_1d"}
-    locations = [r["Properties"] for r in raw["Resources"].values() if r["Type"] == "AWS::LakeFormation::Resource"]
-    assert [loc["ResourceArn"]["Fn::Join"][1][-1] for loc in locations] == ["/quotes", "/rollups"]
-    # The rollup location's data-access role writes under its prefix only; the archive's still only reads.
-    actions = {}
-    for location in locations:
-        role = location["RoleArn"]["Fn::GetAtt"][0]
-        actions[location["ResourceArn"]["Fn::Join"][1][-1]] = sorted(
-            a for p in raw["Resources"].values() if p["Type"] == "AWS::IAM::Policy"
-            and {"Ref": role} in p["Properties"]["Roles"] for s in p["Properties"]["PolicyDocument"]["Statement"]
-            for a in _actions(s)
-        )  # fmt: skip
-    assert actions["/quotes"] == ["kms:Decrypt", "s3:GetObject", "s3:ListBucket"]
-    assert actions["/rollups"] == ["kms:Decrypt", "kms:GenerateDataKey", "s3:DeleteObject", "s3:GetObject",
-                                   "s3:ListBucket", "s3:PutObject"]  # fmt: skip
+def test_rollup_tables_are_shared_with_analysts_and_read_the_archive_like_them(synth) -> None:
+    stack = synth.stack
+    analyst, writer = synth.logical_id(stack.analyst_role), synth.logical_id(stack.rollups.role)
+    shared = {
+        g["Properties"]["Resource"]["Table"]["Name"]: tuple(g["Properties"]["Permissions"])
+        for g in _grants(synth) if _grantee(g) == analyst and "Table" in g["Properties"]["Resource"]
+    }  # fmt: skip
+    assert shared == {"rollup_1h": ("SELECT",), "rollup_1d": ("SELECT",)}  # every column
+    (columns,) = [g["Properties"]["Resource"]["TableWithColumns"] for g in _grants(synth)
+                  if _grantee(g) == writer and "TableWithColumns" in g["Properties"]["Resource"]]  # fmt: skip
+    assert columns["Name"] == ARCHIVE_TABLE and columns["ColumnNames"] == list(ANALYST_ARCHIVE_COLUMNS)
+    # A grant on a table waits for the table; the analysts' grants also for the registered location.
+    rollup_location = next(lid for lid, r in synth.resources("AWS::LakeFormation::Resource").items()
+                           if r["Properties"]["ResourceArn"]["Fn::Join"][1][-1] == "/rollups")  # fmt: skip
+    table_ids = {synth.logical_id(t) for t in stack.rollups.tables}
+    for grant in synth.resources("AWS::LakeFormation::PrincipalPermissions").values():
+        if "Table" in grant["Properties"]["Resource"] and _grantee(grant) == analyst:
+            assert rollup_location in grant["DependsOn"] and table_ids & set(grant["DependsOn"])

@@ -43,11 +43,21 @@ def test_optional_base_url_and_unreserved_concurrency(variant) -> None:
     assert "ReservedConcurrentExecutions" not in props
 
 
+def _producer_schedules(synthesized) -> dict[str, dict]:
+    """The producer's schedules by name (the rollups' is tests/infra/test_rollups.py's)."""
+    group = synthesized.stack.config.resource_name("producer")  # the producer's schedule group
+    return {
+        p["Properties"]["Name"]: p["Properties"]
+        for p in synthesized.resources("AWS::Scheduler::Schedule").values()
+        if p["Properties"]["GroupName"] == group
+    }
+
+
 def test_free_tier_deploys_the_daily_request_budget_and_its_schedules(synth, variant) -> None:
     assert "ALPHAVANTAGE_DAILY_REQUESTS" not in _producer(synth)["Environment"]["Variables"]  # premium: no budget
     assert _producer(variant)["Environment"]["Variables"]["ALPHAVANTAGE_DAILY_REQUESTS"] == "25"
-    schedules = variant.resources("AWS::Scheduler::Schedule").values()
-    assert {props["Properties"]["Name"]: props["Properties"]["ScheduleExpression"] for props in schedules} == {
+    schedules = _producer_schedules(variant).values()
+    assert {props["Name"]: props["ScheduleExpression"] for props in schedules} == {
         "cryptostream-spot-4h": "rate(4 hours)",
         "cryptostream-daily-backfill": "cron(15 0 * * ? *)",
     }
@@ -74,7 +84,7 @@ def test_secret_is_encrypted_with_the_ingestion_key(synth) -> None:
 
 
 def test_one_schedule_per_configured_entry_with_its_payload(synth) -> None:
-    schedules = {p["Properties"]["Name"]: p["Properties"] for p in synth.resources("AWS::Scheduler::Schedule").values()}
+    schedules = _producer_schedules(synth)
     assert {name: props["ScheduleExpression"] for name, props in schedules.items()} == {
         "cryptostream-intraday-5min": "rate(5 minutes)",
         "cryptostream-spot-1min": "rate(1 minute)",

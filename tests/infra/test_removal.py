@@ -37,6 +37,7 @@ def test_retain_data_keeps_exactly_the_data_stores_their_keys_and_the_named_cont
             stack.stream.key, stack.stream.stream,
             stack.table.key, stack.table.table,
             stack.ingestion.key, stack.ingestion.secret, stack.ingestion.layer, stack.ingestion.schedule_group,
+            stack.rollups.schedule_group,
             stack.processing.key,
             stack.archive.key, stack.archive.access_logs, stack.archive.bucket,
             stack.catalog.results_bucket, stack.catalog.federation.spill_bucket,

@@ -108,7 +108,8 @@ class Assumptions:
     consumer_metrics: int = 4  # consumer/handler.py: Records, Written, FailedReported, IngestLagMaxMs
     producer_metrics: int = 2  # producer/handler.py: Published, FailedPairs (dimension service only)
     transform_metrics: int = 1  # archive_transform/handler.py: ArchiveRejectedRecords
-    alarms: int = 15  # infra/observability.py: stream, consumer, queues, producer (one FailedPairs), archive, backfill
+    # infra/observability.py: stream, consumer, queues, producer (one FailedPairs), archive, backfill, rollups
+    alarms: int = 16
     dashboards: int = 1
     kms_keys: int = 4  # infra/encryption.py: quote data, archive, ingestion, operations (logs + alarm topic)
     xray_extra_sample_rate: float = 0.05  # X-Ray's default rule: first request each second + 5% of the rest
