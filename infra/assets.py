@@ -59,10 +59,12 @@ def python_version(runtime: lambda_.Runtime) -> str:
     return runtime.name.removeprefix("python")
 
 
-def _sources_digest(*paths: Path, extra: str = "") -> str:
+def _sources_digest(*paths: Path, extra: str = "", pattern: str = "*.py") -> str:
     digest = hashlib.sha256(extra.encode())
     for root in paths:
-        files = [root] if root.is_file() else sorted(p for p in root.rglob("*.py") if "__pycache__" not in p.parts)
+        files = [root] if root.is_file() else sorted(
+            p for p in root.rglob(pattern) if p.is_file() and "__pycache__" not in p.parts and p.suffix != ".pyc"
+        )
         for path in files:
             digest.update(path.relative_to(REPO_ROOT).as_posix().encode())
             digest.update(path.read_bytes())
@@ -168,7 +170,8 @@ def function_code(package: str) -> lambda_.Code:
     return lambda_.Code.from_asset(
         str(source),
         asset_hash_type=AssetHashType.CUSTOM,
-        asset_hash=_sources_digest(source),
+        # Every file the bundle copies (rollup_workflow reads its sql/ at runtime), so a change to any redeploys.
+        asset_hash=_sources_digest(source, pattern="*"),
         bundling=BundlingOptions(image=_UNUSED_IMAGE, local=PackageBundling(source)),
     )
 

@@ -69,10 +69,13 @@ TIMEOUT = Duration.hours(2)  # the first run rolls up the whole archive: many ba
 # One batch: two Athena queries (the handler gives up on one after ATHENA_QUERY_TIMEOUT_SECONDS, 600 by default)
 # and the month objects they touch.
 FUNCTION_TIMEOUT = Duration.minutes(15)
-# What rollup_workflow raises for a batch worth running again (the error is the exception's class name); not
-# AthenaQueryFailed (the query itself is wrong) nor ValueError (a bad event): those fail the execution at once.
+# What rollup_workflow raises for a batch worth running again (the error is the exception's class name,
+# rollup_workflow/errors.py); AthenaQueryFailed (a query Athena failed) gets one more try, ValueError (a bad
+# event) none: the execution fails at once.
 RETRIED_HANDLER_ERRORS = ("AthenaThrottled", "AthenaTimeout", "RollupStorageError", "ConcurrentRollup",
                           "Sandbox.Timedout")  # fmt: skip
+QUERY_FAILED = "AthenaQueryFailed"
+ATHENA_QUERY_TIMEOUT = Duration.seconds(780)  # the handler's wait for one query; under the function's timeout
 TRANSIENT_LAMBDA_ERRORS = (
     "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
@@ -137,6 +140,7 @@ class RollupWorkflow(Construct):
                 "ARCHIVE_TABLE": ARCHIVE_TABLE,
                 "ATHENA_WORKGROUP": config.athena_workgroup,
                 "SOURCE_INTERVAL": config.rollup_source_interval,
+                "ATHENA_QUERY_TIMEOUT_SECONDS": str(int(ATHENA_QUERY_TIMEOUT.to_seconds())),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
@@ -323,8 +327,9 @@ class RollupWorkflow(Construct):
         # recomputed whole, so a retry never writes a month twice differently.
         rollup.add_retry(errors=list(TRANSIENT_LAMBDA_ERRORS), interval=Duration.seconds(2), max_attempts=6,
                          backoff_rate=2)  # fmt: skip
-        rollup.add_retry(errors=list(RETRIED_HANDLER_ERRORS), interval=Duration.seconds(20), max_attempts=3,
-                         backoff_rate=3)  # fmt: skip
+        rollup.add_retry(errors=list(RETRIED_HANDLER_ERRORS), interval=Duration.seconds(30), max_attempts=4,
+                         backoff_rate=2)  # fmt: skip
+        rollup.add_retry(errors=[QUERY_FAILED], interval=Duration.seconds(30), max_attempts=1)
         batches = sfn.Map(
             self,
             "Batches",

@@ -50,7 +50,7 @@ def test_plan_then_batches_two_at_a_time_then_commit(synth) -> None:
 
 
 def test_a_batch_is_retried_with_backoff_on_transient_and_handler_errors(synth) -> None:
-    transient, handler = _definition(synth)["States"]["Batches"]["ItemProcessor"]["States"]["Rollup"]["Retry"]
+    transient, handler, failed = _definition(synth)["States"]["Batches"]["ItemProcessor"]["States"]["Rollup"]["Retry"]
     assert "Lambda.TooManyRequestsException" in transient["ErrorEquals"]
     assert "Lambda.ServiceException" in transient["ErrorEquals"]
     assert transient["BackoffRate"] > 1 and transient["MaxAttempts"] >= 3
@@ -58,7 +58,8 @@ def test_a_batch_is_retried_with_backoff_on_transient_and_handler_errors(synth) 
     assert {"AthenaThrottled", "AthenaTimeout", "ConcurrentRollup"} <= set(handler["ErrorEquals"])
     assert not {"States.ALL", "AthenaQueryFailed", "ValueError"} & set(handler["ErrorEquals"])
     assert handler["IntervalSeconds"] >= 10
-    assert handler["BackoffRate"] > 1 and 1 <= handler["MaxAttempts"] <= 3
+    assert handler["BackoffRate"] > 1 and 1 <= handler["MaxAttempts"] <= 4
+    assert failed["ErrorEquals"] == ["AthenaQueryFailed"] and failed["MaxAttempts"] == 1  # once more, then fail
 
 
 def test_the_function_runs_the_rollup_package_with_the_contract_environment(synth) -> None:
@@ -74,6 +75,14 @@ def test_the_function_runs_the_rollup_package_with_the_contract_environment(synt
     }  # fmt: skip
     assert env["ARCHIVE_BUCKET"] == {"Ref": synth.logical_id(synth.stack.archive.bucket)}
     assert props["TracingConfig"] == {"Mode": "Active"}
+    # The handler gives up on a query before Lambda gives up on the handler.
+    assert int(env["ATHENA_QUERY_TIMEOUT_SECONDS"]) < props["Timeout"] == 900
+
+
+def test_the_asset_carries_the_sql_the_handler_reads(synth) -> None:
+    asset = synth.asset_dir(synth.stack.rollups.function) / "rollup_workflow"
+    assert (asset / "handler.py").is_file()
+    assert {p.name for p in (asset / "sql").glob("*.sql")} == {"rollup_1h.sql", "rollup_1d.sql"}
 
 
 @pytest.mark.parametrize("name", ["rollup_1h", "rollup_1d"])
