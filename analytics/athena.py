@@ -4,8 +4,10 @@ The same ``analytics/queries/*.sql`` files are rendered for Athena with paramete
 table names mapped to the deployed ones (``athena_table_names``). ``athena_named_queries`` renders them all
 for the CDK app, which registers each as an Athena named query, so the console runs exactly what
 ``cryptostream query --athena`` runs.
-Rollups on Athena are views (``athena_view_sql``): Athena bills by bytes scanned and the archive is partitioned
-by pair and day, so a view over a date range is cheap, and it is always equal to a full recompute.
+Rollups on Athena are materialized tables (``rollup_1h``/``rollup_1d``, kept up to date by the rollups state machine,
+``rollup_workflow``): their named queries are the ``queries/_materialized`` variants, which read those tables, so a
+dashboard's cost and latency follow the rollup's size, not the archive's. The recompute statements themselves
+(``rollup_1h.sql``/``rollup_1d.sql``) run in the workflow, rendered by ``analytics.cloud_rollups``.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from analytics.named_queries import QUERIES_DIR, QueryError, load_query, query_names
+from analytics.named_queries import MATERIALIZED_DIR, QUERIES_DIR, QueryError, load_materialized_query, query_names
 from analytics.settings import AnalyticsSettings, load_analytics_settings
 
 TERMINAL_STATES = ("SUCCEEDED", "FAILED", "CANCELLED")
@@ -39,15 +41,10 @@ def athena_table_names(settings: AnalyticsSettings | None = None) -> dict[str, s
 
 
 def athena_sql(name: str, params: Mapping[str, str] | None = None, settings: AnalyticsSettings | None = None) -> str:
-    """The named query as Athena runs it: Trino dialect, parameters inlined, real table names."""
-    return load_query(name).render(params, dialect="trino", table_names=athena_table_names(settings), pretty=True)
-
-
-def athena_view_sql(table: str, settings: AnalyticsSettings | None = None) -> str:
-    """``CREATE OR REPLACE VIEW`` for a rollup table (``rollup_1h``/``rollup_1d``) over the archive."""
-    settings = settings or load_analytics_settings()
-    body = load_query(table).render(dialect="trino", table_names=athena_table_names(settings), pretty=True)
-    return f"CREATE OR REPLACE VIEW {settings.glue_database}.{table} AS\n{body}"
+    """The named query as Athena runs it: Trino dialect, parameters inlined, real table names; a rollup reads its
+    materialized table (``queries/_materialized``)."""
+    query = load_materialized_query(name)
+    return query.render(params, dialect="trino", table_names=athena_table_names(settings), pretty=True)
 
 
 @dataclass(frozen=True)
@@ -77,7 +74,8 @@ def athena_named_queries(settings: AnalyticsSettings) -> list[AthenaNamedQuery]:
     """
     queries = []
     for name in query_names():
-        path = QUERIES_DIR / f"{name}.sql"
+        path = MATERIALIZED_DIR / f"{name}.sql"
+        path = path if path.is_file() else QUERIES_DIR / f"{name}.sql"
         try:
             sql = athena_sql(name, settings=settings)
         except (QueryError, ValueError) as exc:

@@ -28,6 +28,13 @@ HEADER = ("-- Generated from analytics/queries/{table}.sql by `python -m analyti
           "-- Athena's rendering, which runs unchanged on Trino and DuckDB; rollup_workflow.queries fills the slots.\n")
 
 
+def athena_rollup_sql(table: str) -> str:
+    """The recompute statement of ``table`` as Athena runs it over the deployed archive table (defaults inlined)."""
+    from analytics.athena import athena_table_names
+
+    return load_query(table).render(dialect="trino", table_names=athena_table_names(), pretty=True)
+
+
 def rollup_template(table: str) -> str:
     """The Athena text of ``table``'s rollup with ``${archive_table}``, ``${source_interval}``, ``${partitions}``."""
     query = load_query(table)

@@ -77,11 +77,12 @@ def register_quotes(con: duckdb.DuckDBPyConnection, location: ArchiveLocation,
 
 
 def register_rollup(con: duckdb.DuckDBPyConnection, name: str, root: str) -> None:
-    """Create a view ``name`` over a rollup table written by ``analytics.rollups``."""
+    """Create a view ``name`` over a rollup table written by ``analytics.rollups``: its columns, and the partition
+    keys symbol, market and month, as the Glue table of the same name has them."""
     glob = _quote(f"{root}/{name}/symbol=*/market=*/month=*/*.parquet")
     try:
         con.execute(
-            f"CREATE OR REPLACE VIEW {name} AS SELECT * EXCLUDE (month) "
+            f"CREATE OR REPLACE VIEW {name} AS SELECT * "
             f"FROM read_parquet({glob}, hive_partitioning = true, hive_types_autocast = false)"
         )
     except duckdb.IOException:

@@ -7,7 +7,8 @@ replaces every ``params.<name>`` with the bound literal and drops the CTE, so th
 constants (partition pruning works) and no value is ever spliced into SQL text. Logical table names
 (``quotes``, ``serving``, ``rollup_1h``, ``rollup_1d``) are mapped to each engine's real names.
 
-SQL shared by several queries lives in ``queries/_fragments/<name>.sql``. A line ``-- @include <name>`` (or
+A query may have an Athena variant in ``queries/_materialized/<name>.sql`` that reads a materialized table instead of
+recomputing it (``load_materialized_query``; the rollups). SQL shared by several queries lives in ``queries/_fragments/<name>.sql``. A line ``-- @include <name>`` (or
 ``-- @include <name>(key=value, ...)``, filling ``{{key}}`` in the fragment) is replaced by the fragment's text
 without its leading comment block, indented like the directive, before parsing: every engine still receives one
 self-contained statement. Header comments (description, ``@param``, ``@tables``) are read from the query's own file.
@@ -27,6 +28,8 @@ from sqlglot import exp
 
 QUERIES_DIR = Path(__file__).resolve().parent / "queries"
 FRAGMENTS_DIR = QUERIES_DIR / "_fragments"
+# Athena's variant of a query that reads a materialized table instead of recomputing it (rollup_1h, rollup_1d).
+MATERIALIZED_DIR = QUERIES_DIR / "_materialized"
 PARAMS_CTE = "params"
 LOGICAL_TABLES = frozenset({"quotes", "serving", "rollup_1h", "rollup_1d"})
 # Trino functions sqlglot 30 passes through unchanged although DuckDB names them differently.
@@ -248,6 +251,16 @@ def load_query(name: str) -> NamedQuery:
     if not re.fullmatch(r"[a-z0-9_]+", name) or not path.is_file():
         raise QueryError(f"unknown query {name!r}; available: {', '.join(query_names())}")
     return _parse_file(path)
+
+
+@cache
+def load_materialized_query(name: str) -> NamedQuery:
+    """The query as Athena runs it in AWS: its ``_materialized/<name>.sql`` variant (reading the materialized
+    table) when there is one, else the query itself."""
+    path = MATERIALIZED_DIR / f"{name}.sql"
+    if re.fullmatch(r"[a-z0-9_]+", name) and path.is_file():
+        return _parse_file(path)
+    return load_query(name)
 
 
 def query_names() -> list[str]:

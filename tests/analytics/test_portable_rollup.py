@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from analytics.athena import athena_sql
+from analytics.cloud_rollups import athena_rollup_sql
 from analytics.rollups import run_rollups
 from analytics.settings import load_analytics_settings
 from tests.analytics.test_rollups import read_rollup
@@ -18,7 +18,7 @@ TRINO_ONLY = ("is_finite", "date_format", "format_datetime", "from_iso8601", "da
 @pytest.mark.parametrize("table", ["rollup_1h", "rollup_1d"])
 def test_athena_rendering_runs_on_duckdb_and_equals_the_local_rollup(fresh_archive: FixtureArchive,
                                                                       table: str) -> None:
-    sql = athena_sql(table)
+    sql = athena_rollup_sql(table)
     assert not [name for name in TRINO_ONLY if name in sql.lower()]
     files = sorted(str(p) for p in (fresh_archive.root / "quotes").rglob("*.parquet"))
     database = load_analytics_settings().glue_database
@@ -48,3 +48,22 @@ def test_the_finite_range_check_drops_nan_and_infinities_on_duckdb() -> None:
             con.execute(f"INSERT INTO v SELECT 2, {values} FROM v WHERE x = 1")
     assert con.execute("SELECT count(*) FROM v").fetchone() == (16,)
     assert con.execute(rules).fetchall() == [(1,)]
+
+
+@pytest.mark.parametrize("table", ["rollup_1h", "rollup_1d"])
+def test_the_named_query_on_the_materialized_table_returns_the_recomputed_rows(fresh_archive: FixtureArchive,
+                                                                               table: str) -> None:
+    """Athena's named query reads the table (queries/_materialized); on the same archive it answers what the
+    recompute statement answers, parameters included."""
+    from analytics.engine import connect, fetch_dicts, register_rollup
+    from analytics.local import run_named_query
+    from analytics.named_queries import load_materialized_query
+
+    run_rollups(str(fresh_archive.root))
+    params = {"pair": "ETH-USD", "start_date": "2026-11-22", "end_date": "2026-11-22"}
+    con = connect()
+    register_rollup(con, table, str(fresh_archive.root / "rollups"))
+    materialized = fetch_dicts(con, load_materialized_query(table).render(params, dialect="duckdb"))
+    recomputed = run_named_query(table, params, str(fresh_archive.root))
+    assert materialized == recomputed and len(recomputed) >= 1
+    assert {row["symbol"] for row in materialized} == {"ETH"}

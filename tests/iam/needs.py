@@ -12,7 +12,18 @@ key makes the service call KMS with the caller's permissions (``kms:ViaService``
   writer, without ``ReEncrypt*``/``DescribeKey``, which no item call uses);
 - SQS: ``kms:GenerateDataKey`` and ``kms:Decrypt`` to send, ``kms:Decrypt`` to receive (SQS developer
   guide, "Key management");
-- Secrets Manager: ``kms:Decrypt`` to read a secret value.
+- Secrets Manager: ``kms:Decrypt`` to read a secret value;
+- S3 (SSE-KMS with a bucket key): ``kms:GenerateDataKey`` to put an object, ``kms:Decrypt`` to get one (S3 user
+  guide, "Using SSE-KMS"), the encryption context being the bucket's ARN.
+
+Athena runs a query with the caller's credentials (Athena user guide, "Access to Glue Data Catalog", "Access to
+query results", "Lake Formation"): StartQueryExecution also needs ``glue:GetDatabase``/``glue:GetTable`` on the
+catalog, database and each table the query names; writing the results under the workgroup's output location
+(``s3:PutObject``, ``s3:GetBucketLocation``, the result key's ``kms:GenerateDataKey``); and reading the tables' data:
+through Lake Formation (``lakeformation:GetDataAccess``) when the table's location is registered with it, else
+``s3:ListBucket``/``s3:GetObject`` on the location and its key's ``kms:Decrypt``. GetQueryResults reads the result
+object (``s3:GetObject``, ``kms:Decrypt``). Lake Formation's own grants (SELECT on the table) are not IAM and are
+not checked here.
 
 Every operation the code calls must be listed in ``_RULES``: an unknown one raises ``UnmappedCall``
 instead of being assumed to need nothing. ``ON_BEHALF`` is the allow-list of what Lambda itself does
@@ -21,6 +32,7 @@ with a function's role, each entry with its reason; its resources come from the 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -36,6 +48,11 @@ DYNAMODB_WRITE_KEY = ("kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey")
 SQS_SEND_KEY = ("kms:GenerateDataKey", "kms:Decrypt")
 SQS_RECEIVE_KEY = ("kms:Decrypt",)
 SECRET_READ_KEY = ("kms:Decrypt",)
+S3_PUT_KEY = ("kms:GenerateDataKey",)
+S3_GET_KEY = ("kms:Decrypt",)
+ATHENA_QUERY_ACTIONS = ("StartQueryExecution", "GetQueryExecution", "GetQueryResults", "StopQueryExecution")
+# Glue tables a query names: database.table after FROM/JOIN (quoted or not).
+_QUERY_TABLE = re.compile(r'(?i)\b(?:FROM|JOIN)\s+"?([A-Za-z0-9_-]+)"?\s*\.\s*"?([A-Za-z0-9_-]+)"?')
 
 TRANSACT_WRITE_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
@@ -106,6 +123,7 @@ def _via(template: StackTemplate, service: str) -> tuple[tuple[str, str], ...]:
 class NeedMapper:
     def __init__(self, template: StackTemplate) -> None:
         self.template = template
+        self._query_workgroups: dict[str, str] = {}  # Athena QueryExecutionId -> workgroup, from StartQueryExecution
 
     def needs(self, call: RecordedCall) -> list[Need]:
         rule = _RULES.get((call.service, call.operation))
@@ -120,11 +138,13 @@ class NeedMapper:
         except Unresolvable as exc:
             raise Unresolvable(f"the call names {name!r}, which the template does not declare: {exc}") from None
 
-    def _key_needs(self, owner: str, actions: Iterable[str], service: str, why: str) -> list[Need]:
+    def _key_needs(self, owner: str, actions: Iterable[str], service: str, why: str,
+                   context: tuple[tuple[str, str], ...] = ()) -> list[Need]:
         key = self.template.key_of(owner)
         if key is None:
             return []
-        return [Need(action, key, _via(self.template, service), f"{why} -> key of {owner}") for action in actions]
+        return [Need(action, key, _via(self.template, service) + context, f"{why} -> key of {owner}")
+                for action in actions]
 
     # --- DynamoDB ---------------------------------------------------------------------------------------
     def _table_needs(self, call: RecordedCall, table: str, action: str, index: str | None = None) -> list[Need]:
@@ -196,6 +216,102 @@ class NeedMapper:
         ]
 
 
+    # --- S3 -------------------------------------------------------------------------------------------
+    def _bucket(self, name: str) -> str:
+        return self._resource("AWS::S3::Bucket", name)
+
+    def _object_needs(self, why: str, bucket: str, key: str, action: str) -> list[Need]:
+        owner = self._bucket(bucket)
+        bucket_arn = self.template.arn(owner)
+        context = (("kms:EncryptionContext:aws:s3:arn", bucket_arn),)  # a bucket key's context is the bucket
+        key_actions = S3_PUT_KEY if action == "PutObject" else S3_GET_KEY
+        return [Need(f"s3:{action}", f"{bucket_arn}/{key}", why=why),
+                *self._key_needs(owner, key_actions, "s3", why, context)]
+
+    def _s3_object(self, call: RecordedCall) -> list[Need]:
+        return self._object_needs(str(call), call.params["Bucket"], call.params["Key"], call.operation)
+
+    def _s3_list(self, call: RecordedCall) -> list[Need]:
+        owner = self._bucket(call.params["Bucket"])
+        context = (("aws:SecureTransport", "true"), ("s3:prefix", str(call.params.get("Prefix", ""))))
+        return [Need("s3:ListBucket", self.template.arn(owner), context, f"{call} (s3:ListBucket)")]
+
+    # --- Athena -----------------------------------------------------------------------------------------
+    def _workgroup(self, name: str) -> str:
+        return self._resource("AWS::Athena::WorkGroup", name)
+
+    def _athena_query(self, call: RecordedCall) -> list[Need]:
+        if call.operation == "StartQueryExecution":
+            name = str(call.params.get("WorkGroup") or "primary")
+            if call.returned:
+                self._query_workgroups[str(call.returned["QueryExecutionId"])] = name
+        else:
+            execution_id = str(call.params["QueryExecutionId"])
+            if execution_id not in self._query_workgroups:
+                raise UnmappedCall(f"{call}: query {execution_id} was not started by a recorded call")
+            name = self._query_workgroups[execution_id]
+        workgroup = self._workgroup(name)
+        why = str(call)
+        needs = [Need(f"athena:{call.operation}", self.template.arn(workgroup), why=why)]
+        if call.operation == "StartQueryExecution":
+            needs += self._athena_reads(call, workgroup, why)
+            needs += self._athena_results(workgroup, "PutObject", why)
+        elif call.operation == "GetQueryResults":
+            needs += self._athena_results(workgroup, "GetObject", why)
+        return needs
+
+    def _athena_results(self, workgroup: str, action: str, why: str) -> list[Need]:
+        """The result object under the workgroup's output location, with the caller's credentials."""
+        configuration = self.template.properties(workgroup).get("WorkGroupConfiguration", {})
+        location = self.template.resolve(configuration.get("ResultConfiguration", {}).get("OutputLocation"))
+        if not location:
+            raise Unresolvable(f"workgroup {workgroup} has no output location; queries would need their own")
+        bucket, _, prefix = str(location).removeprefix("s3://").partition("/")
+        needs = self._object_needs(f"{why} -> results", bucket, f"{prefix}query-id.csv", action)
+        if action == "PutObject":
+            needs.append(Need("s3:GetBucketLocation", self.template.arn(self._bucket(bucket)), why=f"{why} -> results"))
+        return needs
+
+    def _athena_reads(self, call: RecordedCall, workgroup: str, why: str) -> list[Need]:
+        env = self.template.env
+        regional = f"arn:{env.partition}:glue:{env.region}:{env.account}"
+        needs: list[Need] = []
+        for database, table in dict.fromkeys(_QUERY_TABLE.findall(str(call.params["QueryString"]))):
+            owner = self._glue_table(database, table)
+            reason = f"{why} -> reads {database}.{table}"
+            needs += [Need("glue:GetDatabase", arn, why=reason) for arn in
+                      (f"{regional}:catalog", f"{regional}:database/{database}")]
+            needs += [Need("glue:GetTable", arn, why=reason) for arn in
+                      (f"{regional}:catalog", f"{regional}:database/{database}", self.template.arn(owner))]
+            location = str(self.template.resolve(
+                self.template.properties(owner)["TableInput"]["StorageDescriptor"]["Location"]))
+            if self._lake_formation_location(location):
+                needs.append(Need("lakeformation:GetDataAccess", "*", why=reason))
+            else:
+                bucket, _, prefix = location.removeprefix("s3://").partition("/")
+                needs += self._object_needs(reason, bucket, f"{prefix}object", "GetObject")
+                list_call = RecordedCall(call.function, "s3", "ListObjectsV2", {"Bucket": bucket, "Prefix": prefix})
+                needs += self._s3_list(list_call)
+        return needs
+
+    def _glue_table(self, database: str, table: str) -> str:
+        found = [lid for lid in self.template.of_type("AWS::Glue::Table")
+                 if self.template.name(lid) == table
+                 and str(self.template.resolve(self.template.properties(lid).get("DatabaseName"))) == database]
+        if len(found) != 1:
+            raise Unresolvable(f"the query reads {database}.{table}, which the template declares {len(found)} times")
+        return found[0]
+
+    def _lake_formation_location(self, location: str) -> bool:
+        """Whether a Lake Formation data location registered in the template covers ``location``."""
+        for lid in self.template.of_type("AWS::LakeFormation::Resource"):
+            arn = str(self.template.resolve(self.template.properties(lid).get("ResourceArn", "")))
+            registered = "s3://" + arn.partition(":s3:::")[2]
+            if arn.partition(":s3:::")[2] and location.rstrip("/").startswith(registered.rstrip("/")):
+                return True
+        return False
+
+
 _Rule = Callable[[NeedMapper, RecordedCall], list[Need]]
 _RULES: dict[tuple[str, str], _Rule] = {
     **{
@@ -229,6 +345,10 @@ _RULES: dict[tuple[str, str], _Rule] = {
         )
     },
     ("secretsmanager", "GetSecretValue"): NeedMapper._secret,
+    ("s3", "GetObject"): NeedMapper._s3_object,
+    ("s3", "PutObject"): NeedMapper._s3_object,
+    ("s3", "ListObjectsV2"): NeedMapper._s3_list,
+    **{("athena", op): NeedMapper._athena_query for op in ATHENA_QUERY_ACTIONS},
 }
 
 

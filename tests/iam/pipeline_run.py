@@ -8,7 +8,11 @@
 - consumer: the event source mapping delivers the bars (BatchWriteItem, LATEST in TransactWriteItems of
   conditional Puts) and poison records (SendMessageBatch to the quarantine);
 - archive_transform: a Firehose transformation event made of every record on the stream, poison included;
-- backfill_workflow: a plan and a report, as the backfill state machine asks for them (no AWS calls).
+- backfill_workflow: a plan and a report, as the backfill state machine asks for them (no AWS calls);
+- rollup_workflow: the rollups state machine's steps twice over the archive the run wrote (plan, a rollup per
+  batch, commit: ListObjectsV2, GetObject, Athena's Start/Get/GetQueryResults, conditional PutObject), then a
+  second time after more bars (a month object read and rewritten, the watermark read). Athena is
+  ``tests/rollup_workflow/fake_athena.FakeAthena``, which runs the SQL on DuckDB over the stack's bucket.
 
 The handlers run exactly as the local stack runs them; only ``lambda_handler`` is wrapped to attribute
 each call to its function (``CallRecorder``).
@@ -27,6 +31,8 @@ from typing import Any
 from tests.iam.recorder import CallRecorder, RecordedCall
 
 FUNCTIONS = ("producer", "consumer", "archive_transform", "backfill_workflow")
+# Recorded too; audited once the template deploys it (infra/rollups.py, `rollinfra`): then it joins FUNCTIONS.
+ROLLUP_FUNCTION = "rollup_workflow"
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 INTERVAL = "5min"
 POISON = 4
@@ -190,4 +196,47 @@ def recorded_pipeline_run() -> RecordedRun:
             summaries["backfill_workflow"] = backfill_step(
                 {"action": "report", "backfill_id": plan["backfill_id"], "results": results}, None
             )
+        summaries["rollup_workflow"] = _rollup_steps(stack, recorder)
+        stack.simulator.clock.set(END + timedelta(minutes=30))
+        stack.produce({"mode": "incremental", "interval": INTERVAL})
+        stack.pump(flush=True)
+        summaries["rollup_workflow_again"] = _rollup_steps(stack, recorder)
     return RecordedRun(recorder.calls, recorder.unattributed, summaries)
+
+
+def _rollup_steps(stack: Any, recorder: CallRecorder) -> dict[str, Any]:
+    """Plan -> Rollup per batch -> Commit, as the rollups state machine runs them, on the stack's archive bucket."""
+    from cryptostream_config.deployment import load_deployment_config
+    from cryptostream_model.archive import ARCHIVE_PREFIX
+    from rollup_workflow.handler import aws, lambda_handler
+    from tests.iam.template import Environment
+    from tests.rollup_workflow.fake_athena import FakeAthena
+
+    deployed = load_deployment_config()  # the names the template gives the bucket, database and workgroup
+    env_of_template = Environment()
+    # The deployed archive bucket's name carries the account and region (infra/archive.py): the run's archive
+    # objects are copied into a bucket of that name, so the calls name what the template declares.
+    bucket = f"{deployed.archive_bucket_name}-{env_of_template.account}-{env_of_template.region}"
+    database, workgroup = deployed.glue_database, deployed.athena_workgroup
+    s3 = stack.clients.s3
+    if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
+        s3.create_bucket(Bucket=bucket)
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.resources.bucket, Prefix=ARCHIVE_PREFIX):
+        for item in page.get("Contents", []):
+            s3.copy_object(Bucket=bucket, Key=item["Key"], CopySource={"Bucket": stack.resources.bucket,
+                                                                       "Key": item["Key"]})
+    env = {"ARCHIVE_BUCKET": bucket, "ARCHIVE_PREFIX": ARCHIVE_PREFIX, "ROLLUPS_PREFIX": "rollups/",
+           "GLUE_DATABASE": database, "ARCHIVE_TABLE": "quotes", "ATHENA_WORKGROUP": workgroup,
+           "SOURCE_INTERVAL": INTERVAL}
+    with _environment(**env):
+        fake = FakeAthena(stack.clients.s3, {f"{database}.quotes": (bucket, ARCHIVE_PREFIX)}, workgroup=workgroup,
+                          output_location="s3://athena-results/results/")
+        fake.install(aws().client("athena"))
+        step = recorder.attributed_handler(ROLLUP_FUNCTION, lambda_handler)
+        try:
+            plan = step({"action": "plan"}, None)
+            results = [step({"action": "rollup", "batch": batch}, None) for batch in plan["batches"]]
+            commit = step({"action": "commit", "watermarks": plan["watermarks"], "results": results}, None)
+        finally:
+            aws().client("athena").meta.events.unregister("before-call.athena.*", fake._answer)
+    return {"batches": len(plan["batches"]), **commit}

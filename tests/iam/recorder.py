@@ -30,6 +30,8 @@ class RecordedCall:
     operation: str  # PutRecords, TransactWriteItems...
     params: Mapping[str, Any] = field(compare=False, hash=False)
     error: str | None = field(default=None, compare=False, hash=False)  # the error code, if the call failed
+    # What the call returned, for the few needs that depend on it (an Athena query's id names its workgroup).
+    returned: Mapping[str, Any] | None = field(default=None, compare=False, hash=False, repr=False)
 
     def __str__(self) -> str:
         return f"{self.function}: {self.service} {self.operation}"
@@ -58,7 +60,7 @@ class CallRecorder:
                 code = str(exc.response.get("Error", {}).get("Code", "ClientError"))
                 recorder.calls.append(RecordedCall(function, service, operation_name, dict(api_params), code))
                 raise
-            recorder.calls.append(RecordedCall(function, service, operation_name, dict(api_params)))
+            recorder.calls.append(RecordedCall(function, service, operation_name, dict(api_params), returned=result))
             return result
 
         botocore.client.BaseClient._make_api_call = recording  # type: ignore[method-assign]

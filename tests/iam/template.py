@@ -46,13 +46,22 @@ NAME_PROPERTY: dict[str, str] = {
     "AWS::Logs::LogGroup": "LogGroupName",
     "AWS::Lambda::Function": "FunctionName",
     "AWS::IAM::Role": "RoleName",
+    "AWS::S3::Bucket": "BucketName",
+    "AWS::Athena::WorkGroup": "Name",
+}
+# Names nested in a property (Glue's inputs).
+NESTED_NAME_PROPERTY: dict[str, tuple[str, ...]] = {
+    "AWS::Glue::Database": ("DatabaseInput", "Name"),
+    "AWS::Glue::Table": ("TableInput", "Name"),
 }
 # Where each data store names its customer-managed key.
-KEY_PROPERTY: dict[str, tuple[str, ...]] = {
+KEY_PROPERTY: dict[str, tuple[str | int, ...]] = {
     "AWS::Kinesis::Stream": ("StreamEncryption", "KeyId"),
     "AWS::DynamoDB::Table": ("SSESpecification", "KMSMasterKeyId"),
     "AWS::SQS::Queue": ("KmsMasterKeyId",),
     "AWS::SecretsManager::Secret": ("KmsKeyId",),
+    "AWS::S3::Bucket": ("BucketEncryption", "ServerSideEncryptionConfiguration", 0, "ServerSideEncryptionByDefault",
+                        "KMSMasterKeyID"),
 }
 SECRET_SUFFIX = "AbCdEf"  # Secrets Manager appends six random characters to a secret's ARN
 _POLICY_DOCUMENT_TYPES = frozenset(
@@ -136,7 +145,8 @@ class StackTemplate:
                 raise Unresolvable(f"parameter {name} has no default")
             return str(parameter["Default"])
         kind = self.type_of(name)
-        if kind in ("AWS::Kinesis::Stream", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::IAM::Role"):
+        if kind in ("AWS::Kinesis::Stream", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::IAM::Role",
+                    "AWS::S3::Bucket", "AWS::Athena::WorkGroup", "AWS::Glue::Database", "AWS::Glue::Table"):
             return self.name(name)
         if kind == "AWS::Lambda::Function":
             return self.name(name)
@@ -170,8 +180,13 @@ class StackTemplate:
         return self.resources[logical_id].get("Properties", {})
 
     def name(self, logical_id: str) -> str:
-        prop = NAME_PROPERTY.get(self.type_of(logical_id))
+        kind = self.type_of(logical_id)
+        prop = NAME_PROPERTY.get(kind)
         value = self.properties(logical_id).get(prop) if prop else None
+        if kind in NESTED_NAME_PROPERTY:
+            value = self.properties(logical_id)
+            for step in NESTED_NAME_PROPERTY[kind]:
+                value = value.get(step) if isinstance(value, Mapping) else None
         return str(self.resolve(value)) if value is not None else f"{self.env.stack_name}-{logical_id}"
 
     def key_id(self, logical_id: str) -> str:
@@ -192,6 +207,13 @@ class StackTemplate:
             "AWS::Logs::LogGroup": lambda: f"{prefix}:logs:{regional}:log-group:{self.name(logical_id)}:*",
             "AWS::IAM::Role": lambda: f"{prefix}:iam::{env.account}:role/{self.name(logical_id)}",
             "AWS::Lambda::Function": lambda: f"{prefix}:lambda:{regional}:function:{self.name(logical_id)}",
+            "AWS::S3::Bucket": lambda: f"{prefix}:s3:::{self.name(logical_id)}",
+            "AWS::Athena::WorkGroup": lambda: f"{prefix}:athena:{regional}:workgroup/{self.name(logical_id)}",
+            "AWS::Glue::Database": lambda: f"{prefix}:glue:{regional}:database/{self.name(logical_id)}",
+            "AWS::Glue::Table": lambda: (
+                f"{prefix}:glue:{regional}:table/{self.resolve(self.properties(logical_id)['DatabaseName'])}/"
+                f"{self.name(logical_id)}"
+            ),
         }
         if kind not in formats:
             raise Unresolvable(f"ARN of {kind} {logical_id}")
@@ -223,13 +245,17 @@ class StackTemplate:
         """The logical id of the resource ``arn`` belongs to (a table's index belongs to its table)."""
         base = re.sub(r"(:table/[^/]+)/(index|stream)/.*$", r"\1", arn)
         base = re.sub(r"(:log-group:[^:]+):log-stream:.*$", r"\1", base)
+        base = re.sub(r"^(arn:[^:]+:s3:::[^/]+)/.*$", r"\1", base)  # an object belongs to its bucket
         return self._owners.get(base)
 
     def key_of(self, logical_id: str) -> str | None:
         """ARN of the customer-managed key encrypting a stream, table, queue or secret (None: AWS-owned)."""
         value: Any = self.properties(logical_id)
         for step in KEY_PROPERTY.get(self.type_of(logical_id), ("-",)):
-            value = value.get(step) if isinstance(value, Mapping) else None
+            if isinstance(step, int):
+                value = value[step] if isinstance(value, list) and len(value) > step else None
+            else:
+                value = value.get(step) if isinstance(value, Mapping) else None
         if value is None:
             return None
         if isinstance(value, dict) and ("Ref" in value or "Fn::GetAtt" in value):
@@ -329,6 +355,7 @@ class StackTemplate:
                 "AWS::SQS::QueuePolicy": owner_ref in props.get("Queues", []),
                 "AWS::SecretsManager::ResourcePolicy": props.get("SecretId") == owner_ref,
                 "AWS::Kinesis::ResourcePolicy": props.get("ResourceArn") == owner_arn,
+                "AWS::S3::BucketPolicy": props.get("Bucket") == owner_ref,
             }
             if targets.get(resource["Type"], False):
                 found += self.statements(lid)

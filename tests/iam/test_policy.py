@@ -137,3 +137,58 @@ def test_recorder_attributes_calls_to_the_running_handler() -> None:
         recorder.attributed_handler("consumer", lambda: client.list_queues())()
     assert [str(call) for call in recorder.calls] == ["consumer: sqs ListQueues"]
     assert recorder.unattributed == 1
+
+
+def _analytics_template(lake_formation: bool) -> StackTemplate:
+    bucket_arn = {"Fn::GetAtt": ["Bucket", "Arn"]}
+    resources: dict[str, Any] = {
+        "Key": {"Type": "AWS::KMS::Key", "Properties": {"KeyPolicy": {"Statement": []}}},
+        "Bucket": {"Type": "AWS::S3::Bucket", "Properties": {"BucketName": "archive", "BucketEncryption": {
+            "ServerSideEncryptionConfiguration": [{"ServerSideEncryptionByDefault": {
+                "SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY_ARN}, "BucketKeyEnabled": True}]}}},
+        "Database": {"Type": "AWS::Glue::Database", "Properties": {"DatabaseInput": {"Name": "cs"}}},
+        "Quotes": {"Type": "AWS::Glue::Table", "Properties": {"DatabaseName": {"Ref": "Database"}, "TableInput": {
+            "Name": "quotes", "StorageDescriptor": {
+                "Location": {"Fn::Join": ["", ["s3://", {"Ref": "Bucket"}, "/quotes/"]]}}}}},
+        "WorkGroup": {"Type": "AWS::Athena::WorkGroup", "Properties": {"Name": "wg", "WorkGroupConfiguration": {
+            "ResultConfiguration": {"OutputLocation": {"Fn::Join": ["", ["s3://", {"Ref": "Bucket"}, "/results/"]]}}}}},
+    }
+    if lake_formation:
+        resources["Location"] = {"Type": "AWS::LakeFormation::Resource", "Properties": {
+            "ResourceArn": {"Fn::Join": ["", [bucket_arn, "/quotes"]]}}}
+    return StackTemplate({"Resources": resources})
+
+
+@pytest.mark.parametrize("lake_formation", [True, False])
+def test_athena_queries_need_the_workgroup_the_catalog_the_results_and_the_data(lake_formation: bool) -> None:
+    mapper = NeedMapper(_analytics_template(lake_formation))
+    sql = "WITH r AS (SELECT * FROM cs.quotes AS q WHERE q.dt IN ('2026-11-21')) SELECT * FROM r"
+    start = RecordedCall("rollup_workflow", "athena", "StartQueryExecution",
+                         {"QueryString": sql, "WorkGroup": "wg", "QueryExecutionContext": {"Database": "cs"}},
+                         returned={"QueryExecutionId": "q-1"})
+    needs = {(n.action, n.resource) for n in mapper.needs(start)}
+    workgroup = "arn:aws:athena:us-east-1:123456789012:workgroup/wg"
+    glue = "arn:aws:glue:us-east-1:123456789012"
+    assert {("athena:StartQueryExecution", workgroup), ("glue:GetDatabase", f"{glue}:database/cs"),
+            ("glue:GetTable", f"{glue}:catalog"), ("glue:GetTable", f"{glue}:table/cs/quotes"),
+            ("s3:PutObject", "arn:aws:s3:::archive/results/query-id.csv"),
+            ("kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/key-key")} <= needs
+    reads_through_lake_formation = ("lakeformation:GetDataAccess", "*") in needs
+    reads_objects = ("s3:GetObject", "arn:aws:s3:::archive/quotes/object") in needs
+    assert (reads_through_lake_formation, reads_objects) == (lake_formation, not lake_formation)
+    results = RecordedCall("rollup_workflow", "athena", "GetQueryResults", {"QueryExecutionId": "q-1"})
+    assert {(n.action, n.resource) for n in mapper.needs(results)} >= {
+        ("athena:GetQueryResults", workgroup), ("s3:GetObject", "arn:aws:s3:::archive/results/query-id.csv")}
+    with pytest.raises(UnmappedCall):  # a query the recorded run did not start: its workgroup is unknown
+        mapper.needs(RecordedCall("rollup_workflow", "athena", "GetQueryExecution", {"QueryExecutionId": "q-2"}))
+
+
+def test_listing_carries_its_prefix_and_objects_their_bucket_key() -> None:
+    mapper = NeedMapper(_analytics_template(True))
+    (listing,) = mapper.needs(RecordedCall("f", "s3", "ListObjectsV2", {"Bucket": "archive", "Prefix": "rollups/"}))
+    assert listing.action == "s3:ListBucket" and ("s3:prefix", "rollups/") in listing.context
+    put = mapper.needs(RecordedCall("f", "s3", "PutObject", {"Bucket": "archive", "Key": "rollups/x/part-0.json"}))
+    assert [(n.action, n.resource) for n in put] == [
+        ("s3:PutObject", "arn:aws:s3:::archive/rollups/x/part-0.json"),
+        ("kms:GenerateDataKey", "arn:aws:kms:us-east-1:123456789012:key/key-key")]
+    assert ("kms:EncryptionContext:aws:s3:arn", "arn:aws:s3:::archive") in put[1].context
