@@ -8,7 +8,9 @@ constants (partition pruning works) and no value is ever spliced into SQL text. 
 (``quotes``, ``serving``, ``rollup_1h``, ``rollup_1d``) are mapped to each engine's real names.
 
 A query may have an Athena variant in ``queries/_materialized/<name>.sql`` that reads a materialized table instead of
-recomputing it (``load_materialized_query``; the rollups). SQL shared by several queries lives in ``queries/_fragments/<name>.sql``. A line ``-- @include <name>`` (or
+recomputing it (``load_materialized_query``; the rollups).
+
+SQL shared by several queries lives in ``queries/_fragments/<name>.sql``. A line ``-- @include <name>`` (or
 ``-- @include <name>(key=value, ...)``, filling ``{{key}}`` in the fragment) is replaced by the fragment's text
 without its leading comment block, indented like the directive, before parsing: every engine still receives one
 self-contained statement. Header comments (description, ``@param``, ``@tables``) are read from the query's own file.
