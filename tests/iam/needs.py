@@ -19,7 +19,9 @@ key makes the service call KMS with the caller's permissions (``kms:ViaService``
 Athena runs a query with the caller's credentials (Athena user guide, "Access to Glue Data Catalog", "Access to
 query results", "Lake Formation"): StartQueryExecution also needs ``glue:GetDatabase``/``glue:GetTable`` on the
 catalog, database and each table the query names; writing the results under the workgroup's output location
-(``s3:PutObject``, ``s3:GetBucketLocation``, the result key's ``kms:GenerateDataKey``); and reading the tables' data:
+(``s3:GetBucketLocation`` and ``s3:ListBucket`` on its bucket, ``s3:PutObject`` and ``s3:AbortMultipartUpload``
+under it: the result-location actions of Athena's managed policy that a query uses, as the analyst policy grants
+them, and the result key's ``kms:GenerateDataKey``); and reading the tables' data:
 through Lake Formation (``lakeformation:GetDataAccess``) when the table's location is registered with it, else
 ``s3:ListBucket``/``s3:GetObject`` on the location and its key's ``kms:Decrypt``. GetQueryResults reads the result
 object (``s3:GetObject``, ``kms:Decrypt``). Lake Formation's own grants (SELECT on the table) are not IAM and are
@@ -267,9 +269,14 @@ class NeedMapper:
         if not location:
             raise Unresolvable(f"workgroup {workgroup} has no output location; queries would need their own")
         bucket, _, prefix = str(location).removeprefix("s3://").partition("/")
-        needs = self._object_needs(f"{why} -> results", bucket, f"{prefix}query-id.csv", action)
+        reason = f"{why} -> results"
+        needs = self._object_needs(reason, bucket, f"{prefix}query-id.csv", action)
         if action == "PutObject":
-            needs.append(Need("s3:GetBucketLocation", self.template.arn(self._bucket(bucket)), why=f"{why} -> results"))
+            bucket_arn = self.template.arn(self._bucket(bucket))
+            needs += [Need("s3:AbortMultipartUpload", f"{bucket_arn}/{prefix}query-id.csv", why=reason),
+                      Need("s3:GetBucketLocation", bucket_arn, why=reason),
+                      Need("s3:ListBucket", bucket_arn, (("aws:SecureTransport", "true"), ("s3:prefix", prefix)),
+                           why=reason)]
         return needs
 
     def _athena_reads(self, call: RecordedCall, workgroup: str, why: str) -> list[Need]:

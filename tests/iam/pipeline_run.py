@@ -9,9 +9,10 @@
   conditional Puts) and poison records (SendMessageBatch to the quarantine);
 - archive_transform: a Firehose transformation event made of every record on the stream, poison included;
 - backfill_workflow: a plan and a report, as the backfill state machine asks for them (no AWS calls);
-- rollup_workflow: the rollups state machine's steps twice over the archive the run wrote (plan, a rollup per
-  batch, commit: ListObjectsV2, GetObject, Athena's Start/Get/GetQueryResults, conditional PutObject), then a
-  second time after more bars (a month object read and rewritten, the watermark read). Athena is
+- rollup_workflow: the rollups state machine's steps over the archive the run wrote (plan, a rollup per
+  batch, commit: ListObjectsV2, GetObject, Athena's Start/Get/GetQueryResults, conditional PutObject), a batch
+  whose query fails (the other table's query is stopped: StopQueryExecution), then the steps again after more
+  bars (a month object read and rewritten, the watermarks read). Athena is
   ``tests/rollup_workflow/fake_athena.FakeAthena``, which runs the SQL on DuckDB over the stack's bucket.
 
 The handlers run exactly as the local stack runs them; only ``lambda_handler`` is wrapped to attribute
@@ -31,7 +32,7 @@ from typing import Any
 from tests.iam.recorder import CallRecorder, RecordedCall
 
 FUNCTIONS = ("producer", "consumer", "archive_transform", "backfill_workflow")
-# Recorded too; audited once the template deploys it (infra/rollups.py, `rollinfra`): then it joins FUNCTIONS.
+# Recorded too, and audited once its role grants only what the calls need (see /work/notes): it then joins FUNCTIONS.
 ROLLUP_FUNCTION = "rollup_workflow"
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 INTERVAL = "5min"
@@ -197,6 +198,10 @@ def recorded_pipeline_run() -> RecordedRun:
                 {"action": "report", "backfill_id": plan["backfill_id"], "results": results}, None
             )
         summaries["rollup_workflow"] = _rollup_steps(stack, recorder)
+        stack.simulator.clock.set(END + timedelta(minutes=15))
+        stack.produce({"mode": "incremental", "interval": INTERVAL})
+        stack.pump(flush=True)
+        summaries["rollup_workflow_failed"] = _rollup_steps(stack, recorder, fail="HIVE_BAD_DATA: injected")
         stack.simulator.clock.set(END + timedelta(minutes=30))
         stack.produce({"mode": "incremental", "interval": INTERVAL})
         stack.pump(flush=True)
@@ -204,8 +209,9 @@ def recorded_pipeline_run() -> RecordedRun:
     return RecordedRun(recorder.calls, recorder.unattributed, summaries)
 
 
-def _rollup_steps(stack: Any, recorder: CallRecorder) -> dict[str, Any]:
-    """Plan -> Rollup per batch -> Commit, as the rollups state machine runs them, on the stack's archive bucket."""
+def _rollup_steps(stack: Any, recorder: CallRecorder, fail: str | None = None) -> dict[str, Any]:
+    """Plan -> Rollup per batch -> Commit, as the rollups state machine runs them, on the stack's archive bucket;
+    with ``fail``, the first query fails with that reason and the step's error is returned instead."""
     from cryptostream_config.deployment import load_deployment_config
     from cryptostream_model.archive import ARCHIVE_PREFIX
     from rollup_workflow.handler import aws, lambda_handler
@@ -232,9 +238,19 @@ def _rollup_steps(stack: Any, recorder: CallRecorder) -> dict[str, Any]:
         fake = FakeAthena(stack.clients.s3, {f"{database}.quotes": (bucket, ARCHIVE_PREFIX)}, workgroup=workgroup,
                           output_location="s3://athena-results/results/")
         fake.install(aws().client("athena"))
+        if fail:
+            fake.fail_next(fail)
         step = recorder.attributed_handler(ROLLUP_FUNCTION, lambda_handler)
         try:
             plan = step({"action": "plan"}, None)
+            if fail:
+                from rollup_workflow.errors import AthenaQueryFailed
+
+                try:
+                    step({"action": "rollup", "batch": plan["batches"][0]}, None)
+                except AthenaQueryFailed as exc:
+                    return {"error": str(exc), "stopped": fake.calls.count("StopQueryExecution")}
+                raise AssertionError("the injected Athena failure did not fail the rollup step")
             results = [step({"action": "rollup", "batch": batch}, None) for batch in plan["batches"]]
             commit = step({"action": "commit", "watermarks": plan["watermarks"], "results": results}, None)
         finally:
