@@ -8,7 +8,15 @@ Scopes, for one or more pairs and an optional range of UTC days:
   range, and — without a range — the ``LATEST`` and ``WATERMARK`` items too; with a range, ``LATEST`` only if its
   bar is in the range (the rebuilt bars bring it back), and the watermark stays (it never moves backwards);
 - ``rollups``: the pair's objects of ``rollup_1h`` and ``rollup_1d`` (one per pair and month) that overlap the range,
-  and the rollups' watermarks, so the next ``cryptostream rollup`` rebuilds every object (a full recompute).
+  and the rollups' watermarks, so the next run rebuilds every object (a full recompute). Both layouts: the local
+  rollups' Parquet objects (``part-0.parquet``, ``cryptostream rollup``) and, in AWS, the materialized tables'
+  JSON-lines objects (``rollups/<table>/symbol=/market=/month=/part-0.json``, the rollups state machine's);
+  ``--dry-run`` lists every object and watermark that would go.
+
+In AWS (or an emulator the app is deployed to) the archive is the deployed bucket, whose name carries the account
+and region (``<archive_bucket_name>-<account>-<region>``, infra/archive.py), unless ``--archive`` or
+``ARCHIVE_BUCKET`` names it; there ``--rebuild`` of the rollups starts the ``<prefix>-rollups`` state machine (its
+next run rebuilds them), never the local ``cryptostream rollup``, which would write Parquet into the JSON tables.
 
 The plan is read first (``--dry-run`` prints it and stops); deleting asks for confirmation unless ``--yes``.
 Deletes are batched: S3 ``DeleteObjects`` (1,000 keys a call), DynamoDB ``Query`` (keys only) then
@@ -21,6 +29,7 @@ snapshots cannot be fetched again (Alpha Vantage serves only the current rate): 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections import defaultdict
@@ -396,6 +405,7 @@ def run_reset(
         if {"archive", "rollups"} & set(request.scopes):
             from analytics.location import resolve_archive
 
+            archive = archive_for(target, archive)
             location = resolve_archive(archive, target.endpoint if archive is None or archive.startswith("s3://")
                                        else None)  # fmt: skip
             if "archive" in request.scopes:
@@ -441,6 +451,41 @@ def run_reset(
     return outcome
 
 
+def archive_for(target: Any, archive: str | None) -> str | None:
+    """The archive to reset: ``--archive`` as given; the local stack's bucket; elsewhere the deployed bucket
+    (``<archive_bucket_name>-<account>-<region>``) when it exists, else the configured name (``ARCHIVE_BUCKET``
+    overrides both)."""
+    if archive is not None or target.kind == "local" or os.environ.get("ARCHIVE_BUCKET"):
+        return archive
+    try:
+        account = target.clients.client("sts").get_caller_identity()["Account"]
+        name = f"{target.config.archive_bucket_name}-{account}-{target.config.region}"
+        target.clients.s3.head_bucket(Bucket=name)
+    except Exception:  # no such bucket, no STS (a bare emulator), no credentials: the configured name then
+        return None
+    return f"s3://{name}"
+
+
+def cloud_rollups(plan: ResetPlan) -> bool:
+    """Whether the rollups reset are the AWS materialized tables (JSON-lines month objects)."""
+    return any(path.endswith("/part-0.json") for path in plan.rollup_files)
+
+
+def start_cloud_rollups(target: Any) -> dict[str, Any]:
+    """Start the rollups state machine: with its watermarks gone, its run rebuilds every month object."""
+    from cli.backfill import state_machine_arn
+    from cryptostream_config.deployment import load_deployment_config
+
+    name = load_deployment_config().resource_name("rollups")
+    arn = state_machine_arn(target, name)
+    try:
+        started = target.clients.client("stepfunctions").start_execution(
+            stateMachineArn=arn, name=f"reset-{int(time.time())}", input="{}")
+    except Exception as exc:
+        raise ResetError(f"cannot start {name} at {target.describe()}: {_first_line(exc)}") from None
+    return {"state_machine": name, "execution_arn": started["executionArn"]}
+
+
 def _rebuild(target: Any, location: Any, plan: ResetPlan, archive: str | None) -> dict[str, Any]:
     from cli.stack_commands import produce_once
 
@@ -452,7 +497,11 @@ def _rebuild(target: Any, location: Any, plan: ResetPlan, archive: str | None) -
                                     "skipped": summary.get("skipped")})  # fmt: skip
     result["not_rebuilt"] = [f"{p} {i}" for (p, i) in sorted(plan.spans) if i == SPOT]
     if "rollups" in plan.request.scopes:
-        if plan.archive_objects or plan.table_keys:
+        if cloud_rollups(plan) or (target.kind == "aws" and location is not None and location.is_s3):
+            # The materialized tables in AWS: their own workflow rebuilds them (now, or on its schedule once the
+            # republished bars reach the archive); a local rollup would write Parquet into the JSON tables.
+            result["rollups"] = start_cloud_rollups(target)
+        elif plan.archive_objects or plan.table_keys:
             # The republished bars reach the archive through the stream (Firehose or the local archiver), later.
             result["rollups"] = "run `cryptostream rollup` once the archive has the republished bars"
         else:

@@ -223,3 +223,64 @@ def test_a_day_range_selects_the_rollup_month_objects_it_overlaps():
     assert chosen == ["month=2026-10", "month=2026-11"]
     assert covers_rollup_partition(request, "dt=2026-11-01") and not covers_rollup_partition(request, "dt=2026-11-03")
     assert covers_rollup_partition(ResetRequest(pairs=("BTC-USD",), scopes=("rollups",)), "month=2020-01")
+
+
+def _cloud_rollups(stack: LocalStack) -> dict[str, bytes]:
+    s3, bucket = stack.clients.s3, stack.config.archive_bucket_name
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix="rollups/")
+    keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    return {key: s3.get_object(Bucket=bucket, Key=key)["Body"].read() for key in keys}
+
+
+def test_rollups_scope_covers_the_cloud_tables_and_their_next_run_rebuilds_them(stack):
+    """The AWS layout (the rollups state machine's JSON month objects and watermarks under rollups/): a dry run lists
+    exactly the pair's objects and the watermarks, the reset deletes just those, the next execution rebuilds."""
+    from tests.rollup_workflow.steps import run_steps
+
+    bucket = stack.config.archive_bucket_name
+    run_steps(stack.clients.s3, bucket, interval="1min")
+    before = _cloud_rollups(stack)
+    btc = sorted(k for k in before if "/symbol=BTC/" in k)
+    assert btc and all(k.endswith("/part-0.json") for k in btc) and any("/symbol=ETH/" in k for k in before)
+    marks = ["rollups/rollup_1d/_watermark.json", "rollups/rollup_1h/_watermark.json"]
+    dry = _json(run("--pair", "BTC-USD", "--scope", "rollups", "--dry-run", "--json"))
+    assert sorted(dry["rollups"]["keys"]) == sorted(f"{bucket}/{k}" for k in btc + marks)
+    assert _cloud_rollups(stack) == before  # a dry run deletes nothing
+    outcome = _json(run("--pair", "BTC-USD", "--scope", "rollups", "--yes", "--json"))
+    assert outcome["deleted"]["rollups"] == len(btc) + 2
+    assert sorted(_cloud_rollups(stack)) == sorted(k for k in before if "/symbol=ETH/" in k)
+    again = run_steps(stack.clients.s3, bucket, interval="1min")
+    assert all(batch["rebuild"] for batch in again["plan"]["batches"])  # no watermark: a full recompute
+    after = _cloud_rollups(stack)
+    assert {k: v for k, v in after.items() if not k.endswith("_watermark.json")} == {
+        k: v for k, v in before.items() if not k.endswith("_watermark.json")}
+
+
+def test_in_aws_the_archive_is_the_deployed_bucket_and_rollups_rebuild_in_the_cloud(monkeypatch):
+    from types import SimpleNamespace
+
+    import boto3
+    from botocore.stub import Stubber
+
+    from cli.reset import ResetPlan, archive_for, cloud_rollups
+
+    monkeypatch.delenv("ARCHIVE_BUCKET", raising=False)
+    sts = boto3.client("sts", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    s3 = boto3.client("s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y")
+    config = SimpleNamespace(archive_bucket_name="cryptostream-archive", region="eu-west-1")
+    clients = SimpleNamespace(client=lambda name: {"sts": sts}[name], s3=s3)
+    target = SimpleNamespace(kind="aws", config=config, clients=clients)
+    deployed = "cryptostream-archive-123456789012-eu-west-1"
+    with Stubber(sts) as sts_stub, Stubber(s3) as s3_stub:
+        sts_stub.add_response("get_caller_identity", {"Account": "123456789012"})
+        s3_stub.add_response("head_bucket", {}, {"Bucket": deployed})
+        assert archive_for(target, None) == f"s3://{deployed}"
+        assert archive_for(target, "s3://elsewhere") == "s3://elsewhere"
+        sts_stub.add_response("get_caller_identity", {"Account": "123456789012"})
+        s3_stub.add_client_error("head_bucket", "404")
+        assert archive_for(target, None) is None  # not deployed here: the configured name
+    plan = ResetPlan(ResetRequest(pairs=("BTC-USD",), scopes=("rollups",)))
+    plan.rollup_files = [f"{deployed}/rollups/rollup_1h/symbol=BTC/market=USD/month=2026-11/part-0.json"]
+    assert cloud_rollups(plan)
+    plan.rollup_files = ["/data/rollups/rollup_1h/symbol=BTC/market=USD/month=2026-11/part-0.parquet"]
+    assert not cloud_rollups(plan)
