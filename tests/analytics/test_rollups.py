@@ -10,6 +10,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from analytics import rollups
 from analytics.named_queries import QueryError
 from analytics.rollups import run_rollups
 from local.archive_writer import write_archive_objects
@@ -170,3 +171,41 @@ def test_a_day_left_without_valid_rows_loses_its_rows_and_the_month_keeps_the_ot
     reports = run_rollups(str(root))
     assert [r.partitions_rebuilt for r in reports] == [1, 1]
     assert read_rollup(root / "rollups", "rollup_1d") == before
+
+
+def test_the_tables_computed_in_one_statement_equal_each_computed_alone(fresh_archive: FixtureArchive,
+                                                                        tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both rollups run as one DuckDB statement (their common part computed once); run one by one, they give the
+    same rows, incrementally too."""
+    root = fresh_archive.root
+    statements: list[str] = []
+    fresh_rows, same_columns = rollups._fresh_rows, rollups._same_columns
+
+    def recording(con: duckdb.DuckDBPyConnection, sqls: list[str], together: bool) -> None:
+        statements.append("together" if together else "alone")
+        fresh_rows(con, sqls, together)
+
+    monkeypatch.setattr(rollups, "_fresh_rows", recording)
+    run_rollups(str(root))
+    alone = tmp_path / "alone"
+    monkeypatch.setattr(rollups, "_same_columns", lambda con, sqls: False)
+    run_rollups(str(root), rollups=str(alone))
+    assert statements == ["together", "alone"]
+    for table in rollups.ROLLUP_TABLES:
+        assert read_rollup(root / "rollups", table) == read_rollup(alone, table)
+    bump_mtimes(root / "quotes", -10)
+    write_archive_objects(new_bars(datetime(2026, 11, 23, tzinfo=UTC), "ETH"), str(root), object_name="d23")
+    run_rollups(str(root), rollups=str(alone))  # still alone
+    monkeypatch.setattr(rollups, "_same_columns", same_columns)
+    run_rollups(str(root))
+    assert statements == ["together", "alone", "alone", "together"]
+    for table in rollups.ROLLUP_TABLES:
+        assert read_rollup(root / "rollups", table) == read_rollup(alone, table)
+
+
+def test_statements_with_other_columns_are_not_run_as_one() -> None:
+    con = duckdb.connect()
+    assert rollups._same_columns(con, ["SELECT 1 AS a, 'x' AS b", "SELECT 2 AS a, 'y' AS b"])
+    assert not rollups._same_columns(con, ["SELECT 1 AS a, 'x' AS b", "SELECT 'x' AS b, 1 AS a"])
+    assert not rollups._same_columns(con, ["SELECT 1 AS a", "SELECT 1.5 AS a"])
