@@ -171,13 +171,18 @@ def plan(settings: Settings) -> dict[str, Any]:
     new = {table: [o for o in objects if marks[table].is_new(o)] for table in ROLLUP_TABLES}
     rebuild = {table for table in ROLLUP_TABLES if not marks[table].is_set}
 
-    needs: dict[Partition, list[str]] = {}
+    # Per month object, the tables needing any of its days and the days any of them needs: a month is recomputed in
+    # one batch for all its tables (a table may redo a day it did not need: idempotent), so no two batches ever
+    # write one object, and a rebuilt table's month always gets every day with archive data.
+    month_tables: dict[str, set[str]] = {}
+    month_days: dict[str, set[Partition]] = {}
     for table in ROLLUP_TABLES:
         for partition in {o.partition for o in new[table]}:
-            needs.setdefault(partition, []).append(table)
+            month_tables.setdefault(partition.month_key, set()).add(table)
+            month_days.setdefault(partition.month_key, set()).add(partition)
     groups: dict[tuple[str, ...], list[Partition]] = {}
-    for partition, tables in needs.items():
-        groups.setdefault(tuple(sorted(tables, key=ROLLUP_TABLES.index)), []).append(partition)
+    for month, tables in month_tables.items():
+        groups.setdefault(tuple(t for t in ROLLUP_TABLES if t in tables), []).extend(month_days[month])
     planned = []
     for tables, partitions in sorted(groups.items()):
         for batch in batches(partitions, settings.max_partitions):

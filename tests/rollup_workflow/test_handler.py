@@ -199,3 +199,17 @@ def _fixture_rows() -> list[dict]:
     first, _, _ = build_rows()
     return first
 
+
+
+def test_a_rebuilt_table_beside_an_incremental_one_still_gets_whole_months(cloud: CloudRollups) -> None:
+    """rollup_1h without a watermark (rebuilt: every day of its months) and rollup_1d with one (one new day): each
+    month object is still rewritten by one batch, with every day it needs."""
+    cloud.run()
+    cloud.s3.delete_object(Bucket=BUCKET, Key="rollups/rollup_1h/_watermark.json")
+    cloud.add(new_bars(datetime(2026, 11, 23, tzinfo=UTC)), "quotes-0014")
+    out = cloud.run()
+    months = [p["symbol"] + p["day"][:7] for b in out["plan"]["batches"] for p in b["partitions"]]
+    per_batch = [{p["symbol"] + p["day"][:7] for p in b["partitions"]} for b in out["plan"]["batches"]]
+    assert sum(len(m) for m in per_batch) == len(set(months))  # no month in two batches
+    for table in ROLLUP_TABLES:
+        assert cloud.table(table) == local_rollup(cloud.root, table)
