@@ -29,3 +29,7 @@ class RollupStorageError(RollupError):
 
 class ConcurrentRollup(RollupError):
     """A month object changed between this step's read and write (another execution?); a retry recomputes it."""
+
+
+class PlanTooLarge(RollupError):
+    """The plan would not fit in a Step Functions state (256 KB): far more changed partitions than a run expects."""

@@ -9,11 +9,12 @@ the same names read, each table with a watermark (``<ROLLUPS_PREFIX><table>/_wat
   objects once (under ``ROLLUPS_PREFIX``), reads each table's watermark, and groups the (pair, day) partitions with
   objects past it into batches of at most ``ROLLUP_MAX_PARTITIONS_PER_QUERY`` (whole month objects: two batches
   never rewrite one object). Nothing new: no batches, and commit writes nothing.
-- ``{"action": "rollup", "batch": {...}}`` runs ONE Athena query per table for the batch's partitions (the rendered
-  rollup SQL restricted to them, so each changed day is recomputed from all of its objects: late and replayed rows
-  included) and rewrites each affected month object with one GetObject and one conditional PutObject (skipped when
-  the bytes would not change). A table without a usable watermark (first run, another source interval) is rebuilt:
-  its month objects are replaced, not merged, and those left without archive data are emptied.
+- ``{"action": "rollup", "batch": {"tables", "days": {"BTC-USD": [days]}, "rebuild", "existing"}}`` runs ONE
+  Athena query per table for the batch's partitions (the rendered rollup SQL restricted to them, so each changed
+  day is recomputed from all of its objects: late and replayed rows included) and rewrites each affected month
+  object with one GetObject and one conditional PutObject (skipped when the bytes would not change). A table
+  without a usable watermark (first run, another source interval) is rebuilt: its month objects are replaced, not
+  merged, and those left without archive data are emptied.
 - ``{"action": "commit", "watermarks": {...}, "results": [...]}`` writes the watermarks the plan computed (after
   the data: a failure before it only repeats work) and logs one summary line.
 
@@ -43,15 +44,18 @@ from cryptostream_model.rollups import (
     Watermark,
     archive_object,
     batches,
+    decode_days,
+    encode_days,
 )
 from cryptostream_runtime.clients import ClientOptions, clients
 from rollup_workflow import athena, months
-from rollup_workflow.errors import ConcurrentRollup, RollupStorageError
+from rollup_workflow.errors import ConcurrentRollup, PlanTooLarge, RollupStorageError
 from rollup_workflow.queries import rollup_query
 
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", "cryptostream-rollups"))
 CLIENT_OPTIONS = ClientOptions(max_attempts=4, retry_mode="standard", user_agent_extra="cryptostream-rollups")
 DEFAULT_MAX_PARTITIONS = 400
+PLAN_LIMIT_BYTES = 240 * 1024  # Step Functions' 256 KB per state, with room for the execution's own fields
 
 
 @dataclass(frozen=True)
@@ -189,7 +193,7 @@ def plan(settings: Settings) -> dict[str, Any]:
             keys = {p.month_key for p in batch}
             planned.append({
                 "tables": list(tables),
-                "partitions": [p.to_dict() for p in batch],
+                "days": encode_days(batch),
                 "rebuild": [t for t in tables if t in rebuild],
                 "existing": {t: sorted(keys & existing[t]) for t in tables},
             })
@@ -197,7 +201,7 @@ def plan(settings: Settings) -> dict[str, Any]:
         covered = {o.partition.month_key for o in objects}
         stale = sorted(existing[table] - covered)
         if stale:
-            planned.append({"tables": [table], "partitions": [], "rebuild": [table], "existing": {table: stale},
+            planned.append({"tables": [table], "days": {}, "rebuild": [table], "existing": {table: stale},
                             "clear": {table: stale}})
     changed = [t for t in ROLLUP_TABLES if new[t] or (t in rebuild and existing[t])]
     result = {
@@ -207,6 +211,10 @@ def plan(settings: Settings) -> dict[str, Any]:
         "watermarks": {t: marks[t].advanced(new[t]).to_dict() for t in changed},
         "new_objects": {t: len(new[t]) for t in ROLLUP_TABLES},
     }
+    size = len(json.dumps(result, separators=(",", ":")))
+    if size > PLAN_LIMIT_BYTES:  # Step Functions would fail the state with States.DataLimitExceeded
+        raise PlanTooLarge(f"the plan is {size // 1024} KB ({sum(len(p) for p in groups.values())} partitions), over "
+                           f"the {PLAN_LIMIT_BYTES // 1024} KB a state may carry")
     logger.info("rollups planned", extra={"run_id": result["run_id"], "archive_objects": len(objects),
                                           "new_objects": result["new_objects"], "batches": len(planned),
                                           "rebuild": sorted(rebuild)})
@@ -232,7 +240,9 @@ def rollup(settings: Settings, batch: dict[str, Any]) -> dict[str, Any]:
     unknown = [t for t in tables if t not in ROLLUP_TABLES]
     if not tables or unknown:
         raise ValueError(f"batch tables {tables!r}: expected some of {', '.join(ROLLUP_TABLES)}")
-    partitions = sorted({Partition.of(p) for p in batch.get("partitions") or []})
+    # ``days`` as the plan writes them; ``partitions`` (a list of {symbol, market, day}) accepted too.
+    partitions = sorted(set(decode_days(batch.get("days") or {}))
+                        | {Partition.of(p) for p in batch.get("partitions") or []})
     rebuild = set(batch.get("rebuild") or [])
     existing = {t: set(batch.get("existing", {}).get(t) or []) for t in tables}
     clear = {t: list(batch.get("clear", {}).get(t) or []) for t in tables}

@@ -11,12 +11,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from analytics.cloud_rollups import TEMPLATES_DIR, rollup_template
-from cryptostream_model.rollups import ROLLUP_TABLES
+from cryptostream_model.rollups import ROLLUP_TABLES, decode_days
 from rollup_workflow.errors import AthenaQueryFailed, AthenaThrottled, ConcurrentRollup
 from rollup_workflow.handler import lambda_handler
 from tests.analytics.test_rollups import new_bars
 from tests.iam.recorder import CallRecorder
 from tests.rollup_workflow.conftest import BUCKET, CloudRollups, local_rollup
+
+
+def parts(batch: dict) -> list[dict]:
+    """A planned batch's partitions as {symbol, market, day}."""
+    return [p.to_dict() for p in decode_days(batch["days"])]
 
 
 def recorded_run(cloud: CloudRollups) -> tuple[dict, list]:
@@ -36,7 +41,7 @@ def test_first_run_materializes_what_the_local_rollup_computes(cloud: CloudRollu
     out, calls = recorded_run(cloud)
     plan = out["plan"]
     assert len(plan["batches"]) == 1 and plan["batches"][0]["tables"] == list(ROLLUP_TABLES)
-    assert len(plan["batches"][0]["partitions"]) == 6  # 3 pairs x 2 days
+    assert len(parts(plan["batches"][0])) == 6  # 3 pairs x 2 days
     for table in ROLLUP_TABLES:
         assert cloud.table(table) == local_rollup(cloud.root, table)  # ==: the same bits
     assert out["commit"]["months_written"] == 6  # 3 pairs x 1 month x 2 tables
@@ -77,7 +82,7 @@ def test_late_and_replayed_rows_are_recomputed_as_locally(cloud: CloudRollups) -
     replayed = dict(rows_of[("ETH", "2026-11-22T01:00:00Z", "5min")])  # an exact copy, replayed
     cloud.add([late, replayed, *new_bars(datetime(2026, 11, 23, tzinfo=UTC))], "quotes-0009")
     out, calls = recorded_run(cloud)
-    partitions = {(p["symbol"], p["day"]) for b in out["plan"]["batches"] for p in b["partitions"]}
+    partitions = {(p["symbol"], p["day"]) for b in out["plan"]["batches"] for p in parts(b)}
     assert partitions == {("BTC", "2026-11-21"), ("ETH", "2026-11-22"), ("BTC", "2026-11-23")}
     for table in ROLLUP_TABLES:
         assert cloud.table(table) == local_rollup(cloud.root, table)
@@ -94,8 +99,8 @@ def test_batches_hold_whole_months_and_still_equal_the_local_rollup(cloud: Cloud
     cloud.add([bar for day in december for bar in new_bars(day, count=12)], "quotes-0010")
     out = cloud.run()
     batches = out["plan"]["batches"]
-    assert len(batches) == 2 and all(len(b["partitions"]) <= 31 for b in batches)
-    months = [{p["day"][:7] for p in b["partitions"]} for b in batches]
+    assert len(batches) == 2 and all(len(parts(b)) <= 31 for b in batches)
+    months = [{p["day"][:7] for p in parts(b)} for b in batches]
     assert months == [{"2026-11"}, {"2026-12"}]
     assert len(cloud.athena.queries) == 4  # one per table per batch
     for table in ROLLUP_TABLES:
@@ -124,7 +129,7 @@ def test_a_failed_query_is_one_line_and_the_watermark_does_not_move(cloud: Cloud
     assert cloud.watermark("rollup_1h") == mark and cloud.table("rollup_1h") == before
     assert "StopQueryExecution" in cloud.athena.calls  # the other table's query is cancelled
     out = cloud.run()  # the next run does the same work again
-    assert {p["day"] for b in out["plan"]["batches"] for p in b["partitions"]} == {"2026-11-23"}
+    assert {p["day"] for b in out["plan"]["batches"] for p in parts(b)} == {"2026-11-23"}
     assert cloud.table("rollup_1h") == local_rollup(cloud.root, "rollup_1h")
 
 
@@ -208,8 +213,23 @@ def test_a_rebuilt_table_beside_an_incremental_one_still_gets_whole_months(cloud
     cloud.s3.delete_object(Bucket=BUCKET, Key="rollups/rollup_1h/_watermark.json")
     cloud.add(new_bars(datetime(2026, 11, 23, tzinfo=UTC)), "quotes-0014")
     out = cloud.run()
-    months = [p["symbol"] + p["day"][:7] for b in out["plan"]["batches"] for p in b["partitions"]]
-    per_batch = [{p["symbol"] + p["day"][:7] for p in b["partitions"]} for b in out["plan"]["batches"]]
+    months = [p["symbol"] + p["day"][:7] for b in out["plan"]["batches"] for p in parts(b)]
+    per_batch = [{p["symbol"] + p["day"][:7] for p in parts(b)} for b in out["plan"]["batches"]]
     assert sum(len(m) for m in per_batch) == len(set(months))  # no month in two batches
     for table in ROLLUP_TABLES:
         assert cloud.table(table) == local_rollup(cloud.root, table)
+
+
+def test_a_year_of_ten_pairs_plans_well_under_the_state_limit() -> None:
+    """The first rollup after a year's backfill of ten pairs: 3,650 partitions travel through the state machine."""
+    from datetime import date
+
+    from cryptostream_model.rollups import Partition, batches, encode_days
+
+    pairs = [(f"C{i}", "USD") for i in range(10)]
+    days = [(date(2025, 1, 1) + timedelta(days=i)).isoformat() for i in range(365)]
+    partitions = [Partition(s, m, d) for s, m in pairs for d in days]
+    planned = [{"tables": list(ROLLUP_TABLES), "days": encode_days(b), "rebuild": list(ROLLUP_TABLES),
+                "existing": {t: [] for t in ROLLUP_TABLES}} for b in batches(partitions, 400)]
+    assert sum(len(parts(b)) for b in planned) == 3650
+    assert len(json.dumps({"batches": planned})) < 64 * 1024
