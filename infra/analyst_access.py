@@ -19,6 +19,7 @@ from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX
 from infra.archive import Archive
 from infra.catalog import SPILL_PREFIX, Catalog
+from infra.encryption import via_service
 from infra.nag import acknowledge, logical_id, rendered
 
 ATHENA_QUERY_ACTIONS = [
@@ -79,8 +80,13 @@ def analyst_policy(
         iam.PolicyStatement(
             actions=["s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload"], resources=[results_objects]
         ),
-        # Athena's results are encrypted with the archive key (the workgroup's SSE_KMS).
-        iam.PolicyStatement(actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[archive.key.key_arn]),
+        # The archive and Athena's results (the workgroup's SSE_KMS) use the stack's one key: only through S3, so
+        # the analyst cannot decrypt the secret or the table through their services (infra/encryption.py).
+        iam.PolicyStatement(
+            actions=["kms:Decrypt", "kms:GenerateDataKey"],
+            resources=[archive.key.key_arn],
+            conditions=via_service(scope, "s3"),
+        ),
     ]
     if config.lake_formation:
         statements.append(iam.PolicyStatement(actions=["lakeformation:GetDataAccess"], resources=["*"]))

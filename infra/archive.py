@@ -19,7 +19,7 @@ from constructs import Construct
 from cryptostream_config.deployment import CONTEXT_KEY, ConfigError, DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX, ERROR_PREFIX
 from infra.archive_transform import ArchiveTransform
-from infra.encryption import customer_key
+from infra.encryption import pipeline_key
 from infra.log_groups import encrypted_log_group, function_log_group
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
 from infra.removal import removal_policy
@@ -61,10 +61,7 @@ class Archive(Construct):
         # Without retain_data, buckets empty themselves before CloudFormation deletes them (it deletes empty
         # buckets only), by CDK's Node.js handler; an emulator that cannot run it sets bucket_auto_delete: false.
         self._auto_delete = not config.retain_data and bucket_auto_delete(config)
-        self.key = customer_key(
-            self, "Key", alias=config.resource_name("archive"),
-            description="cryptostream archive, Athena results and spill", retain=config.retain_data,
-        )  # fmt: skip
+        self.key = pipeline_key(self, config)  # the stack's one key (infra/encryption.py)
         # Server access logs cannot be delivered to SSE-KMS buckets: this one alone uses SSE-S3.
         self.access_logs = s3.Bucket(
             self,

@@ -15,7 +15,7 @@ from constructs import Construct
 from cryptostream_config.deployment import DeploymentConfig, ScheduleConfig
 from cryptostream_model.sources import encode_owners
 from infra.assets import ARCHITECTURE, RUNTIME, dependency_layer_code
-from infra.encryption import customer_key
+from infra.encryption import grant_via, pipeline_key
 from infra.functions import pipeline_function
 from infra.nag import acknowledge, acknowledge_kms_grant_wildcards, logical_id
 from infra.removal import removal_policy
@@ -45,10 +45,8 @@ class Ingestion(Construct):
         skip_layer_bundling: bool = False,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.key = customer_key(
-            self, "Key", alias=config.resource_name("ingestion"),
-            description="cryptostream API key secret and schedule dead-letter queue", retain=config.retain_data,
-        )  # fmt: skip
+        # The stack's one key (infra/encryption.py): the producer decrypts the secret only through Secrets Manager.
+        self.key = pipeline_key(self, config)
         self.layer = lambda_.LayerVersion(
             self,
             "DependencyLayer",
@@ -166,7 +164,7 @@ class Ingestion(Construct):
             iam.PolicyStatement(actions=["kinesis:PutRecords"], resources=[stream.stream.stream_arn])
         )
         if stream.stream.encryption_key is not None:
-            stream.stream.encryption_key.grant(function, "kms:GenerateDataKey")
+            grant_via(stream.stream.encryption_key, function, "kinesis", "kms:GenerateDataKey")
         table.grant_items(
             self.role,
             "dynamodb:BatchGetItem",

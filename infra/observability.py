@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from aws_cdk import Duration
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as actions
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
@@ -18,8 +17,8 @@ from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
 from infra.archive import Archive
+from infra.encryption import pipeline_key
 from infra.ingestion import Ingestion
-from infra.log_groups import LogsKey
 from infra.processing import Processing
 from infra.serving import QuoteTable
 from infra.stream import QuoteStream
@@ -44,10 +43,8 @@ class Observability(Construct):
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, pipeline: Pipeline) -> None:
         super().__init__(scope, construct_id)
         self._config = config
-        # The operations key (log groups and alarm notifications: deleted with the stack, used by AWS services).
-        key = LogsKey.of(self, config).key
-        # CloudWatch publishes alarms to the encrypted topic with its own service principal.
-        key.grant(iam.ServicePrincipal("cloudwatch.amazonaws.com"), "kms:Decrypt", "kms:GenerateDataKey*")
+        # The stack's one key; its policy lets CloudWatch use it for this stack's alarms only (infra/encryption.py).
+        key = pipeline_key(self, config)
         self.topic = sns.Topic(
             self, "AlarmTopic", topic_name=config.resource_name("alarms"), master_key=key, enforce_ssl=True
         )

@@ -17,6 +17,7 @@ from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
+from infra.encryption import grant_via
 from infra.functions import pipeline_function
 from infra.nag import acknowledge
 from infra.serving import QuoteTable
@@ -49,7 +50,7 @@ class Processing(Construct):
         layer: lambda_.ILayerVersion,
     ) -> None:
         super().__init__(scope, construct_id)
-        self.key = table.key  # quarantined records are quote data: the table's key (infra/encryption.py)
+        self.key = table.key  # the stack's one key (infra/encryption.py)
         self.quarantine_dead_letters = self._queue(f"{config.quarantine_queue_name}-dlq", "QuarantineDeadLetters")
         self.quarantine = self._queue(
             config.quarantine_queue_name,
@@ -93,7 +94,7 @@ class Processing(Construct):
             iam.PolicyStatement(actions=list(STREAM_MAPPING_READS), resources=[stream.stream.stream_arn])
         )
         if stream.stream.encryption_key is not None:
-            stream.stream.encryption_key.grant_decrypt(self.function)
+            grant_via(stream.stream.encryption_key, self.function, "kinesis", "kms:Decrypt")
         return mapping
 
     def _queue(self, name: str, construct_id: str, dead_letter_queue: sqs.DeadLetterQueue | None = None) -> sqs.Queue:
@@ -144,7 +145,7 @@ def grant_send(queue: sqs.Queue, grantee: iam.IGrantable) -> None:
         iam.PolicyStatement(actions=["sqs:SendMessage"], resources=[queue.queue_arn])
     )
     if queue.encryption_master_key is not None:
-        queue.encryption_master_key.grant(grantee, "kms:GenerateDataKey", "kms:Decrypt")
+        grant_via(queue.encryption_master_key, grantee, "sqs", "kms:GenerateDataKey", "kms:Decrypt")
 
 
 @jsii.implements(lambda_.IEventSourceDlq)

@@ -9,7 +9,7 @@ from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.keys import LATEST_INDEX_NAME, LATEST_INDEX_PK, TTL_ATTRIBUTE
-from infra.encryption import customer_key
+from infra.encryption import grant_via, pipeline_key
 
 # What DynamoDB asks KMS for, with the caller's permissions, when it reads or writes items of a table with a
 # customer-managed key (decrypting the table key; a writer also gets the data-key actions CDK's grantWriteData
@@ -26,12 +26,7 @@ class QuoteTable(Construct):
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig) -> None:
         super().__init__(scope, construct_id)
-        # The quote data's key: this table, the stream and the quarantine queues (the same data, the same readers).
-        self.key = customer_key(
-            self, "Key", alias=config.resource_name("data"),
-            description="cryptostream quote data: DynamoDB table, Kinesis stream, quarantine queues",
-            retain=config.retain_data,
-        )  # fmt: skip
+        self.key = pipeline_key(self, config)  # the stack's one key (infra/encryption.py)
         self.table = dynamodb.Table(
             self,
             "Table",
@@ -68,4 +63,5 @@ class QuoteTable(Construct):
             )
         role.add_to_principal_policy(iam.PolicyStatement(actions=sorted(actions), resources=[self.table.table_arn]))
         writes = any(action not in ITEM_READS for action in actions)
-        self.key.grant(role, *(KEY_ACTIONS_TO_WRITE if writes else KEY_ACTIONS_TO_READ))
+        # Only through DynamoDB: the key is the stack's one key, and this grant must not reach its other data.
+        grant_via(self.key, role, "dynamodb", *(KEY_ACTIONS_TO_WRITE if writes else KEY_ACTIONS_TO_READ))

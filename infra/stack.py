@@ -37,8 +37,7 @@ class CryptostreamStack(Stack):
         super().__init__(scope, construct_id, description="cryptostream: crypto quotes streaming pipeline", **kwargs)
         Tags.of(self).add("project", config.prefix)
         self.config = config
-        # The table's key is the quote data's: the stream and the quarantine queues hold the same data for the
-        # same readers (infra/encryption.py, "one key per data class").
+        # Every store is encrypted with the stack's one key (infra/encryption.py); grants stay per role and resource.
         self.table = QuoteTable(self, "Serving", config=config)
         self.stream = QuoteStream(self, "Stream", config=config, key=self.table.key)
         self.ingestion = Ingestion(

@@ -1,4 +1,4 @@
-"""Stream: the Kinesis Data Stream every quote passes through, encrypted with the quote data's key."""
+"""Stream: the Kinesis Data Stream every quote passes through, encrypted with the stack's key."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ class QuoteStream(Construct):
     peak a provisioned stream costs less than on-demand's stream-hour, docs/cost.md); 0 = on-demand."""
 
     def __init__(self, scope: Construct, construct_id: str, *, config: DeploymentConfig, key: kms.IKey) -> None:
-        """``key``: the quote data's customer-managed key (the table's)."""
+        """``key``: the stack's customer-managed key (infra/encryption.py)."""
         super().__init__(scope, construct_id)
         self.key = key
         provisioned = config.stream_shards > 0

@@ -77,7 +77,7 @@ def test_producer_may_publish_and_keep_watermarks_and_leases(synth) -> None:
     assert not any("*" in a for a in actions if not a.startswith("xray:"))
 
 
-def test_secret_is_encrypted_with_the_ingestion_key(synth) -> None:
+def test_secret_is_encrypted_with_the_stack_key(synth) -> None:
     props = synth.one("AWS::SecretsManager::Secret")
     assert props["Name"] == "cryptostream/alphavantage"  # the local stack's secret name
     assert props["KmsKeyId"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.ingestion.key), "Arn"]}

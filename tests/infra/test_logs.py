@@ -1,6 +1,6 @@
-"""Log groups: each encrypted with the stack's customer-managed log key, which CloudWatch Logs may use
+"""Log groups: each encrypted with the stack's one customer-managed key, which CloudWatch Logs may use
 for this stack's log groups only (CloudWatch Logs User Guide, "Encrypt log data in CloudWatch Logs
-using AWS Key Management Service")."""
+using AWS Key Management Service"), and CloudWatch for this stack's alarms only."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def _logs_key(synthesized) -> tuple[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
-def test_every_log_group_is_encrypted_with_the_log_key(request: pytest.FixtureRequest, fixture: str) -> None:
+def test_every_log_group_is_encrypted_with_the_stack_key(request: pytest.FixtureRequest, fixture: str) -> None:
     synthesized = request.getfixturevalue(fixture)
     key_id, key = _logs_key(synthesized)
     groups = synthesized.resources("AWS::Logs::LogGroup")
@@ -42,8 +42,8 @@ def test_every_log_group_is_encrypted_with_the_log_key(request: pytest.FixtureRe
         assert group["Properties"]["KmsKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}, logical_id
         assert group["DeletionPolicy"] == "Delete", logical_id
     assert key["Properties"]["EnableKeyRotation"] is True
-    # The log groups go with the stack, whatever retain_data says: so does the key that encrypts them.
-    assert key["DeletionPolicy"] == "Delete"
+    # The key also protects the retained data (table, archive, secret): it stays with them.
+    assert key["DeletionPolicy"] == ("Retain" if synthesized.stack.config.retain_data else "Delete")
 
 
 @pytest.mark.parametrize("fixture", FIXTURES)
@@ -63,12 +63,21 @@ def test_cloudwatch_logs_may_use_the_key_for_this_stacks_log_groups_only(
     partition = "aws" if _concrete(synthesized) else "<AWS::Partition>"
     prefix = f"arn:{partition}:logs:{_region(synthesized)}:{_account(synthesized)}:log-group:"
     assert allowed == sorted(prefix + name for name in names)
-    # Beyond the account's default administration statement, only CloudWatch, for the alarm topic.
+    # Beyond the account's default administration statement, only CloudWatch, for this stack's alarms, and
+    # Secrets Manager's statements, each held to kms:ViaService.
     others = [s for s in statements if s is not logs]
-    admin, alarms = sorted(others, key=lambda s: "Service" in s["Principal"])
-    assert admin["Action"] == "kms:*" and "AWS" in admin["Principal"]
+    (admin,) = [s for s in others if s["Action"] == "kms:*"]
+    assert "AWS" in admin["Principal"] and "Condition" not in admin
+    (alarms,) = [s for s in others if "Service" in s["Principal"]]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert sorted(alarms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert _render(alarms["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(
+        f":{_account(synthesized)}:alarm:{synthesized.stack.config.prefix}-*"
+    )
+    assert _render(alarms["Condition"]["StringEquals"]["aws:SourceAccount"]) == _account(synthesized)
+    for statement in others:
+        if statement is not admin and statement is not alarms:
+            assert "secretsmanager." in _render(statement["Condition"]["StringEquals"]["kms:ViaService"]), statement
 
 
 def _concrete(synthesized) -> bool:

@@ -46,7 +46,7 @@ def test_retain_data_keeps_exactly_the_data_stores_their_keys_and_the_named_cont
     # CDK's LogStream defaults to RETAIN; harmless, as deleting the log group deletes its streams.
     expected |= set(synth.resources("AWS::Logs::LogStream"))
     assert set(_kept(synth)) == expected
-    # Everything else goes: queues, log groups (and their key), functions, topic, Firehose, Glue, Athena...
+    # Everything else goes: queues, log groups, functions, topic, Firehose, Glue, Athena...
     for logical_id in expected:
         resource = synth.raw["Resources"][logical_id]
         assert resource["DeletionPolicy"] == resource["UpdateReplacePolicy"] == "Retain", logical_id

@@ -108,3 +108,37 @@ def _cfn_lint(template: Path) -> subprocess.CompletedProcess[str]:
 def test_cfn_lint_passes(request: pytest.FixtureRequest, fixture: str) -> None:
     result = _cfn_lint(request.getfixturevalue(fixture).template_path)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_one_key_protects_every_store(synth) -> None:
+    """One customer-managed key for the stack (infra/encryption.py); only the access-log bucket uses SSE-S3."""
+    (key_id,) = synth.resources("AWS::KMS::Key")
+    for resource_type, encryption in ENCRYPTION.items():
+        for logical_id, resource in synth.resources(resource_type).items():
+            setting = json.dumps(encryption(resource["Properties"]))
+            if resource_type == "AWS::S3::Bucket" and "aws:kms" not in setting:
+                assert "AES256" in setting and "AccessLogs" in logical_id, logical_id
+                continue
+            assert key_id in setting, (resource_type, logical_id)
+
+
+def test_the_pipeline_roles_and_the_analyst_use_the_key_only_through_their_services(synth) -> None:
+    """What a key per data class used to separate, ``kms:ViaService`` does: the producer's and consumer's key
+    grants hold only through the service they are granted on, the analyst's only through S3."""
+    (key_id,) = synth.resources("AWS::KMS::Key")
+    stack = synth.stack
+    roles = {synth.logical_id(f.role) for f in (stack.ingestion.function, stack.processing.function)}
+    documents = [
+        p["Properties"]["PolicyDocument"]
+        for p in synth.resources("AWS::IAM::Policy").values()
+        if {r["Ref"] for r in p["Properties"]["Roles"]} & roles
+    ]
+    documents.append(synth.raw["Resources"][synth.logical_id(stack.analyst_policy)]["Properties"]["PolicyDocument"])
+    on_key = [s for d in documents for s in d["Statement"] if key_id in json.dumps(s.get("Resource"))]
+    assert len(on_key) >= 4
+    for statement in on_key:
+        via = statement["Condition"]["StringEquals"]["kms:ViaService"]
+        assert "Fn::Join" in via, statement
+    analyst = synth.raw["Resources"][synth.logical_id(stack.analyst_policy)]["Properties"]["PolicyDocument"]
+    (analyst_key,) = [s for s in analyst["Statement"] if key_id in json.dumps(s.get("Resource"))]
+    assert json.dumps(analyst_key["Condition"]).count('"s3."') == 1

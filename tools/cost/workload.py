@@ -111,7 +111,7 @@ class Assumptions:
     # infra/observability.py: stream, consumer, queues, producer (one FailedPairs), archive, backfill, rollups
     alarms: int = 16
     dashboards: int = 1
-    kms_keys: int = 4  # infra/encryption.py: quote data, archive, ingestion, operations (logs + alarm topic)
+    kms_keys: int = 1  # infra/encryption.py: one key for the stack; conditions keep principals apart
     xray_extra_sample_rate: float = 0.05  # X-Ray's default rule: first request each second + 5% of the rest
     kms_key_users: int = 7  # (principal, encrypted resource) pairs that fetch data keys
     kms_data_key_seconds: int = 300  # services re-request a data key about every 5 minutes
