@@ -15,9 +15,8 @@ import os
 from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import process_partial_response
 
 from consumer.processor import QuoteBatchProcessor
@@ -25,12 +24,10 @@ from consumer.settings import ConsumerSettings, SettingsError
 from consumer.stats import BatchStats, StatsHook
 from cryptostream_runtime.clients import ClientOptions
 from cryptostream_runtime.clients import clients as boto3_clients
-from cryptostream_runtime.metrics import log_metrics
 
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME") or "cryptostream-consumer")
 # The consumer's modules log through the standard library: give them the same structured JSON output.
 copy_config_to_registered_loggers(source_logger=logger, include={"consumer"})
-metrics = Metrics(namespace=os.getenv("POWERTOOLS_METRICS_NAMESPACE") or "cryptostream")
 # Few botocore retries: the consumer retries throttling itself with backoff bounded by the
 # invocation's remaining time, and counts every request it makes.
 CLIENT_OPTIONS = ClientOptions(max_attempts=2, connect_timeout=3, read_timeout=10, tcp_keepalive=True)
@@ -54,20 +51,15 @@ _refuse_bad_settings_at_init()
 Handler = Callable[[dict[str, Any], Any], dict[str, Any]]
 ClientSource = Callable[[str], Any]  # service name -> boto3 client (or a stand-in)
 
-# Metric series cost $0.30 a month each: the dashboard's four. Every other count (duplicates, quarantined,
-# stale LATEST skips, retries, requests, mean lag) is in the "batch consumed" log line, which the dashboard
-# queries with Logs Insights; quarantined records also show as the quarantine queue's depth.
-_COUNTS = (
-    ("Records", "records"),
-    ("Written", "written"),
-    ("FailedReported", "failed"),
-)
+# No metric series (each costs $0.30 a month, and no alarm reads one of the consumer's): every count of a
+# batch (records, written, failed, duplicates, quarantined, stale LATEST skips, retries, requests, ingest lag)
+# is in its "batch consumed" log line, which the dashboard charts with Logs Insights (docs/cost.md). Its
+# alarms read AWS's own metrics: the stream's iterator age, the function's Errors, the queues' depth.
 
 
 def make_handler(*, on_stats: StatsHook | None = None, clients: ClientSource | None = None) -> Handler:
     """The consumer's handler; ``on_stats`` gets each batch's stats, ``clients`` replaces boto3's clients."""
 
-    @log_metrics(metrics)
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         settings = ConsumerSettings.from_env()
         # The local stack invokes in-process and may change the level between invocations.
@@ -100,9 +92,6 @@ def _publish(stats: BatchStats) -> None:
             "records left for Lambda to retry",
             extra={"failed": stats.failed, "from_sequence_number": stats.first_failed_sequence_number},
         )
-    for name, attribute in _COUNTS:
-        metrics.add_metric(name=name, unit=MetricUnit.Count, value=getattr(stats, attribute))
-    metrics.add_metric(name="IngestLagMaxMs", unit=MetricUnit.Milliseconds, value=stats.ingest_lag_ms_max)
 
 
 lambda_handler = make_handler()

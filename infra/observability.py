@@ -230,22 +230,15 @@ class Observability(Construct):
                     )
                 ],
             ),
-            graph("Producer outcome", [producer_metric(name, label=name) for name in ("Published", "FailedPairs")]),
+            graph("Producer failed pairs", [producer_metric("FailedPairs", label="FailedPairs")]),
         )
+        # The counts that are not metric series (each series costs $0.30 a month; only the alarmed FailedPairs is
+        # one), charted from the handlers' structured log lines with Logs Insights.
         dashboard.add_widgets(
-            graph(
-                "Consumer outcome (records)",
-                [
-                    powertools_metric("cryptostream-consumer", name, label=name)
-                    for name in ("Records", "Written", "FailedReported")
-                ],
-            ),
-            graph(
-                "Consumer ingest lag (ms)",
-                [powertools_metric("cryptostream-consumer", "IngestLagMaxMs", statistic="Maximum", label="max")],
-            ),
+            logs_widget("Producer published", pipeline.ingestion.function, PRODUCER_PUBLISHED_QUERY, line=True),
+            logs_widget("Consumer outcome (records)", pipeline.processing.function, CONSUMER_OUTCOME_QUERY, line=True),
+            logs_widget("Consumer ingest lag (ms)", pipeline.processing.function, CONSUMER_LAG_QUERY, line=True),
         )
-        # The counts that are not metric series (each series costs $0.30 a month), from the structured logs.
         dashboard.add_widgets(
             logs_widget("Producer runs by interval", pipeline.ingestion.function, PRODUCER_RUNS_QUERY),
             logs_widget("Consumer batches", pipeline.processing.function, CONSUMER_BATCHES_QUERY),
@@ -299,7 +292,19 @@ def producer_metric(name: str, *, label: str | None = None) -> cloudwatch.Metric
     return powertools_metric("cryptostream-producer", name, label=label)
 
 
-# Logs Insights over the handlers' structured summaries: what used to be per-interval metric series.
+# Logs Insights over the handlers' structured summaries: what used to be metric series ($0.30 a month each).
+PRODUCER_PUBLISHED_QUERY = [
+    'filter message = "producer run finished"',
+    "stats sum(summary.published) as published, sum(summary.fetched) as fetched by bin(5m)",
+]
+CONSUMER_OUTCOME_QUERY = [
+    'filter message = "batch consumed"',
+    "stats sum(stats.records) as records, sum(stats.written) as written, sum(stats.failed) as failed by bin(5m)",
+]
+CONSUMER_LAG_QUERY = [
+    'filter message = "batch consumed"',
+    "stats max(stats.ingest_lag_ms_max) as max_lag_ms by bin(5m)",
+]
 PRODUCER_RUNS_QUERY = [
     'fields summary.interval as interval | filter message = "producer run finished"',
     "stats count(*) as runs, sum(summary.fetched) as fetched, sum(summary.published) as published, "
@@ -314,13 +319,16 @@ CONSUMER_BATCHES_QUERY = [
 ]
 
 
-def logs_widget(title: str, function: lambda_.Function, query: list[str]) -> cloudwatch.LogQueryWidget:
+def logs_widget(
+    title: str, function: lambda_.Function, query: list[str], *, line: bool = False
+) -> cloudwatch.LogQueryWidget:
+    """A Logs Insights widget over ``function``'s log group: a table, or a line chart (``by bin(...)`` queries)."""
     return cloudwatch.LogQueryWidget(
         title=title,
         log_group_names=[f"/aws/lambda/{function.function_name}"],
         query_lines=query,
-        view=cloudwatch.LogQueryVisualizationType.TABLE,
-        width=12,
+        view=cloudwatch.LogQueryVisualizationType.LINE if line else cloudwatch.LogQueryVisualizationType.TABLE,
+        width=8 if line else 12,
         height=6,
     )
 

@@ -315,12 +315,11 @@ def _request_budget(settings: Settings, clients: Any, now: Callable[[], float]) 
 def _record_metrics(summary: RunSummary) -> None:
     """One EMF blob per run, flushed by ``log_metrics`` when the handler returns.
 
-    Two series only (each metric name x dimension set is a custom metric, $0.30 a month): what the alarm and the
-    dashboard need. The run's other counts, per interval, are in its "producer run finished" log line, which the
-    dashboard queries with Logs Insights (docs/cost.md, "Fewer metric series").
+    One series only (each metric name x dimension set is a custom metric, $0.30 a month): ``FailedPairs``, which
+    the alarm needs. The run's counts (published, fetched, ..., per interval) are in its "producer run finished"
+    log line, which the dashboard queries with Logs Insights (docs/cost.md, "Fewer metric series").
     """
     try:
-        metrics.add_metric(name="Published", unit=MetricUnit.Count, value=summary.published)
         metrics.add_metric(name="FailedPairs", unit=MetricUnit.Count, value=len(summary.failed_pairs))
         # The source as metadata, not a dimension: in the EMF record for Logs Insights, no extra series to pay for.
         metrics.add_metadata(key="source", value=summary.source)

@@ -24,7 +24,7 @@ def test_small_deployment_saving_by_hand(book):
         ("Lambda", "Archive transform requests"), ("DynamoDB", "Storage"), ("SQS", "Quarantine requests"),
     )}  # fmt: skip
     expected = (
-        7 * 0.30  # every metric series within the 10 free
+        1 * 0.30  # the one metric series, within the 10 free
         + 10 * 0.10  # 10 of the 15 alarms
         + 3.00  # the dashboard
         + q["Logs ingestion"] * 0.50

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
-from consumer import handler as consumer
+import re
+from pathlib import Path
+
 from tools.cost.workload import Assumptions
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def test_consumer_series_are_its_counts_and_the_max_lag() -> None:
-    assert Assumptions().consumer_metrics == len(consumer._COUNTS) + 1
+
+def _series(path: str) -> list[str]:
+    return re.findall(r'add_metric\(name="(\w+)"', (ROOT / path).read_text())
+
+
+def test_each_handler_publishes_the_series_the_model_prices() -> None:
+    a = Assumptions()
+    assert _series("producer/handler.py") == ["FailedPairs"] and a.producer_metrics == 1
+    assert _series("consumer/handler.py") == [] and a.consumer_metrics == 0
+    assert _series("archive_transform/handler.py") == [] and a.transform_metrics == 0

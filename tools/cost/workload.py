@@ -105,9 +105,9 @@ class Assumptions:
     watermark_reads_per_pair: float = 1  # strongly consistent GetItem, item < 4 KB
     lease_writes_per_run: int = 2  # acquire + release of the schedule's run lease
     # EMF metric series (name x dimensions, $0.30 a month each); the other counts are logged, not metrics
-    consumer_metrics: int = 4  # consumer/handler.py: Records, Written, FailedReported, IngestLagMaxMs
-    producer_metrics: int = 2  # producer/handler.py: Published, FailedPairs (dimension service only)
-    transform_metrics: int = 1  # archive_transform/handler.py: ArchiveRejectedRecords
+    consumer_metrics: int = 0  # consumer/handler.py: none, its counts are in its "batch consumed" log line
+    producer_metrics: int = 1  # producer/handler.py: FailedPairs (dimension service only), which an alarm needs
+    transform_metrics: int = 0  # archive_transform/handler.py: none (Firehose's own metrics are free)
     # infra/observability.py: stream, consumer, queues, producer (one FailedPairs), archive, backfill, rollups
     alarms: int = 16
     dashboards: int = 1
