@@ -36,6 +36,7 @@ from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX, ARCHIVE_TABLE
 from infra.archive import Archive
 from infra.catalog import PROJECTION_START, Catalog
+from infra.encryption import grant_via
 from infra.functions import pipeline_function
 from infra.log_groups import encrypted_log_group
 from infra.nag import acknowledge, logical_id
@@ -288,8 +289,9 @@ class RollupWorkflow(Construct):
                 resources=[results.arn_for_objects("results/*")],
             )
         )
-        # One key encrypts the archive, the rollups and Athena's results (SSE-KMS with a bucket key).
-        archive.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
+        # The stack's one key encrypts the archive, the rollups and Athena's results (SSE-KMS with a bucket key):
+        # only through S3, so the grant reaches nothing else the key protects (infra/encryption.py).
+        grant_via(archive.key, role, "s3", "kms:Decrypt", "kms:GenerateDataKey")
         if config.lake_formation:
             role.add_to_policy(iam.PolicyStatement(actions=["lakeformation:GetDataAccess"], resources=["*"]))
         reason = "objects by key under one prefix of this stack's bucket (pairs and dates are not known in advance)"
