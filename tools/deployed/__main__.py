@@ -3,8 +3,10 @@
 Steps: the market simulator (standalone, frozen clock) and MiniStack (own venv, 127.0.0.1, free port,
 ``AUTH=true``) start; ``cdk bootstrap`` and ``cdk deploy`` run through the pinned CLI; the deployed
 producer backfills 69 bars; the emulator's scheduler fires the ``spot-1min`` schedule; a poison record is
-put on the stream; then every hop is counted and reconciled. The backfill state machine then runs a small
-range through the producer and runs it again (resumed: nothing published). ``cdk destroy`` must leave none of the
+put on the stream; then every hop is counted and reconciled. The rollups state machine then materializes
+rollup_1h/rollup_1d from the archive, compared with the local DuckDB recompute, and runs again writing nothing
+(tools/deployed/rollups.py). The backfill state machine runs a small range through the producer and runs it
+again (resumed: nothing published). ``cdk destroy`` must leave none of the
 stack's named resources behind, and a second deploy must succeed and run. The last line is the verdict;
 the exit status is non-zero on any difference.
 """
@@ -32,6 +34,7 @@ from tools.deployed.context import cdk_context_args
 from tools.deployed.emulator import ACCOUNT_ID, REGION, EmulatorError, MiniStack
 from tools.deployed.hops import read_archive, read_quarantine, read_stream, read_table, reconcile
 from tools.deployed.leftovers import leftovers
+from tools.deployed.rollups import athena_query_id_bridge, prove_rollups
 from tools.deployed.scenario import (
     BACKFILL_BARS_PER_PAIR,
     Outputs,
@@ -121,6 +124,7 @@ def run(auth: bool) -> int:
                  what=f"the emulator's scheduler to run the producer ({SCHEDULED})")  # fmt: skip
         waited = time.monotonic() - deployed_at
         paused = pause_schedules(client("scheduler"), outputs.schedule_group)
+        paused += pause_schedules(client("scheduler"), config.resource_name("rollups"))  # the proof starts its own
         say(f"scheduled run fired by the emulator {waited:.0f} s after the deploy; paused {len(paused)} schedules")
 
         def settled() -> bool:
@@ -148,6 +152,15 @@ def run(auth: bool) -> int:
         say(f"quarantine: {len(quarantine.reasons)} messages ({', '.join(sorted(set(quarantine.reasons))) or '-'}); "
             f"failure queue: {failures}")  # fmt: skip
         verdict = reconcile(stream, table, archive, quarantine, failure_queue_depth=failures)
+
+        started = time.monotonic()
+        with athena_query_id_bridge(client("iam"), client("lambda"), config.resource_name("rollups")):
+            rollups = prove_rollups(client("stepfunctions"), client("s3"), outputs.rollups_state_machine,
+                                    outputs.archive_bucket, source_interval=config.rollup_source_interval)
+        timings["rollups state machine"] = time.monotonic() - started
+        say(f"{rollups.line}, in {timings['rollups state machine']:.1f} s ({rollups.moved} archive objects first moved "
+            "from the emulator's yyyy/MM/dd/HH/ folders to the keys AWS Firehose writes)")
+        verdict.differences.extend(rollups.differences)
 
         started = time.monotonic()
         workflow = prove_backfill_workflow(client("stepfunctions"), outputs.backfill_state_machine, pairs, frozen)

@@ -37,6 +37,7 @@ class Outputs:
     producer: str
     schedule_group: str
     backfill_state_machine: str
+    rollups_state_machine: str
 
     @classmethod
     def from_stack(cls, outputs: dict[str, str], schedule_group: str) -> Outputs:
@@ -51,6 +52,7 @@ class Outputs:
                 producer=outputs["ProducerFunction"],
                 schedule_group=schedule_group,
                 backfill_state_machine=outputs["BackfillStateMachineArn"],
+                rollups_state_machine=outputs["RollupsStateMachineArn"],
             )
         except KeyError as missing:
             raise ScenarioError(f"the deployed stack has no output {missing}") from None

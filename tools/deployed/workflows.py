@@ -31,7 +31,8 @@ def workflow_request(pairs: list[str], frozen_at: datetime) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def execute(stepfunctions: Any, arn: str, request: dict[str, Any], *, timeout: float = 120) -> dict[str, Any]:
+def execute(stepfunctions: Any, arn: str, request: dict[str, Any], *, timeout: float = 120,
+            what: str = "backfill") -> dict[str, Any]:
     """Start one execution and wait for it; its output (the report) or a ScenarioError with its error."""
     name = f"proof-{int(time.time() * 1000)}"
     execution = stepfunctions.start_execution(stateMachineArn=arn, name=name, input=json.dumps(request))["executionArn"]
@@ -40,9 +41,9 @@ def execute(stepfunctions: Any, arn: str, request: dict[str, Any], *, timeout: f
         described = stepfunctions.describe_execution(executionArn=execution)
         return described if described["status"] in TERMINAL else None
 
-    described = wait_for(finished, timeout=timeout, every=2, what=f"the backfill execution {name}")
+    described = wait_for(finished, timeout=timeout, every=2, what=f"the {what} execution {name}")
     if described["status"] != "SUCCEEDED":
-        raise ScenarioError(f"backfill execution {described['status']}: {described.get('error')}: "
+        raise ScenarioError(f"{what} execution {described['status']}: {described.get('error')}: "
                             f"{str(described.get('cause'))[:300]}")  # fmt: skip
     return json.loads(described["output"])
 
