@@ -240,23 +240,17 @@ class RollupWorkflow(Construct):
         role.add_to_policy(
             iam.PolicyStatement(
                 actions=["athena:StartQueryExecution", "athena:GetQueryExecution", "athena:GetQueryResults",
-                         "athena:StopQueryExecution", "athena:GetWorkGroup"],
+                         "athena:StopQueryExecution"],
                 resources=[workgroup],
             )
         )  # fmt: skip
         # What Athena reads of the catalog for the one table the queries name (partition projection: no
         # GetPartitions); the rollup tables are never queried by the workflow, which writes their objects.
-        role.add_to_policy(
-            iam.PolicyStatement(
-                actions=["glue:GetDatabase", "glue:GetTable"],
-                resources=[
-                    stack.format_arn(service="glue", resource="catalog"),
-                    catalog.database_arn,
-                    stack.format_arn(service="glue", resource="table",
-                                     resource_name=f"{config.glue_database}/{ARCHIVE_TABLE}"),
-                ],
-            )
-        )  # fmt: skip
+        catalog_arns = [stack.format_arn(service="glue", resource="catalog"), catalog.database_arn]
+        role.add_to_policy(iam.PolicyStatement(actions=["glue:GetDatabase"], resources=catalog_arns))
+        quotes = stack.format_arn(service="glue", resource="table",
+                                  resource_name=f"{config.glue_database}/{ARCHIVE_TABLE}")
+        role.add_to_policy(iam.PolicyStatement(actions=["glue:GetTable"], resources=[*catalog_arns, quotes]))
         bucket = archive.bucket
         role.add_to_policy(
             iam.PolicyStatement(
