@@ -18,6 +18,7 @@ Why this shape (it was one object per pair and day, written partition by partiti
   the other days' rows are kept as they were.
 - The rendered statements are cached on disk keyed by the SQL files' text (``analytics.rendered``): rendering
   them with sqlglot (0.1 s of CPU, mostly loading its dialects) was half of an incremental day's budget.
+- A chunk's month objects are written on a second thread while DuckDB reads and rolls up the next chunk.
 - Objects are published whole: written beside their final name and renamed locally (S3 publishes an object
   only when its upload completes), so a crash leaves each month either old or new, never torn.
 The watermark is saved after the data, so a crash in between only repeats work. Without a usable watermark
@@ -29,6 +30,8 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from functools import cached_property
@@ -348,14 +351,27 @@ def run_rollups(archive: str | None = None, *, full: bool = False, rollups: str 
             recomputed = dict.fromkeys((p.table for p in group), 0)
             columns = _input_columns(sqls)
             together = None
-            for chunk in _chunks(partitions, source_interval):
-                _read_input(con, location, [o for o in objects if o.partition in chunk], columns)
-                if together is None:
-                    together = len(sqls) > 1 and _same_columns(con, sqls)
-                rows, counts = _recompute(con, location, group, chunk, sqls, together)
-                _write_months(location, [p.table_root for p in group], rows, {_month_key(p) for p in chunk})
-                for plan, count in zip(group, counts, strict=True):
-                    recomputed[plan.table] += count
+            chunks = _chunks(partitions, source_interval)
+            # A chunk's objects are written while DuckDB reads and rolls up the next one (pyarrow's writer and
+            # DuckDB both release the GIL); one write in flight, so memory stays about one chunk's rows.
+            with ThreadPoolExecutor(max_workers=1) if len(chunks) > 1 else nullcontext() as writer:
+                writing: Future[None] | None = None
+                for chunk in chunks:
+                    _read_input(con, location, [o for o in objects if o.partition in chunk], columns)
+                    if together is None:
+                        together = len(sqls) > 1 and _same_columns(con, sqls)
+                    rows, counts = _recompute(con, location, group, chunk, sqls, together)
+                    for plan, count in zip(group, counts, strict=True):
+                        recomputed[plan.table] += count
+                    if writing is not None:
+                        writing.result()
+                    write = (location, [p.table_root for p in group], rows, {_month_key(p) for p in chunk})
+                    if writer is None:
+                        _write_months(*write)
+                    else:
+                        writing = writer.submit(_write_months, *write)
+                if writing is not None:
+                    writing.result()
             for plan in group:
                 mark = plan.mark.advanced(plan.new)
                 fs.create_dir(plan.table_root, recursive=True)
