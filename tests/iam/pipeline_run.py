@@ -31,9 +31,8 @@ from typing import Any
 
 from tests.iam.recorder import CallRecorder, RecordedCall
 
-FUNCTIONS = ("producer", "consumer", "archive_transform", "backfill_workflow")
-# Recorded too, and audited once its role grants only what the calls need (see /work/notes): it then joins FUNCTIONS.
 ROLLUP_FUNCTION = "rollup_workflow"
+FUNCTIONS = ("producer", "consumer", "archive_transform", "backfill_workflow", ROLLUP_FUNCTION)
 END = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 INTERVAL = "5min"
 POISON = 4
