@@ -138,3 +138,20 @@ def resolve_archive(
 def needs_endpoint(archive: str | None) -> bool:
     """Only the stack's bucket and S3 URIs need an endpoint; a local directory does not."""
     return archive is None or archive.startswith("s3://")
+
+
+def cloud_rollup_object(location: ArchiveLocation) -> str | None:
+    """The first object of the AWS materialized rollups (``<rollups>/<table>/.../part-0.json``, written by the
+    rollups state machine) under ``location``'s rollups root, else None. The local rollups must never write
+    there: their Parquet objects would land in the JSON tables' folders and share their watermarks."""
+    fs = location.filesystem
+    for table in ("rollup_1h", "rollup_1d"):
+        root = location.fs_path(f"{location.rollups_root}/{table}")
+        try:
+            infos = fs.get_file_info(pafs.FileSelector(root, recursive=True, allow_not_found=True))
+        except OSError:
+            return None  # unreadable: run_rollups reports it in its own words
+        for info in infos:
+            if info.type == pafs.FileType.File and info.path.endswith("/part-0.json"):
+                return location.uri(info.path)
+    return None

@@ -201,12 +201,19 @@ def rollup(
     if source_interval not in INTRADAY_INTERVALS:
         raise _fail(f"--source-interval must be one of {', '.join(INTRADAY_INTERVALS)}, got {source_interval!r}")
     try:
+        from analytics.location import cloud_rollup_object, resolve_archive
+
         endpoint = archive_endpoint(endpoint) if needs_endpoint(archive) else endpoint
-        reports = run_rollups(archive, full=full, rollups=rollups, endpoint=endpoint, source_interval=source_interval)
+        cloud = cloud_rollup_object(resolve_archive(archive, endpoint, rollups))
+        reports = None if cloud else run_rollups(archive, full=full, rollups=rollups, endpoint=endpoint,
+                                                 source_interval=source_interval)
     except QueryError as exc:
         raise _fail(str(exc)) from None
     except Exception as exc:  # noqa: BLE001
         raise _one_line("rollup", exc) from None
+    if reports is None:
+        raise _fail(f"the rollups there are the AWS materialized tables ({cloud}), kept by the rollups state machine; "
+                    "roll up locally elsewhere with --rollups DIR")
     print_rows([r.to_dict() for r in reports], as_json, False, title="rollups")
 
 

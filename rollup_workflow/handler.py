@@ -164,6 +164,11 @@ def plan(settings: Settings) -> dict[str, Any]:
         if found is not None:
             objects.append(found)
     stored = {item["Key"] for item in _listing(s3, settings.bucket, settings.rollups_prefix)}
+    foreign = sorted(key for key in stored if key.endswith(".parquet"))
+    if foreign:  # a local `cryptostream rollup` wrote here: the JSON SerDe would fail on those objects
+        raise RollupStorageError(
+            f"s3://{settings.bucket}/{foreign[0]} and {len(foreign) - 1} more are local rollups' Parquet objects in "
+            "the cloud tables' folders; remove them (`cryptostream reset --scope rollups`) and run again")
     existing: dict[str, set[str]] = {}
     for table in ROLLUP_TABLES:
         table_prefix = settings.table_prefix(table)

@@ -107,3 +107,16 @@ def test_help_renders(command: str) -> None:
     result = invoke(command, "--help")
     assert result.exit_code == 0, result.output
     assert "--archive" in result.stdout
+
+
+def test_rollup_refuses_a_root_holding_the_aws_materialized_tables(fresh_archive: FixtureArchive,
+                                                                    tmp_path: Path) -> None:
+    month = fresh_archive.root / "rollups" / "rollup_1h" / "symbol=BTC" / "market=USD" / "month=2026-11"
+    month.mkdir(parents=True)
+    (month / "part-0.json").write_text('{"symbol":"BTC"}\n')
+    result = invoke("rollup", "--archive", str(fresh_archive.root))
+    assert result.exit_code == 2
+    assert "AWS materialized tables" in result.output and "Traceback" not in result.output
+    assert not list((fresh_archive.root / "rollups").rglob("*.parquet"))  # nothing written beside them
+    elsewhere = invoke("rollup", "--archive", str(fresh_archive.root), "--rollups", str(tmp_path / "mine"))
+    assert elsewhere.exit_code == 0, elsewhere.output

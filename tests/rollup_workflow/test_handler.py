@@ -233,3 +233,12 @@ def test_a_year_of_ten_pairs_plans_well_under_the_state_limit() -> None:
                 "existing": {t: [] for t in ROLLUP_TABLES}} for b in batches(partitions, 400)]
     assert sum(len(parts(b)) for b in planned) == 3650
     assert len(json.dumps({"batches": planned})) < 64 * 1024
+
+
+def test_local_parquet_rollups_in_the_cloud_folders_stop_the_plan(cloud: CloudRollups) -> None:
+    from rollup_workflow.errors import RollupStorageError
+
+    cloud.s3.put_object(Bucket=BUCKET, Key="rollups/rollup_1h/symbol=BTC/market=USD/month=2026-11/part-0.parquet",
+                        Body=b"PAR1")
+    with pytest.raises(RollupStorageError, match="local rollups' Parquet objects"):
+        lambda_handler({"action": "plan"}, None)
