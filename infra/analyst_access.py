@@ -17,6 +17,7 @@ from constructs import Construct
 
 from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX
+from cryptostream_model.rollups import ROLLUPS_PREFIX
 from infra.archive import Archive
 from infra.catalog import SPILL_PREFIX, Catalog
 from infra.encryption import via_service
@@ -46,8 +47,11 @@ def analyst_policy(
     results_objects = catalog.results_bucket.arn_for_objects("results/*")
     glue_tables = stack.format_arn(service="glue", resource="table", resource_name=f"{config.glue_database}/*")
     # Prefixes an analyst reads objects under; the connector's spill only when the connector is deployed.
-    # Under Lake Formation the archive is read with credentials it vends, never with the analyst's own.
-    read_prefixes = [] if config.lake_formation else [(archive.bucket, f"{ARCHIVE_PREFIX}*")]
+    # Under Lake Formation the archive and the materialized rollups are read with credentials it vends, never
+    # with the analyst's own.
+    read_prefixes = [] if config.lake_formation else [
+        (archive.bucket, f"{ARCHIVE_PREFIX}*"), (archive.bucket, f"{ROLLUPS_PREFIX}*")
+    ]
     buckets = [catalog.results_bucket.bucket_arn, *([] if config.lake_formation else [archive.bucket.bucket_arn])]
     if federation is not None:
         read_prefixes.append((federation.spill_bucket, f"{SPILL_PREFIX}/*"))
@@ -110,7 +114,8 @@ def analyst_policy(
     acknowledge(
         policy,
         f"AwsSolutions-IAM5[Resource::{rendered(policy, glue_tables)}]",
-        "read-only Glue metadata of every table in the cryptostream database (the archive and notebook tables)",
+        "read-only Glue metadata of every table in the cryptostream database (the archive, rollup and notebook "
+        "tables)",
     )
     return policy
 

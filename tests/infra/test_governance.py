@@ -191,6 +191,7 @@ def test_the_analyst_policy_reads_the_archive_through_lake_formation_only(synth,
     plain = _analyst_actions(emulator)
     assert "lakeformation:GetDataAccess" not in plain
     assert "/quotes/*" in str([s["Resource"] for s in plain["s3:GetObject"]])
+    assert "/rollups/*" in str([s["Resource"] for s in plain["s3:GetObject"]])  # the materialized rollup tables
     assert not emulator.resources("AWS::LakeFormation::PrincipalPermissions")
     assert emulator.resources("AWS::IAM::Role")  # the analyst role is there either way
 

@@ -209,3 +209,11 @@ def test_the_state_machine_invokes_the_rollup_function_only(synth) -> None:
 
 def test_the_stack_names_the_state_machine(synth) -> None:
     assert "RollupsStateMachineArn" in synth.raw["Outputs"]
+
+
+@pytest.mark.parametrize("table", ["rollup_1h", "rollup_1d"])
+def test_the_named_query_reads_the_materialized_table(synth, table: str) -> None:
+    (query,) = [q["Properties"] for q in synth.resources("AWS::Athena::NamedQuery").values()
+                if q["Properties"]["Name"] == f"cryptostream-{table}"]  # fmt: skip
+    sql = query["QueryString"]
+    assert f"cryptostream.{table}" in sql and "cryptostream.quotes" not in sql
