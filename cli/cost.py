@@ -64,6 +64,7 @@ def cost(
             firehose_buffer_mib=settings.firehose_buffer_mib,
             spot_rate_minutes=settings.spot_rate_minutes,
             schedules=settings.schedules,
+            rollup_runs_per_day=settings.rollup_runs_per_day,
         )
         book = load_price_book()
         report = estimate(workload, book)

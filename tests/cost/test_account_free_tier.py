@@ -22,18 +22,24 @@ def test_small_deployment_saving_by_hand(book):
         ("CloudWatch", "Logs ingestion"), ("Lambda", "Producer duration"), ("Lambda", "Consumer duration"),
         ("Lambda", "Archive transform duration"), ("Lambda", "Producer requests"), ("Lambda", "Consumer requests"),
         ("Lambda", "Archive transform requests"), ("DynamoDB", "Storage"), ("SQS", "Quarantine requests"),
+        ("Lambda", "Rollup duration"), ("Lambda", "Rollup requests"),
+        ("Step Functions", "Rollups: state transitions"),
     )}  # fmt: skip
     expected = (
         1 * 0.30  # the one metric series, within the 10 free
-        + 10 * 0.10  # 10 of the 15 alarms
+        + 10 * 0.10  # 10 of the alarms
         + 3.00  # the dashboard
         + q["Logs ingestion"] * 0.50
-        + (q["Producer duration"] + q["Consumer duration"] + q["Archive transform duration"]) * 1.66667e-05
-        + (q["Producer requests"] + q["Consumer requests"] + q["Archive transform requests"]) * 0.2 / 1e6
-        + 100_000 * 5.0 / 1e6  # X-Ray: 131,400 traces, 100,000 free
-        + 20_000 * 0.03 / 10_000  # KMS requests: 63,510, 20,000 free
+        + (q["Producer duration"] + q["Consumer duration"] + q["Archive transform duration"] + q["Rollup duration"])
+        * 1.66667e-05
+        + (q["Producer requests"] + q["Consumer requests"] + q["Archive transform requests"] + q["Rollup requests"])
+        * 0.2
+        / 1e6
+        + min(q["Rollups: state transitions"], 4_000) * 0.025 / 1_000
+        + 100_000 * 5.0 / 1e6  # X-Ray: over 100,000 traces, 100,000 free
+        + 20_000 * 0.03 / 10_000  # KMS requests: over 20,000, 20,000 free
         + q["Quarantine requests"] * 0.4 / 1e6
         + q["Storage"] * 0.25
     )
     assert free_tier_saving(report) == pytest.approx(expected, rel=1e-6)
-    assert report.total_usd - free_tier_saving(report) == pytest.approx(15.20, abs=0.01)
+    assert report.total_usd - free_tier_saving(report) == pytest.approx(15.93, abs=0.01)

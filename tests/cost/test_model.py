@@ -19,6 +19,12 @@ QUERIES = 10 * 730 / 24  # 304.1666...
 OBJECTS = 1460  # a run every 3600 s >= the 300 s buffer: one object per pair per run
 ARCHIVE_BYTES = RECORDS * 60 + OBJECTS * 2048  # 3,077,680 B a month
 COLD_STARTS = RUNS  # runs an hour apart: every run is cold
+# The rollups state machine, hourly: 1 batch, 2 Athena queries a run; the plan lists 12 months of objects (18 pages).
+ROLLUP_RUNS = 730
+ROLLUP_QUERIES = 2 * ROLLUP_RUNS
+PAGES = 18  # ceil(1,460 x 12 / 1,000)
+# each query reads the current day of both pairs: 24 objects a day, (24 + 1) / 48 of a day on average
+ROLLUP_OBJECTS_PER_QUERY = 2 * 24 * 25 / 48
 
 # (service, item) -> (quantity, monthly USD), each worked out from the published unit prices.
 EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
@@ -37,6 +43,10 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Lambda", "Archive transform requests"): (730, 730 / 1e6 * 0.20),
     # 256 MB x 100 ms per call: 730 x 0.25 GB x 0.1 s = 18.25 GB-s
     ("Lambda", "Archive transform duration"): (18.25, 18.25 * 0.0000166667),
+    # plan, one rollup, commit per run
+    ("Lambda", "Rollup requests"): (3 * ROLLUP_RUNS, 3 * ROLLUP_RUNS / 1e6 * 0.20),
+    # 512 MB x (0.3 s + 18 pages x 0.1 s + 6 s for the batch + 0.3 s) = 0.5 GB x 8.4 s per run
+    ("Lambda", "Rollup duration"): (730 * 0.5 * 8.4, 730 * 0.5 * 8.4 * 0.0000166667),
     ("DynamoDB", "Writes: bar items"): (1460, 1460 / 1e6 * 0.625),
     ("DynamoDB", "Writes: LATEST items"): (2920, 2920 / 1e6 * 0.625),
     ("DynamoDB", "Writes: latest-by-interval index"): (1460, 1460 / 1e6 * 0.625),
@@ -52,12 +62,30 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Data Firehose", "Dynamic partitioning: data"): (1460 * 350 / GIB, 1460 * 350 / GIB * 0.020),
     ("Data Firehose", "Dynamic partitioning: objects"): (1460, 1460 / 1000 * 0.005),
     ("S3", "Archive storage"): (12 * ARCHIVE_BYTES / GIB, 12 * ARCHIVE_BYTES / GIB * 0.023),
-    ("S3", "PUT requests"): (1460 + QUERIES * 2, (1460 + QUERIES * 2) / 1000 * 0.005),
-    # 102.4 MiB per query over ~2.1 KB objects would be 50,936 objects, more than the 17,520 the
-    # 12-month archive holds: each query reads all 17,520, two GETs each
-    ("S3", "GET requests"): (QUERIES * 17520 * 2, QUERIES * 17520 * 2 / 1000 * 0.0004),
+    # Firehose objects + 2 per Athena query (queries and rollups) + per rollup run 2 pairs x 2 tables month objects
+    # and 2 watermarks
+    ("S3", "PUT requests"): (
+        1460 + (QUERIES + ROLLUP_QUERIES) * 2 + ROLLUP_RUNS * 6,
+        (1460 + (QUERIES + ROLLUP_QUERIES) * 2 + ROLLUP_RUNS * 6) / 1000 * 0.005,
+    ),
+    # the plan's 18 pages per run + Athena's listing of the 2 partitions of each rollup query
+    ("S3", "LIST requests: rollups"): (
+        ROLLUP_RUNS * PAGES + ROLLUP_QUERIES * 2, (ROLLUP_RUNS * PAGES + ROLLUP_QUERIES * 2) / 1000 * 0.005
+    ),
+    # 102.4 MiB per query over 110 KB month objects would be 976, more than the 24 (2 pairs x 12 months) a
+    # rollup table holds: each query reads all 24, one GET each
+    ("S3", "GET requests: queries"): (QUERIES * 24, QUERIES * 24 / 1000 * 0.0004),
+    # 2 GETs per archive object a rollup query reads + per run 4 month objects, 2 watermarks, 2 results
+    ("S3", "GET requests: rollups"): (
+        ROLLUP_QUERIES * ROLLUP_OBJECTS_PER_QUERY * 2 + ROLLUP_RUNS * 8,
+        (ROLLUP_QUERIES * ROLLUP_OBJECTS_PER_QUERY * 2 + ROLLUP_RUNS * 8) / 1000 * 0.0004,
+    ),
     # 102.4 MiB per query, billed as 103 MB
-    ("Athena", "Data scanned"): (QUERIES * 103 / 1024**2, QUERIES * 103 / 1024**2 * 5.0),
+    ("Athena", "Data scanned: queries"): (QUERIES * 103 / 1024**2, QUERIES * 103 / 1024**2 * 5.0),
+    # a rollup query reads ~52 KB: billed as the 10 MB minimum
+    ("Athena", "Data scanned: rollups"): (ROLLUP_QUERIES * 10 / 1024**2, ROLLUP_QUERIES * 10 / 1024**2 * 5.0),
+    # Plan, AnythingNew?, Batches, one Rollup, Commit
+    ("Step Functions", "Rollups: state transitions"): (ROLLUP_RUNS * 5, ROLLUP_RUNS * 5 / 1000 * 0.025),
     ("Secrets Manager", "Secrets"): (1, 0.40),
     ("Secrets Manager", "GetSecretValue calls"): (COLD_STARTS, COLD_STARTS / 10_000 * 0.05),
     # the producer's FailedPairs, which its alarm reads; every other count is logged
@@ -65,17 +93,24 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     # infra/observability.py's 16 alarms (the rollups state machine's is the 16th)
     ("CloudWatch", "Alarms"): (16, 16 * 0.10),
     ("CloudWatch", "Dashboard"): (1, 3.00),
-    # producer runs + consumer batches + transformation calls
-    ("CloudWatch", "Logs ingestion"): ((730 + 1460 + 730) * 2048 / GIB, (730 + 1460 + 730) * 2048 / GIB * 0.50),
+    # producer runs + consumer batches + transformation calls, + 16 KB per rollup run
+    ("CloudWatch", "Logs ingestion"): (
+        ((730 + 1460 + 730) * 2048 + ROLLUP_RUNS * 16384) / GIB,
+        ((730 + 1460 + 730) * 2048 + ROLLUP_RUNS * 16384) / GIB * 0.50,
+    ),
     # 0.1% of 1,460 records quarantined: send, receive, delete
     ("SQS", "Quarantine requests"): (4.38, 4.38 / 1e6 * 0.40),
     ("KMS", "Customer managed keys"): (1, 1.00),  # the stack's one key
-    # 7 principal/resource pairs x 8,760 five-minute periods + 2 per query + 2 per cold start
-    ("KMS", "Requests"): (61_320 + QUERIES * 2 + 1460, (61_320 + QUERIES * 2 + 1460) / 10_000 * 0.03),
-    # the first 14 million Scheduler invocations a month are $0
-    ("EventBridge", "Scheduler invocations"): (730, 0.0),
-    # per run: the producer's trace + the first consumer batch + 5% of the other one + the transformation call
-    ("X-Ray", "Traces recorded"): (730 * 3.05, 730 * 3.05 / 1e6 * 5.0),
+    # 7 principal/resource pairs x 8,760 five-minute periods + 2 per query (and rollup query) + 2 per cold start
+    ("KMS", "Requests"): (
+        61_320 + (QUERIES + ROLLUP_QUERIES) * 2 + 1460,
+        (61_320 + (QUERIES + ROLLUP_QUERIES) * 2 + 1460) / 10_000 * 0.03,
+    ),
+    # the first 14 million Scheduler invocations a month are $0: producer runs + rollup runs
+    ("EventBridge", "Scheduler invocations"): (730 + ROLLUP_RUNS, 0.0),
+    # per run: the producer's trace + the first consumer batch + 5% of the other one + the transformation call;
+    # one per rollup run
+    ("X-Ray", "Traces recorded"): (730 * 3.05 + ROLLUP_RUNS, (730 * 3.05 + ROLLUP_RUNS) / 1e6 * 5.0),
 }
 
 
@@ -117,8 +152,8 @@ def test_the_model_prices_exactly_the_hand_computed_items(small):
 
 def test_total_is_the_sum_of_the_hand_computed_items(small):
     assert small.total_usd == pytest.approx(sum(monthly for _, monthly in EXPECTED.values()), rel=1e-9)
-    # 35.50 fixed (stream-hours, secret, metrics, alarms, dashboard, key) + 4.26 S3 GETs + ~0.39 the rest
-    assert small.total_usd == pytest.approx(40.15, abs=0.01)
+    # 35.50 fixed (stream-hours, secret, metric, alarms, dashboard, key) + ~0.77 the rest (rollups ~0.34)
+    assert small.total_usd == pytest.approx(36.27, abs=0.01)
 
 
 def test_firehose_bills_each_record_as_five_kilobytes(small):
@@ -154,10 +189,10 @@ def test_spot_uses_the_spot_schedules_rate(book):
 
 def test_athena_queries_below_ten_megabytes_are_billed_ten(book):
     report = estimate(Workload(pairs=2, interval="60min", athena_gb_per_day=0.001, athena_queries_per_day=100), book)
-    assert report.item("Athena", "Data scanned").quantity == pytest.approx(100 * 730 / 24 * 10 / 1024**2)
+    assert report.item("Athena", "Data scanned: queries").quantity == pytest.approx(100 * 730 / 24 * 10 / 1024**2)
 
 
 def test_no_athena_scans_means_no_athena_cost(book):
     report = estimate(Workload(pairs=2, interval="60min", athena_gb_per_day=0), book)
-    assert report.item("Athena", "Data scanned").monthly_usd == 0
-    assert report.item("S3", "GET requests").quantity == 0
+    assert report.item("Athena", "Data scanned: queries").monthly_usd == 0
+    assert report.item("S3", "GET requests: queries").quantity == 0

@@ -80,10 +80,18 @@ def test_under_provisioned_stream_warns_of_throttling(book):
 
 
 def test_large_bills_name_dynamodb_writes(book):
-    report = estimate(Workload(pairs=2000, interval="1min", shards=2), book)
+    report = estimate(Workload(pairs=2000, interval="1min", shards=2, rollup_runs_per_day=0), book)
     verdict = dominant(report, book)
     assert verdict.service == "DynamoDB"
     assert "LATEST" in verdict.sentence
+
+
+def test_hourly_rollups_over_many_small_objects_lead_large_bills(book):
+    """The rollup plan lists the whole archive each run and its queries read the day's small objects again."""
+    report = estimate(Workload(pairs=100, interval="1min", shards=1), book)
+    verdict = dominant(report, book)
+    assert (verdict.service, verdict.item) == ("S3", "LIST requests: rollups")
+    assert "firehose_buffer_seconds 900" in verdict.sentence
 
 
 def test_slow_producer_runs_are_flagged(book):

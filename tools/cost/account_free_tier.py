@@ -23,6 +23,7 @@ ALWAYS_FREE: dict[str, float] = {
     "sqs.request": 1_000_000,
     "kms.request": 20_000,
     "xray.trace_recorded": 100_000,
+    "stepfunctions.state_transition": 4_000,
 }
 
 
@@ -42,6 +43,7 @@ def free_tier_note(report: CostReport) -> str:
     return (
         f"In an account where nothing else uses AWS's always-free allowances (CloudWatch 10 metrics, 10 alarms, "
         f"3 dashboards, 5 GB logs; Lambda 1M requests and 400,000 GB-s; X-Ray 100,000 traces; KMS 20,000 requests; "
-        f"SQS 1M requests; DynamoDB 25 GB), this bill is ${report.total_usd - saving:,.2f} a month "
+        f"SQS 1M requests; DynamoDB 25 GB; Step Functions 4,000 transitions), this bill is "
+        f"${report.total_usd - saving:,.2f} a month "
         f"(${saving:,.2f} less than the list-price total above)."
     )

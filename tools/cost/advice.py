@@ -128,7 +128,7 @@ def dominant(report: CostReport, book: PriceBook) -> Verdict:
         return _on_demand_verdict(report, book, top, share)
     if top.name == "Shard-hours":
         return _shard_verdict(report, book, top, share)
-    if top.name in ("Dynamic partitioning: objects", "PUT requests", "GET requests"):
+    if top.name in ("Dynamic partitioning: objects", "PUT requests", "LIST requests: rollups", "GET requests: rollups"):
         why = f"Firehose writes one small object per pair every {w.firehose_buffer_seconds} s"
         return _buffer_verdict(report, book, top, share, why)
     if service.service == "Data Firehose":

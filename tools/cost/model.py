@@ -143,6 +143,14 @@ def _lambda(c: _Context) -> list[LineItem]:
     ) / 1000
     consumer_gbs = consumer_seconds * c.a.consumer_memory_mb / 1024
     transform_gbs = c.v.transform_invocations * c.a.transform_ms_per_invocation / 1000 * c.a.transform_memory_mb / 1024
+    pages = math.ceil(c.v.archive_objects_listed_per_run / 1000)
+    rollup_ms_per_run = (
+        c.a.rollup_plan_ms
+        + c.a.rollup_plan_ms_per_page * pages
+        + c.a.rollup_batch_ms * c.v.rollup_batches_per_run
+        + c.a.rollup_commit_ms
+    )
+    rollup_gbs = c.v.rollup_runs * rollup_ms_per_run / 1000 * c.a.rollup_memory_mb / 1024
     return [
         LineItem(s, "Producer requests", c.v.runs, "requests", c.p["lambda.request"], "one per schedule run"),
         LineItem(
@@ -177,6 +185,22 @@ def _lambda(c: _Context) -> list[LineItem]:
             "GB-s",
             c.p["lambda.gb_second"],
             f"{c.a.transform_memory_mb} MB x {c.a.transform_ms_per_invocation:.0f} ms per call",
+        ),
+        LineItem(
+            s,
+            "Rollup requests",
+            c.v.rollup_runs * (2 + c.v.rollup_batches_per_run),
+            "requests",
+            c.p["lambda.request"],
+            "plan, one rollup per batch, commit per run",
+        ),
+        LineItem(
+            s,
+            "Rollup duration",
+            rollup_gbs,
+            "GB-s",
+            c.p["lambda.gb_second"],
+            f"{c.a.rollup_memory_mb} MB x {rollup_ms_per_run / 1000:.1f} s per run (Athena waits included)",
         ),
     ]
 
@@ -265,8 +289,22 @@ def _s3(c: _Context) -> list[LineItem]:
     objects_per_month = c.v.firehose_objects
     avg_object = c.v.archive_bytes_per_month / objects_per_month
     queries = c.v.athena_queries if c.w.athena_gb_per_day > 0 else 0.0
-    files_per_query = min(_athena_scan_bytes_per_query(c) / avg_object, objects_per_month * c.a.archive_months)
-    gets = queries * files_per_query * c.a.athena_gets_per_object
+    # The dashboards' and analysts' queries read the materialized rollup tables (the named queries do), not the
+    # archive: one JSON object per pair and month, read whole.
+    rollup_objects = c.w.pairs * c.a.archive_months
+    files_per_query = min(_athena_scan_bytes_per_query(c) / c.a.rollup_object_bytes, rollup_objects)
+    gets = queries * files_per_query * c.a.rollup_gets_per_object
+    runs, tables = c.v.rollup_runs, c.a.rollup_tables
+    month_objects = runs * c.w.pairs * tables  # each run rewrites its pairs' current month per table
+    rollup_gets = (
+        c.v.rollup_queries * c.v.rollup_archive_objects_per_query * c.a.athena_gets_per_object
+        + month_objects  # GetObject of the month object it rewrites
+        + runs * tables  # the watermarks
+        + c.v.rollup_queries  # the query's result
+    )
+    pages = math.ceil(c.v.archive_objects_listed_per_run / 1000)
+    # Athena lists each partition a rollup query reads
+    lists = runs * pages + c.v.rollup_queries * min(c.w.pairs, c.a.rollup_partitions_per_query)
     return [
         LineItem(
             s,
@@ -279,35 +317,78 @@ def _s3(c: _Context) -> list[LineItem]:
         LineItem(
             s,
             "PUT requests",
-            objects_per_month + queries * 2,
+            objects_per_month + (queries + c.v.rollup_queries) * 2 + month_objects + runs * tables,
             "requests",
             c.p["s3.put_request"],
-            "Firehose objects + Athena results",
+            "Firehose objects + Athena results + rollup month objects and watermarks",
         ),
         LineItem(
             s,
-            "GET requests",
+            "LIST requests: rollups",
+            lists,
+            "requests",
+            c.p["s3.put_request"],
+            f"each run lists the whole archive ({c.v.archive_objects_listed_per_run:,.0f} objects in month "
+            f"{c.a.archive_months}) + Athena lists each partition",
+        ),
+        LineItem(
+            s,
+            "GET requests: queries",
             gets,
             "requests",
             c.p["s3.get_request"],
-            f"Athena reads ~{avg_object / 1024:.1f} KB objects",
+            f"dashboards and analysts read the rollup tables: {files_per_query:,.0f} month objects per query",
+        ),
+        LineItem(
+            s,
+            "GET requests: rollups",
+            rollup_gets,
+            "requests",
+            c.p["s3.get_request"],
+            f"each rollup query reads the changed days' ~{avg_object / 1024:.1f} KB archive objects "
+            f"(~{c.v.rollup_archive_objects_per_query:,.0f}), + month objects, watermarks, results",
         ),
     ]
 
 
 def _athena(c: _Context) -> list[LineItem]:
-    if c.w.athena_gb_per_day <= 0:
-        return [LineItem("Athena", "Data scanned", 0.0, "TB", c.p["athena.tb_scanned"], "no queries")]
     minimum = c.book.rule("athena_minimum_bytes_per_query")
+    rollup_scan = c.v.rollup_archive_objects_per_query * c.v.archive_bytes_per_month / c.v.firehose_objects
+    rollup_per_query = max(minimum, _rounded(rollup_scan, MIB))
+    rollups = LineItem(
+        "Athena",
+        "Data scanned: rollups",
+        c.v.rollup_queries * rollup_per_query / TIB,
+        "TB",
+        c.p["athena.tb_scanned"],
+        f"{c.a.rollup_tables} queries per rollup run, {rollup_per_query / MIB:.0f} MB billed each (10 MB minimum)",
+    )
+    if c.w.athena_gb_per_day <= 0:
+        return [LineItem("Athena", "Data scanned: queries", 0.0, "TB", c.p["athena.tb_scanned"], "no queries"), rollups]
     per_query = max(minimum, _rounded(_athena_scan_bytes_per_query(c), MIB))
     return [
         LineItem(
             "Athena",
-            "Data scanned",
+            "Data scanned: queries",
             c.v.athena_queries * per_query / TIB,
             "TB",
             c.p["athena.tb_scanned"],
             f"{c.w.athena_queries_per_day} queries/day, {per_query / MIB:.0f} MB billed each (10 MB minimum)",
+        ),
+        rollups,
+    ]
+
+
+def _stepfunctions(c: _Context) -> list[LineItem]:
+    per_run = c.a.rollup_transitions_per_run + c.v.rollup_batches_per_run
+    return [
+        LineItem(
+            "Step Functions",
+            "Rollups: state transitions",
+            c.v.rollup_runs * per_run,
+            "transitions",
+            c.p["stepfunctions.state_transition"],
+            f"standard workflow, {per_run} transitions per run (the backfill workflow runs only when asked)",
         ),
     ]
 
@@ -329,7 +410,10 @@ def _secrets(c: _Context) -> list[LineItem]:
 
 def _cloudwatch(c: _Context) -> list[LineItem]:
     s = "CloudWatch"
-    log_gb = (c.v.runs + c.v.consumer_invocations + c.v.transform_invocations) * c.a.log_bytes_per_invocation / GIB
+    log_gb = (
+        (c.v.runs + c.v.consumer_invocations + c.v.transform_invocations) * c.a.log_bytes_per_invocation
+        + c.v.rollup_runs * c.a.rollup_log_bytes_per_run
+    ) / GIB
     metrics = c.a.consumer_metrics + c.a.producer_metrics + c.a.transform_metrics
     alarms = c.a.alarms
     return [
@@ -357,7 +441,8 @@ def _cloudwatch(c: _Context) -> list[LineItem]:
             log_gb,
             "GB",
             c.p["cloudwatch.logs_ingest_gb"],
-            f"~{c.a.log_bytes_per_invocation} B per invocation",
+            f"~{c.a.log_bytes_per_invocation} B per invocation, "
+            f"~{c.a.rollup_log_bytes_per_run // 1024} KB per rollup run",
         ),
     ]
 
@@ -378,7 +463,7 @@ def _sqs(c: _Context) -> list[LineItem]:
 
 def _kms(c: _Context) -> list[LineItem]:
     data_keys = c.a.kms_key_users * c.v.hours * 3600 / c.a.kms_data_key_seconds
-    requests = data_keys + c.v.athena_queries * 2 + c.v.cold_starts_per_function * 2
+    requests = data_keys + (c.v.athena_queries + c.v.rollup_queries) * 2 + c.v.cold_starts_per_function * 2
     return [
         LineItem("KMS", "Customer managed keys", c.a.kms_keys, "key-months", c.p["kms.key_month"]),
         LineItem(
@@ -397,7 +482,7 @@ def _eventbridge(c: _Context) -> list[LineItem]:
         LineItem(
             "EventBridge",
             "Scheduler invocations",
-            c.v.runs,
+            c.v.runs + c.v.rollup_runs,
             "invocations",
             c.p["eventbridge.scheduler_invocation"],
             "EventBridge Scheduler: the first 14 million a month cost $0 (scheduled rules would be free too)",
@@ -411,7 +496,11 @@ def _xray(c: _Context) -> list[LineItem]:
     The archive transformation runs at most once per buffer interval (>= 60 s apart): every call is traced.
     """
     consumer_per_run = c.v.consumer_invocations / c.v.runs
-    traces = c.v.runs * (1 + 1 + c.a.xray_extra_sample_rate * (consumer_per_run - 1)) + c.v.transform_invocations
+    traces = (
+        c.v.runs * (1 + 1 + c.a.xray_extra_sample_rate * (consumer_per_run - 1))
+        + c.v.transform_invocations
+        + c.v.rollup_runs  # one trace per rollups execution; its Lambda segments join it
+    )
     return [
         LineItem(
             "X-Ray",
@@ -419,7 +508,7 @@ def _xray(c: _Context) -> list[LineItem]:
             traces,
             "traces",
             c.p["xray.trace_recorded"],
-            "producer run + consumer batches of each run + archive transform calls (active tracing)",
+            "producer run + consumer batches of each run + archive transform calls + rollup runs (active tracing)",
         ),
     ]
 
@@ -431,6 +520,7 @@ SERVICES: tuple[Callable[[_Context], list[LineItem]], ...] = (
     _firehose,
     _s3,
     _athena,
+    _stepfunctions,
     _secrets,
     _cloudwatch,
     _sqs,

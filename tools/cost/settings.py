@@ -10,6 +10,7 @@ defaults (equal to the repository's cdk.json) apply; a broken one is a one-line 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,29 @@ from tools.cost.market_data import ScheduleDemand
 
 CDK_JSON = "cdk.json"
 BUILT_IN = "built-in defaults"
+_RATE = re.compile(r"^rate\((?P<value>\d+) (?P<unit>minute|hour|day)s?\)$")
+_MINUTES = {"minute": 1, "hour": 60, "day": 1440}
+
+
+def schedule_runs_per_day(expression: str) -> float:
+    """Runs a day of an EventBridge Scheduler expression (validated by cryptostream_config): ``rate(N unit)``
+    exactly; a 6-field ``cron(...)`` by its minute and hour fields (``*`` = every one, ``a,b`` = a list, a single
+    value = one), which is what the rollup schedule's crons say; day fields are ignored (every day)."""
+    rate = _RATE.match(expression)
+    if rate is not None:
+        return 1440 / (int(rate["value"]) * _MINUTES[rate["unit"]])
+    minute, hour = expression[5:-1].split()[:2]
+
+    def count(field: str, every: int) -> int:
+        if field == "*":
+            return every
+        if "/" in field:
+            return every // int(field.split("/")[1])
+        return len(field.split(","))
+
+    return float(count(minute, 60) * count(hour, 24))
+
+
 # The spot rate to price when a deployment has no spot schedule: the built-in spot schedule's.
 _BUILT_IN_SPOT_RATE: int = next(s["rate_minutes"] for s in DEFAULT_CONTEXT["schedules"] if s["interval"] == "spot")
 
@@ -44,6 +68,7 @@ class CostSettings:
     demands: tuple[ScheduleDemand, ...] = ()  # what each schedule asks of its market-data source
     free_tier: bool = False
     daily_request_budget: int = 25
+    rollup_runs_per_day: float = 24  # rollup_schedule
 
 
 def cost_settings_of(config: DeploymentConfig, source: str) -> CostSettings:
@@ -75,6 +100,7 @@ def cost_settings_of(config: DeploymentConfig, source: str) -> CostSettings:
         ),
         free_tier=config.free_tier,
         daily_request_budget=config.alphavantage_daily_requests,
+        rollup_runs_per_day=schedule_runs_per_day(config.rollup_schedule),
     )
 
 

@@ -40,6 +40,7 @@ class Workload:
     firehose_buffer_mib: int = 64
     spot_rate_minutes: int = 1
     schedules: int = 3  # deployed EventBridge schedules: each adds producer metrics and an alarm
+    rollup_runs_per_day: float = 24  # cdk.json rollup_schedule (rate(1 hour)): the rollups state machine
 
     @property
     def on_demand(self) -> bool:
@@ -73,6 +74,10 @@ class Workload:
             (self.firehose_buffer_mib >= 1, "firehose_buffer_mib must be at least 1"),
             (self.spot_rate_minutes >= 1, "the spot schedule's rate_minutes must be at least 1"),
             (self.schedules >= 1, "cdk.json must configure at least one schedule"),
+            (
+                math.isfinite(self.rollup_runs_per_day) and 0 <= self.rollup_runs_per_day <= 1440,
+                "the rollup schedule must run 0..1440 times a day",
+            ),
         )
         for ok, message in checks:
             if not ok:
@@ -122,6 +127,19 @@ class Assumptions:
     archive_object_overhead_bytes: int = 2048  # Parquet footer and page headers per object
     archive_months: int = 12  # S3 storage is shown as the bill in month 12 (no lifecycle transitions)
     athena_gets_per_object: int = 2  # footer read + column chunk read
+    # Materialized rollups (infra/rollups.py, rollup_workflow/): JSON lines, one object per table, pair and month
+    rollup_tables: int = 2  # rollup_1h, rollup_1d
+    rollup_object_bytes: int = 110_000  # a month of hourly rows for one pair (~744 rows x ~150 B): what queries read
+    rollup_gets_per_object: int = 1  # a JSON object is read whole
+    rollup_partitions_per_query: int = 400  # ROLLUP_MAX_PARTITIONS_PER_QUERY: (pair, day) partitions per batch
+    # Plan, AnythingNew?, Batches (Map) and Commit + one Rollup per batch: state transitions of a run with news
+    rollup_transitions_per_run: int = 4
+    rollup_memory_mb: int = 512  # infra/rollups.py
+    rollup_plan_ms: float = 300  # start-up + the watermarks, + per listed page below
+    rollup_plan_ms_per_page: float = 100  # one ListObjectsV2 page (1,000 keys)
+    rollup_batch_ms: float = 6000  # both tables' Athena queries (run together, polled) + month objects rewritten
+    rollup_commit_ms: float = 300  # the watermarks written
+    rollup_log_bytes_per_run: int = 16_384  # the state machine's ALL-level events + 3 function invocations
     transform_memory_mb: int = 256  # infra/archive_transform.py: Firehose's transformation Lambda
     transform_ms_per_invocation: float = 100  # a 1 MiB batch validates in ~0.1 s on one core
     transform_buffer_seconds: int = 60  # infra/archive_transform.py: Firehose invokes it on 60 s or 1 MiB
@@ -150,6 +168,11 @@ class Volumes:
     transform_invocations: float
     archive_bytes_per_month: float
     athena_queries: float
+    rollup_runs: float  # executions of the rollups state machine
+    rollup_batches_per_run: int
+    rollup_queries: float  # one Athena query per table per batch
+    archive_objects_listed_per_run: float  # the plan lists the whole archive (month 12, like storage)
+    rollup_archive_objects_per_query: float  # objects of the changed (pair, day) partitions a rollup query reads
 
 
 def _cold_starts(runs: float, schedule_seconds: float, hours: float, a: Assumptions) -> float:
@@ -190,6 +213,11 @@ def derive_volumes(w: Workload, a: Assumptions, hours_per_month: float) -> Volum
     invocations_per_run = lanes * math.ceil(per_lane / w.consumer_batch)
     consumer_invocations = runs * invocations_per_run
     objects = w.pairs * _firehose_flushes_per_partition(w, runs, seconds, runs * a.record_bytes)
+    rollup_runs = w.rollup_runs_per_day * hours_per_month / 24
+    batches = math.ceil(w.pairs / a.rollup_partitions_per_query)  # one changed day per pair per run
+    # Each run reads the current day's partitions whole; hourly, they hold (runs + 1) / (2 runs) of a day on average.
+    objects_per_pair_day = objects / w.pairs * 24 / hours_per_month
+    day_share = (w.rollup_runs_per_day + 1) / (2 * w.rollup_runs_per_day) if w.rollup_runs_per_day else 0.0
     return Volumes(
         hours=hours_per_month,
         runs=runs,
@@ -204,4 +232,9 @@ def derive_volumes(w: Workload, a: Assumptions, hours_per_month: float) -> Volum
         transform_invocations=_transform_invocations(w, a, runs, seconds, records),
         archive_bytes_per_month=records * a.archive_bytes_per_record + objects * a.archive_object_overhead_bytes,
         athena_queries=w.athena_queries_per_day * hours_per_month / 24,
+        rollup_runs=rollup_runs,
+        rollup_batches_per_run=batches,
+        rollup_queries=rollup_runs * batches * a.rollup_tables,
+        archive_objects_listed_per_run=objects * a.archive_months,
+        rollup_archive_objects_per_query=min(w.pairs, a.rollup_partitions_per_query) * objects_per_pair_day * day_share,
     )
