@@ -106,13 +106,8 @@ class Observability(Construct):
             consumer.metric_errors(period=PERIOD, statistic="Sum"),
             description="The consumer Lambda failed whole invocations (its shard is retrying).",
         )
-        self._alarm(
-            "ConsumerIteratorAge",
-            consumer.metric("IteratorAge", period=PERIOD, statistic="Maximum"),
-            description="The consumer's batches are older than the iterator-age threshold.",
-            threshold=config.iterator_age_alarm_seconds * 1000,
-            periods=2,
-        )
+        # No alarm on the consumer's own IteratorAge ($0.10 a month): the stream's GetRecords iterator age above is
+        # the maximum over every reader, the consumer's event source mapping included, at the same threshold.
         self._queue_not_empty("Quarantined", pipeline.processing.quarantine, "A poison record was quarantined.")
         self._queue_not_empty(
             "QuarantineDeadLetters", pipeline.processing.quarantine_dead_letters,
@@ -162,12 +157,13 @@ class Observability(Construct):
                 delivery.metric("FailedConversion.Records", period=PERIOD, statistic="Sum"),
                 description="Firehose could not convert records to Parquet (see errors/ in the archive bucket).",
             )
-            # Catches what the function's own Errors cannot: Firehose unable to invoke it (throttled, denied).
+            # Successful invocations over all of them: below 1 when the function fails (its Errors) and also when
+            # Firehose cannot invoke it at all (throttled, denied), which the function's own Errors never sees.
             self._alarm(
                 "ArchiveTransformInvocationFailures",
                 delivery.metric("ExecuteProcessing.Success", period=PERIOD, statistic="Minimum"),
-                description="Firehose failed to invoke the archive transformation: after its retries the whole "
-                "batch goes to errors/processing-failed/ in the archive bucket.",
+                description="The archive transformation failed or Firehose could not invoke it: after its retries "
+                "the whole batch goes to errors/processing-failed/ in the archive bucket.",
                 comparison=cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
             )
         for name, machine in pipeline.workflows.items():
@@ -176,14 +172,8 @@ class Observability(Construct):
                 machine.metric_failed(period=PERIOD, statistic="Sum"),
                 description=f"An execution of the {name} state machine failed (its history shows the step and error).",
             )
-        transform = pipeline.archive.transform
-        if transform is not None:
-            self._alarm(
-                "ArchiveTransformErrors",
-                transform.function.metric_errors(period=PERIOD, statistic="Sum"),
-                description="The archive transformation Lambda failed whole invocations (Firehose retries them).",
-            )
-
+        # No alarm on the transformation's own Errors ($0.10 a month): Firehose counts a failed invocation in
+        # ExecuteProcessing.Success (ArchiveTransformInvocationFailures above); the dashboard still graphs Errors.
     # -- dashboard --------------------------------------------------------------------------------
 
     def _dashboard(self, pipeline: Pipeline) -> cloudwatch.Dashboard:
