@@ -118,7 +118,7 @@ def _requests(r: dict[str, Any]) -> str:
         "(N+3 requests per run become 4) at 2 WRU per watermark; DynamoDB bills write units, not requests, "
         'so the default stays per pair (docs/producer.md, "Watermark writes"). `GetRecords` and '
         "`PutObject` are the local stand-ins' calls (Lambda's poller and Firehose are not billed per request; "
-        "the local archiver flushes every step here, Firehose buffers 300 s / 64 MiB)."
+        "the local archiver flushes every step here, Firehose buffers 900 s / 64 MiB)."
     )
     return "\n\n".join(parts)
 

@@ -81,7 +81,7 @@ DEFAULT_CONTEXT: dict[str, Any] = {
     "table_deletion_protection": True,
     "quarantine_queue_name": "cryptostream-quarantine",
     "archive_bucket_name": "cryptostream-archive",
-    "firehose_buffer_seconds": 300,
+    "firehose_buffer_seconds": 900,
     "firehose_buffer_mib": 64,
     "consumer": {
         "batch_size": 500,

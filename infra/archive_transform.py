@@ -27,9 +27,10 @@ TIMEOUT = Duration.seconds(60)
 # 1 MiB of records becomes a ~2.7 MB invocation event (base64 plus per-record Kinesis metadata), well
 # under Lambda's 6 MB synchronous payload limit; the 3 MiB maximum would exceed it.
 PROCESSOR_BUFFER_SIZE = Size.mebibytes(1)
-# A few quotes a minute never fill 1 MiB, so the interval sets the pace: one invocation a minute,
-# adding at most 60 s ahead of the destination's own buffer (freshness alarm: 2 x buffer + 5 min).
-PROCESSOR_BUFFER_INTERVAL = Duration.seconds(60)
+# A few quotes a minute never fill 1 MiB, so the interval sets the pace: one invocation every 5 minutes (a
+# fifth of the invocations, traces and log lines of 60 s: docs/cost.md), adding at most 300 s ahead of the
+# destination's own buffer (900 s by default; freshness alarm: 2 x buffer + 5 min = 2,100 s > 1,200 s).
+PROCESSOR_BUFFER_INTERVAL = Duration.seconds(300)
 # Retries after throttling or timeouts; a batch that still fails is written whole to errors/processing-failed/.
 PROCESSOR_RETRIES = 3
 

@@ -23,7 +23,7 @@ def test_small_deployment_saving_by_hand(book):
         ("Lambda", "Archive transform duration"), ("Lambda", "Producer requests"), ("Lambda", "Consumer requests"),
         ("Lambda", "Archive transform requests"), ("DynamoDB", "Storage"), ("SQS", "Quarantine requests"),
         ("Lambda", "Rollup duration"), ("Lambda", "Rollup requests"),
-        ("Step Functions", "Rollups: state transitions"),
+        ("Step Functions", "Rollups: state transitions"), ("X-Ray", "Traces recorded"),
     )}  # fmt: skip
     expected = (
         1 * 0.30  # the one metric series, within the 10 free
@@ -36,10 +36,10 @@ def test_small_deployment_saving_by_hand(book):
         * 0.2
         / 1e6
         + min(q["Rollups: state transitions"], 4_000) * 0.025 / 1_000
-        + 100_000 * 5.0 / 1e6  # X-Ray: over 100,000 traces, 100,000 free
+        + min(q["Traces recorded"], 100_000) * 5.0 / 1e6  # X-Ray: 100,000 traces free
         + 20_000 * 0.03 / 10_000  # KMS requests: over 20,000, 20,000 free
         + q["Quarantine requests"] * 0.4 / 1e6
         + q["Storage"] * 0.25
     )
     assert free_tier_saving(report) == pytest.approx(expected, rel=1e-6)
-    assert report.total_usd - free_tier_saving(report) == pytest.approx(15.73, abs=0.01)
+    assert report.total_usd - free_tier_saving(report) == pytest.approx(14.26, abs=0.01)

@@ -1,7 +1,7 @@
 """The cost model against figures computed by hand, line by line, for a small case.
 
 Small case: 2 pairs at 60min in us-east-1, on-demand stream, consumer batch 500, Athena 1 GiB/day in
-10 queries, 10-day TTL, Firehose buffer 300 s. A month is 730 h, so 730 producer runs and 1,460 records.
+10 queries, 10-day TTL, Firehose buffer 900 s. A month is 730 h, so 730 producer runs and 1,460 records.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ GIB = 1024**3
 RUNS = 730
 RECORDS = 1460
 QUERIES = 10 * 730 / 24  # 304.1666...
-OBJECTS = 1460  # a run every 3600 s >= the 300 s buffer: one object per pair per run
+OBJECTS = 1460  # a run every 3600 s >= the 900 s buffer: one object per pair per run
 ARCHIVE_BYTES = RECORDS * 60 + OBJECTS * 2048  # 3,077,680 B a month
 COLD_STARTS = RUNS  # runs an hour apart: every run is cold
 # The rollups state machine, hourly: 1 batch, 2 Athena queries a run; the plan lists 12 months of objects (18 pages).
@@ -39,7 +39,7 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Lambda", "Consumer requests"): (1460, 1460 / 1e6 * 0.20),
     # 1,024 MB x (1,460 x 100 ms + 1,460 records x 0.5 ms)
     ("Lambda", "Consumer duration"): (146.73, 146.73 * 0.0000166667),
-    # runs an hour apart, longer than Firehose's 60 s transform buffer: one transformation call per run
+    # runs an hour apart, longer than Firehose's 300 s transform buffer: one transformation call per run
     ("Lambda", "Archive transform requests"): (730, 730 / 1e6 * 0.20),
     # 256 MB x 100 ms per call: 730 x 0.25 GB x 0.1 s = 18.25 GB-s
     ("Lambda", "Archive transform duration"): (18.25, 18.25 * 0.0000166667),
@@ -174,9 +174,9 @@ def test_consumer_invocations_follow_the_batch_size(book):
 
 def test_firehose_flushes_on_its_buffer_when_runs_are_more_frequent(book):
     # runs every 60 s, buffer 300 s: one object per pair per 300 s = 8,760 per pair
-    report = estimate(Workload(pairs=3, interval="1min"), book)
+    report = estimate(Workload(pairs=3, interval="1min", firehose_buffer_seconds=300), book)
     assert report.volumes.firehose_objects == pytest.approx(3 * 8760)
-    longer = estimate(Workload(pairs=3, interval="1min", firehose_buffer_seconds=900), book)
+    longer = estimate(Workload(pairs=3, interval="1min"), book)  # the default, cdk.json's: 900 s
     assert longer.volumes.firehose_objects == pytest.approx(3 * 2920)
 
 

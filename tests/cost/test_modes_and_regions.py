@@ -88,7 +88,7 @@ def test_large_bills_name_dynamodb_writes(book):
 
 def test_hourly_rollups_over_many_small_objects_lead_large_bills(book):
     """The rollup plan lists the whole archive each run and its queries read the day's small objects again."""
-    report = estimate(Workload(pairs=100, interval="1min", shards=1), book)
+    report = estimate(Workload(pairs=100, interval="1min", shards=1, firehose_buffer_seconds=300), book)
     verdict = dominant(report, book)
     assert (verdict.service, verdict.item) == ("S3", "LIST requests: rollups")
     assert "firehose_buffer_seconds 900" in verdict.sentence

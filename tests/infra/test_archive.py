@@ -41,7 +41,7 @@ def test_the_processor_is_the_transformation_lambda(synth) -> None:
     assert parameters["LambdaArn"] == {"Fn::GetAtt": [synth.logical_id(synth.stack.archive.transform.function), "Arn"]}
     assert parameters["RoleArn"] == {"Fn::GetAtt": [synth.logical_id(_delivery_role(synth)), "Arn"]}
     assert parameters["BufferSizeInMBs"] == "1"
-    assert parameters["BufferIntervalInSeconds"] == "60"
+    assert parameters["BufferIntervalInSeconds"] == "300"
     assert parameters["NumberOfRetries"] == "3"
 
 
@@ -162,7 +162,7 @@ def test_delivery_reads_the_stream_and_buffers_as_configured(synth) -> None:
     source = props["KinesisStreamSourceConfiguration"]["KinesisStreamARN"]
     assert source == {"Fn::GetAtt": [synth.logical_id(synth.stack.stream.stream), "Arn"]}
     destination = _destination(synth)
-    assert destination["BufferingHints"] == {"IntervalInSeconds": 300, "SizeInMBs": 64}
+    assert destination["BufferingHints"] == {"IntervalInSeconds": 900, "SizeInMBs": 64}
     assert destination["EncryptionConfiguration"]["KMSEncryptionConfig"]["AWSKMSKeyARN"] == {
         "Fn::GetAtt": [synth.logical_id(synth.stack.archive.key), "Arn"]
     }

@@ -36,7 +36,7 @@ class Workload:
     athena_queries_per_day: int = 24
     retention_days: int = 30  # DynamoDB TTL on bar history
     stream_retention_hours: int = 24
-    firehose_buffer_seconds: int = 300
+    firehose_buffer_seconds: int = 900
     firehose_buffer_mib: int = 64
     spot_rate_minutes: int = 1
     schedules: int = 3  # deployed EventBridge schedules: each adds producer metrics and an alarm
@@ -142,7 +142,7 @@ class Assumptions:
     rollup_log_bytes_per_run: int = 16_384  # the state machine's ALL-level events + 3 function invocations
     transform_memory_mb: int = 256  # infra/archive_transform.py: Firehose's transformation Lambda
     transform_ms_per_invocation: float = 100  # a 1 MiB batch validates in ~0.1 s on one core
-    transform_buffer_seconds: int = 60  # infra/archive_transform.py: Firehose invokes it on 60 s or 1 MiB
+    transform_buffer_seconds: int = 300  # infra/archive_transform.py: Firehose invokes it on 300 s or 1 MiB
     transform_buffer_mib: float = 1
     poison_fraction: float = 0.001
     sqs_requests_per_poison: int = 3  # send + receive + delete
