@@ -148,7 +148,10 @@ class Ingestion(Construct):
             description="Pulls quotes from Alpha Vantage into the Kinesis stream",
             role_description="cryptostream producer",
             layer=self.layer,
-            memory_mb=512,
+            # A run waits on the network (the source's HTTP answers, Kinesis, DynamoDB): its own CPU is 16-23 ms for
+            # 3 pairs on one core (python -m bench.producer_cpu), ~0.11 s at 256 MB's seventh of a vCPU, against
+            # ~1 s of waiting; 512 MB paid twice for the same run (docs/cost.md).
+            memory_mb=256,
             timeout=PRODUCER_TIMEOUT,
             environment=environment,
             # 0 means "do not reserve": reserving 0 would throttle every invocation.

@@ -33,8 +33,11 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Kinesis Data Streams", "Data ingested"): (1460 * 1024 / GIB, 1460 * 1024 / GIB * 0.08),
     ("Kinesis Data Streams", "Data retrieved"): (2 * 1460 * 1024 / GIB, 2 * 1460 * 1024 / GIB * 0.04),
     ("Lambda", "Producer requests"): (730, 730 / 1e6 * 0.20),
-    # 512 MB x (400 ms + 2 x 250 ms) per run
-    ("Lambda", "Producer duration"): (730 * 0.5 * 0.9, 730 * 0.5 * 0.9 * 0.0000166667),
+    # 256 MB x (400 ms + 2 x 250 ms waiting + 2 x 7.7 ms of CPU at 256/1,769 of a vCPU) per run
+    ("Lambda", "Producer duration"): (
+        730 * 0.25 * (0.9 + 0.0154 * 1769 / 256),
+        730 * 0.25 * (0.9 + 0.0154 * 1769 / 256) * 0.0000166667,
+    ),
     # 2 pairs land on 2 of the 4 on-demand shards: 2 invocations per run
     ("Lambda", "Consumer requests"): (1460, 1460 / 1e6 * 0.20),
     # 1,024 MB x (1,460 x 100 ms + 1,460 records x 0.5 ms)

@@ -15,6 +15,7 @@ from cryptostream_model.intervals import DAILY, INTERVALS, SPOT, interval_second
 MAX_KINESIS_BATCH = 10_000  # Lambda's limit for a Kinesis event source mapping
 MAX_FIREHOSE_BUFFER_SECONDS = 900
 MAX_ATHENA_GB_PER_DAY = 1_000_000  # a petabyte a day: beyond it the figure is a typo
+LAMBDA_MB_PER_VCPU = 1769  # Lambda's CPU share grows with memory: one full vCPU at 1,769 MB
 
 
 class WorkloadError(ValueError):
@@ -100,9 +101,12 @@ class Assumptions:
     table_item_bytes: int = 450  # the record's attributes + DynamoDB's 100-byte per-item overhead
     on_demand_shards: int = 4  # a new on-demand stream starts with 4 MB/s of write capacity = 4 shards
     stream_readers: int = 2  # the consumer's event source mapping and Firehose each read every record
-    producer_memory_mb: int = 512  # infra/ingestion.py
-    producer_base_ms: float = 400  # start-up, DynamoDB watermark reads, PutRecords
-    producer_ms_per_pair: float = 250  # one Alpha Vantage round trip per pair
+    producer_memory_mb: int = 256  # infra/ingestion.py
+    producer_base_ms: float = 400  # start-up, DynamoDB watermark reads, PutRecords (waiting)
+    producer_ms_per_pair: float = 250  # one Alpha Vantage round trip per pair (waiting)
+    # the run's own CPU on one vCPU (python -m bench.producer_cpu: 16-23 ms for 3 pairs), scaled by the vCPU share
+    # Lambda gives the memory (1,769 MB = 1 vCPU)
+    producer_cpu_ms_per_pair: float = 7.7
     consumer_memory_mb: int = 1024  # infra/processing.py
     consumer_base_ms: float = 100
     consumer_ms_per_record: float = 0.5  # decode + validate + BatchWriteItem share (25 items per call)
@@ -226,7 +230,12 @@ def derive_volumes(w: Workload, a: Assumptions, hours_per_month: float) -> Volum
         shards_in_use=shards,
         consumer_invocations=consumer_invocations,
         records_per_consumer_invocation=records / consumer_invocations,
-        producer_seconds_per_run=(a.producer_base_ms + a.producer_ms_per_pair * w.pairs) / 1000,
+        producer_seconds_per_run=(
+            a.producer_base_ms
+            + a.producer_ms_per_pair * w.pairs
+            + a.producer_cpu_ms_per_pair * w.pairs * LAMBDA_MB_PER_VCPU / a.producer_memory_mb
+        )
+        / 1000,
         cold_starts_per_function=_cold_starts(runs, period, hours_per_month, a),
         firehose_objects=objects,
         transform_invocations=_transform_invocations(w, a, runs, seconds, records),
