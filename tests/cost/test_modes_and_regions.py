@@ -124,3 +124,10 @@ def test_fixed_monitoring_charges_are_named_when_they_lead(book):
     verdict = dominant(report, book)
     assert verdict.service == "CloudWatch"
     assert "41 EMF custom metrics, 14 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
+
+
+def test_a_rollup_plan_listing_past_lambdas_timeout_is_flagged(book):
+    """The plan lists the whole archive each run: 1,000 pairs make 35 million objects by month 12."""
+    report = estimate(Workload(pairs=1000, interval="5min", shards=1), book)
+    assert any("rollup plan lists 35,040,000 archive objects" in w for w in report.warnings)
+    assert not any("rollup plan" in w for w in estimate(Workload(pairs=3, interval="spot", shards=1), book).warnings)

@@ -553,6 +553,13 @@ def _warnings(w: Workload, a: Assumptions, v: Volumes) -> tuple[str, ...]:
             f"{w.shards} shard(s) accept {w.shards * KINESIS_RECORDS_PER_SHARD_SECOND} records/s; a run publishes "
             f"{w.pairs}: PutRecords would be throttled and retried (--shards {shards_needed(w, a)} avoids it)"
         )
+    pages = math.ceil(v.archive_objects_listed_per_run / 1000)
+    plan_seconds = (a.rollup_plan_ms + a.rollup_plan_ms_per_page * pages) / 1000
+    if w.rollup_runs_per_day and plan_seconds > LAMBDA_MAX_SECONDS:
+        found.append(
+            f"the rollup plan lists {v.archive_objects_listed_per_run:,.0f} archive objects (month "
+            f"{a.archive_months}) in ~{plan_seconds:,.0f} s, over Lambda's {LAMBDA_MAX_SECONDS} s timeout"
+        )
     if w.stream_retention_hours > 24:
         found.append(f"stream retention of {w.stream_retention_hours} h: extended retention is not priced here")
     return tuple(found)
