@@ -71,6 +71,15 @@ def archive_object(path: str, relative: str, mtime_ns: int) -> ArchiveObject | N
 
 @dataclass
 class Watermark:
+    """What a rollup table has taken from the archive: every object with a modification time after ``mtime_ns``,
+    and, at or after it, the objects named in ``paths_at_mark``.
+
+    With ``settle_ns`` 0 (the local rollups), the mark is the newest object's time and the paths are the objects of
+    that second. The cloud workflow keeps a settle window: the mark stays ``settle_ns`` behind the newest object and
+    every object listed inside the window is remembered by path, so an object that becomes visible late with an
+    older time (an upload listed only once complete, whose time is its start) is still new for the next run, while
+    objects already taken are not taken again. Both shapes read the same way (``is_new``)."""
+
     source_interval: str
     mtime_ns: int = -1
     paths_at_mark: list[str] = field(default_factory=list)
@@ -84,19 +93,21 @@ class Watermark:
         return frozenset(self.paths_at_mark)
 
     def is_new(self, obj: ArchiveObject) -> bool:
-        return obj.mtime_ns > self.mtime_ns or (obj.mtime_ns == self.mtime_ns and obj.path not in self._at_mark)
+        return obj.mtime_ns >= self.mtime_ns and obj.path not in self._at_mark
 
-    def advanced(self, objects: Iterable[ArchiveObject]) -> Watermark:
+    def advanced(self, objects: Iterable[ArchiveObject], settle_ns: int = 0) -> Watermark:
+        """The mark once ``objects`` are rolled up: the newest time minus ``settle_ns`` (never backwards), with the
+        objects at or after it remembered. With a settle window, pass every object listed, not only the new ones
+        (an object already taken inside the window must be remembered too)."""
         objects = list(objects)
         if not objects:
             return self
         newest = max(o.mtime_ns for o in objects)
-        if newest < self.mtime_ns:
-            return self
-        at_mark = {o.path for o in objects if o.mtime_ns == newest}
-        if newest == self.mtime_ns:
+        floor = max(self.mtime_ns, newest - settle_ns)
+        at_mark = {o.path for o in objects if o.mtime_ns >= floor}
+        if floor == self.mtime_ns:
             at_mark |= set(self.paths_at_mark)
-        return Watermark(self.source_interval, newest, sorted(at_mark))
+        return Watermark(self.source_interval, floor, sorted(at_mark))
 
     def to_dict(self) -> dict[str, Any]:
         return {"source_interval": self.source_interval, "mtime_ns": self.mtime_ns,

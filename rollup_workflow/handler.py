@@ -55,6 +55,9 @@ from rollup_workflow.queries import rollup_query
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", "cryptostream-rollups"))
 CLIENT_OPTIONS = ClientOptions(max_attempts=4, retry_mode="standard", user_agent_extra="cryptostream-rollups")
 DEFAULT_MAX_PARTITIONS = 400
+# An S3 object's LastModified is when its upload started; it is listed once complete. The watermark stays this far
+# behind the newest object and remembers the objects inside the window by key, so a late-visible one is not missed.
+DEFAULT_SETTLE_SECONDS = 900
 PLAN_LIMIT_BYTES = 240 * 1024  # Step Functions' 256 KB per state, with room for the execution's own fields
 
 
@@ -69,6 +72,7 @@ class Settings:
     source_interval: str
     max_partitions: int
     query_timeout: float
+    settle_seconds: int
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -87,8 +91,10 @@ class Settings:
         try:
             max_partitions = int(env.get("ROLLUP_MAX_PARTITIONS_PER_QUERY", DEFAULT_MAX_PARTITIONS))
             timeout = float(env.get("ATHENA_QUERY_TIMEOUT_SECONDS", 600))
+            settle = int(env.get("ROLLUP_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS))
         except ValueError:
-            raise ValueError("ROLLUP_MAX_PARTITIONS_PER_QUERY, ATHENA_QUERY_TIMEOUT_SECONDS: numbers") from None
+            raise ValueError("ROLLUP_MAX_PARTITIONS_PER_QUERY, ATHENA_QUERY_TIMEOUT_SECONDS, ROLLUP_SETTLE_SECONDS: "
+                             "numbers") from None
         settings = cls(
             bucket=required("ARCHIVE_BUCKET"),
             archive_prefix=prefix("ARCHIVE_PREFIX", "quotes/"),
@@ -99,6 +105,7 @@ class Settings:
             source_interval=env.get("SOURCE_INTERVAL", "5min").strip() or "5min",
             max_partitions=max_partitions,
             query_timeout=timeout,
+            settle_seconds=max(settle, 0),
         )
         if settings.archive_prefix == settings.rollups_prefix:
             raise ValueError("ARCHIVE_PREFIX and ROLLUPS_PREFIX must differ")
@@ -213,7 +220,9 @@ def plan(settings: Settings) -> dict[str, Any]:
         "run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8],
         "source_interval": settings.source_interval,
         "batches": planned,
-        "watermarks": {t: marks[t].advanced(new[t]).to_dict() for t in changed},
+        # Every object listed, so those taken inside the settle window are remembered by key.
+        "watermarks": {t: marks[t].advanced(objects, settings.settle_seconds * 1_000_000_000).to_dict()
+                       for t in changed},
         "new_objects": {t: len(new[t]) for t in ROLLUP_TABLES},
     }
     size = len(json.dumps(result, separators=(",", ":")))

@@ -242,3 +242,49 @@ def test_local_parquet_rollups_in_the_cloud_folders_stop_the_plan(cloud: CloudRo
                         Body=b"PAR1")
     with pytest.raises(RollupStorageError, match="local rollups' Parquet objects"):
         lambda_handler({"action": "plan"}, None)
+
+
+@pytest.mark.parametrize("settle, taken", [("900", True), ("0", False)])
+def test_an_object_listed_late_with_an_older_time_is_taken_inside_the_settle_window(
+        cloud: CloudRollups, monkeypatch: pytest.MonkeyPatch, settle: str, taken: bool) -> None:
+    """S3 stamps an object with its upload's start and lists it once complete: one still uploading during the plan's
+    listing appears later with a time older than the newest object listed. The watermark's settle window takes it;
+    without one it would be missed (shown with ROLLUP_SETTLE_SECONDS=0)."""
+    import rollup_workflow.handler as handler
+
+    monkeypatch.setenv("ROLLUP_SETTLE_SECONDS", settle)
+    slow = "quotes/symbol=SOL/market=USD/dt=2026-11-21/quotes-0001.parquet"
+    listing = handler._listing
+
+    def still_uploading(s3, bucket, prefix):  # the first plan does not see it yet
+        return [item for item in listing(s3, bucket, prefix) if item["Key"] != slow]
+
+    def complete(s3, bucket, prefix):  # now listed, stamped with its upload's start, seconds before the others
+        return [dict(item, LastModified=item["LastModified"] - timedelta(seconds=5)) if item["Key"] == slow else item
+                for item in listing(s3, bucket, prefix)]
+
+    monkeypatch.setattr(handler, "_listing", still_uploading)
+    cloud.run()
+    monkeypatch.setattr(handler, "_listing", complete)
+    again = cloud.run()
+    planned = {(p["symbol"], p["day"]) for b in again["plan"]["batches"] for p in parts(b)}
+    assert (("SOL", "2026-11-21") in planned) is taken
+    assert (cloud.table("rollup_1h") == local_rollup(cloud.root, "rollup_1h")) is taken
+    assert cloud.run()["plan"]["batches"] == []  # and then it is up to date: the window remembers what it took
+
+
+def test_watermark_reads_both_shapes_and_never_moves_back() -> None:
+    from cryptostream_model.rollups import ArchiveObject, Partition, Watermark
+
+    day = Partition("BTC", "USD", "2026-11-21")
+
+    def obj(name: str, second: int) -> ArchiveObject:
+        return ArchiveObject(f"b/quotes/{name}", second * 10**9, day)
+
+    local = Watermark("5min").advanced([obj("a", 100), obj("b", 100), obj("c", 90)])
+    assert (local.mtime_ns, local.paths_at_mark) == (100 * 10**9, ["b/quotes/a", "b/quotes/b"])
+    assert local.is_new(obj("d", 100)) and not local.is_new(obj("a", 100)) and not local.is_new(obj("e", 99))
+    windowed = Watermark("5min").advanced([obj("a", 100), obj("b", 95), obj("c", 80)], settle_ns=10 * 10**9)
+    assert windowed.mtime_ns == 90 * 10**9 and windowed.paths_at_mark == ["b/quotes/a", "b/quotes/b"]
+    assert windowed.is_new(obj("late", 92)) and not windowed.is_new(obj("b", 95)) and not windowed.is_new(obj("c", 80))
+    assert windowed.advanced([obj("old", 50)], settle_ns=10 * 10**9).mtime_ns == 90 * 10**9  # never backwards
