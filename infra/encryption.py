@@ -9,13 +9,16 @@ data it may not read. None can here, because every read of ciphertext needs two 
 - ``kms:Decrypt`` on the key, which the service asks for with the caller's credentials.
 
 So one key protects the table, the stream, the queues, the archive, Athena's results and spill, the API key
-secret, the log groups and the alarm topic (docs/cost.md, "One key"). What a key per data class used to add is
-kept by conditions instead:
+secret, the log groups and the alarm topic (docs/cost.md, "One key, one series, fewer alarms"). What a key per
+data class used to add is kept by conditions instead:
 
+- every key grant of the pipeline roles holds only through the service it is for (``grant_via``: the producer's
+  table grant through DynamoDB, its stream grant through Kinesis; the consumer's and the rollup role's likewise);
 - the analyst's ``kms:Decrypt``/``GenerateDataKey`` hold only through S3 (``kms:ViaService``,
   infra/analyst_access.py): the archive and Athena's results, never the secret through Secrets Manager nor the
   table through DynamoDB, even with a future grant on either;
-- the producer decrypts the secret only through Secrets Manager (``kms:ViaService``, CDK's ``grantRead``);
+- the producer decrypts the secret only through Secrets Manager (``kms:ViaService``, in a key-policy statement
+  naming its role);
 - CloudWatch Logs may use the key only with the encryption context of this stack's log groups
   (``kms:EncryptionContext:aws:logs:arn``), and CloudWatch only for this stack's alarms publishing to the
   encrypted topic (``aws:SourceArn``, ``aws:SourceAccount``): neither service principal can decrypt anything

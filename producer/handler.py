@@ -317,7 +317,7 @@ def _record_metrics(summary: RunSummary) -> None:
 
     One series only (each metric name x dimension set is a custom metric, $0.30 a month): ``FailedPairs``, which
     the alarm needs. The run's counts (published, fetched, ..., per interval) are in its "producer run finished"
-    log line, which the dashboard queries with Logs Insights (docs/cost.md, "Fewer metric series").
+    log line, which the dashboard queries with Logs Insights (docs/cost.md, "One key, one series").
     """
     try:
         metrics.add_metric(name="FailedPairs", unit=MetricUnit.Count, value=len(summary.failed_pairs))

@@ -18,8 +18,8 @@ FIXED_SERVICES = ("CloudWatch", "KMS", "Secrets Manager")
 FIXED_ITEMS = ("EMF custom metrics", "Alarms", "Dashboard", "Customer managed keys", "Secrets")
 FREE_TIERS = (
     "List prices: free tiers (Lambda 1M requests + 400,000 GB-s, SQS 1M requests, KMS 20,000 requests, CloudWatch "
-    "10 metrics / 10 alarms / 3 dashboards / 5 GB logs, DynamoDB 25 GB, X-Ray 100,000 traces) are not "
-    "subtracted; the account shares them."
+    "10 metrics / 10 alarms / 3 dashboards / 5 GB logs, DynamoDB 25 GB, X-Ray 100,000 traces, Step Functions 4,000 "
+    "state transitions) are not subtracted; the account shares them."
 )
 
 
