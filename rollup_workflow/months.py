@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 COLUMNS = ("symbol", "market", "bucket", "open", "high", "low", "close", "volume", "bars")
@@ -19,10 +19,12 @@ OBJECT_NAME = "part-0.json"
 
 def bucket_text(value: Any) -> str:
     """Athena's ``2026-11-22 09:00:00.000`` (or the emulator's ``2026-11-22 09:00:00``) as the stored text."""
-    text = str(value).replace("T", " ").removesuffix(" UTC")
+    text = str(value).strip().removesuffix(" UTC")  # Trino's zoned text ends in " UTC"
     moment = datetime.fromisoformat(text)
-    if moment.tzinfo is not None:
-        raise ValueError(f"bucket {value!r} carries a time zone; rollup buckets are naive UTC")
+    if moment.tzinfo is not None:  # a zoned timestamp is only accepted in UTC: buckets are UTC hours and days
+        if moment.utcoffset() != timedelta(0):
+            raise ValueError(f"bucket {value!r} is not in UTC; rollup buckets are UTC hours and days")
+        moment = moment.replace(tzinfo=None)
     return moment.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
 
 
