@@ -26,6 +26,12 @@ def bench_archive(n_bars: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
         "rollup_incremental_one_new_day_cpu_seconds": round(
             statistics.median(r["rollup_incremental_one_new_day_cpu_seconds"] for r in runs), 2
         ),
+        "rollup_incremental_one_new_day_process_seconds": round(
+            statistics.median(r["rollup_incremental_one_new_day_process_seconds"] for r in runs), 2
+        ),
+        "floor_scan_cpu_seconds": round(statistics.median(r["floor_scan_cpu_seconds"] for r in runs), 2),
+        "floor_statements_cpu_seconds": round(statistics.median(r["floor_statements_cpu_seconds"] for r in runs), 2),
+        "load_average": [r["load_average"] for r in runs],
         "rollup_rerun_no_new_data_seconds": round(
             statistics.median(r["rollup_rerun_no_new_data_seconds"] for r in runs), 2
         ),

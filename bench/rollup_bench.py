@@ -90,23 +90,63 @@ def json_lines_bytes(tables: dict[str, pa.Table]) -> tuple[int, int]:
 
 
 def _timed_rollup_in_child(archive: Path, full: bool, sql_cache: Path) -> dict[str, Any]:
-    """Run one rollup in a fresh process so its peak RSS is its own (DuckDB's memory is not Python's). ``sql_cache``
+    """Run one rollup in a fresh process so its peak RSS is its own (DuckDB's memory is not Python's): VmHWM, not
+    ``ru_maxrss``, which Linux carries from the parent across fork and exec (this process holds the million bars and
+    their JSON: the child reported 470-500 MiB, the parent's, against its own 330-345). ``sql_cache``
     is the run's own rendered-SQL cache: the first (full) run renders, the later ones read it, as a user's do."""
     code = (
-        "import json, resource, sys, time\n"
+        "import json, sys, time\n"
         "from analytics.rollups import run_rollups\n"
+        "def vm_hwm_mib():\n"
+        "    return int(next(l for l in open('/proc/self/status') if l.startswith('VmHWM:')).split()[1]) / 1024\n"
         "t, cpu = time.perf_counter(), time.process_time()\n"
         "reports = run_rollups(sys.argv[1], full=sys.argv[2] == 'full')\n"
         "print(json.dumps({'seconds': time.perf_counter() - t, 'cpu_seconds': time.process_time() - cpu,\n"
-        "  'peak_rss_mib': resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,\n"
+        "  'peak_rss_mib': vm_hwm_mib(),\n"
         "  'partitions_rebuilt': [r.partitions_rebuilt for r in reports],\n"
         "  'rows_written': [r.rows_written for r in reports]}))\n"
     )
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), CACHE_ENV: str(sql_cache)}
+    started = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code, str(archive), "full" if full else "incremental"],
                           capture_output=True, text=True, env=env)
+    process_seconds = time.perf_counter() - started  # the whole command: interpreter start and imports too
     if done.returncode:
         raise RuntimeError(f"rollup child failed: {done.stderr.strip().splitlines()[-1:]}")
+    return {**json.loads(done.stdout.strip().splitlines()[-1]), "process_seconds": process_seconds}
+
+
+_FLOOR_CODE = """
+import json, sys, time
+from analytics.engine import quotes_select
+from analytics.location import resolve_archive
+from analytics.rollups import ROLLUP_TABLES, _connect, _fresh_rows, _input_columns, _read_input, _rendered, \\
+    list_archive_objects
+location = resolve_archive(sys.argv[1])
+objects = list_archive_objects(location)
+sqls = [_rendered(table, "5min") for table in ROLLUP_TABLES]
+columns = _input_columns(sqls)
+con = _connect(location)
+source = quotes_select(location, [location.uri(o.path) for o in objects])
+touched = ", ".join(f'sum(hash("{name}"))' for name in columns)
+cpu = time.process_time()
+con.execute(f"SELECT {touched} FROM ({source})").fetchall()
+scan = time.process_time() - cpu
+_read_input(con, location, objects, columns)
+cpu = time.process_time()
+_fresh_rows(con, sqls, True)
+print(json.dumps({"scan_cpu_seconds": scan, "statements_cpu_seconds": time.process_time() - cpu}))
+"""
+
+
+def _floor_in_child(archive: Path, sql_cache: Path) -> dict[str, float]:
+    """What no layout of the rollup's own work can avoid, in CPU seconds: DuckDB reading the columns the statements
+    use from every archive object (each value touched, nothing kept), and the two statements, run as one, on all the
+    rows already in memory."""
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent), CACHE_ENV: str(sql_cache)}
+    done = subprocess.run([sys.executable, "-c", _FLOOR_CODE, str(archive)], capture_output=True, text=True, env=env)
+    if done.returncode:
+        raise RuntimeError(f"floor child failed: {done.stderr.strip().splitlines()[-1:]}")
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -128,6 +168,7 @@ def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[st
         write_archive(synthetic_bars(288 * len(SYMBOLS), seed=2, start=next_midnight), root / "snappy",
                       name="part-1.parquet")
         incremental = _timed_rollup_in_child(root / "snappy", full=False, sql_cache=root / "sql-cache")
+        floor = _floor_in_child(root / "snappy", sql_cache=root / "sql-cache")
         compacted = root / "compacted"
         compacted.mkdir()
         for symbol, table in tables.items():  # the same bars, one object per pair: what compaction would reach
@@ -147,7 +188,10 @@ def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[st
         "rollup_rerun_partitions_rebuilt": rerun["partitions_rebuilt"],
         "rollup_incremental_one_new_day_seconds": round(incremental["seconds"], 2),
         "rollup_incremental_one_new_day_cpu_seconds": round(incremental["cpu_seconds"], 2),
+        "rollup_incremental_one_new_day_process_seconds": round(incremental["process_seconds"], 2),
         "rollup_incremental_partitions_rebuilt": incremental["partitions_rebuilt"],
+        "floor_scan_cpu_seconds": round(floor["scan_cpu_seconds"], 2),
+        "floor_statements_cpu_seconds": round(floor["statements_cpu_seconds"], 2),
         "bytes_per_million_quotes": {
             "parquet_snappy": round(parquet_bytes * per_million),
             "parquet_snappy_one_object_per_pair": round(compacted_bytes * per_million),
@@ -155,6 +199,7 @@ def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[st
             "json_lines": round(jsonl_bytes * per_million),
             "json_lines_gzip": round(jsonl_gzip_bytes * per_million),
         },
+        "load_average": round(os.getloadavg()[0], 1),  # at the end of the run: how shared the 2 cores were
         "bench_process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
