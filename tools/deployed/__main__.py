@@ -124,8 +124,14 @@ def run(auth: bool) -> int:
                  what=f"the emulator's scheduler to run the producer ({SCHEDULED})")  # fmt: skip
         waited = time.monotonic() - deployed_at
         paused = pause_schedules(client("scheduler"), outputs.schedule_group)
+        rollups_arn = outputs.rollups_state_machine
+        scheduled_rollups = wait_for(
+            lambda: client("stepfunctions").list_executions(stateMachineArn=rollups_arn)["executions"],
+            timeout=90, every=3, what="the emulator's scheduler to start the rollups state machine",
+        )  # fmt: skip
         paused += pause_schedules(client("scheduler"), config.resource_name("rollups"))  # the proof starts its own
-        say(f"scheduled run fired by the emulator {waited:.0f} s after the deploy; paused {len(paused)} schedules")
+        say(f"scheduled run fired by the emulator {waited:.0f} s after the deploy; the rollups schedule started "
+            f"{len(scheduled_rollups)} execution(s); paused {len(paused)} schedules")
 
         def settled() -> bool:
             stream = read_stream(client("kinesis"), outputs.stream)

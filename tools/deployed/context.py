@@ -23,6 +23,9 @@ EMULATOR_OVERRIDES: dict[str, Any] = {
     # CDK's bucket-emptying custom resource runs a Node.js handler MiniStack cannot load (no @aws-sdk/client-s3
     # in its local executor): the create would wait on a response that never comes. Buckets go without it here.
     "bucket_auto_delete": False,
+    # The rollups schedule fires within the minute the proof already waits for the producer's, proving that
+    # EventBridge Scheduler starts the state machine under its role (the proof then pauses it and runs its own).
+    "rollup_schedule": "rate(1 minute)",
 }
 
 

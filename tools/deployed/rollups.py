@@ -22,7 +22,7 @@ from typing import Any
 from cryptostream_model.archive import ARCHIVE_PREFIX
 from cryptostream_model.rollups import ROLLUP_TABLES, ROLLUPS_PREFIX
 from tools.deployed.scenario import wait_for
-from tools.deployed.workflows import execute
+from tools.deployed.workflows import PROOF_PREFIX, execute
 
 Row = tuple[Any, ...]  # symbol, market, bucket text, open, high, low, close, volume, bars
 # MiniStack 1.5.33's Firehose appends ``yyyy/MM/dd/HH/`` to a prefix without a timestamp expression, dynamic
@@ -171,6 +171,11 @@ def prove_rollups(stepfunctions: Any, s3: Any, arn: str, bucket: str, *, source_
     proof = RollupsProof()
     proof.moved = move_to_aws_keys(s3, bucket)
     wait_for(lambda: idle(stepfunctions, arn), timeout=300, every=3, what="running rollups executions to end")
+    scheduled = [e for e in stepfunctions.list_executions(stateMachineArn=arn)["executions"]
+                 if not e["name"].startswith(PROOF_PREFIX)]  # fmt: skip
+    failed = [f"{e['name']} {e['status']}" for e in scheduled if e["status"] != "SUCCEEDED"]
+    if failed:
+        proof.differences.append(f"scheduled rollups executions did not succeed: {', '.join(failed)}")
     first = execute(stepfunctions, arn, {}, timeout=300, what="rollups")
     if not first.get("partitions"):
         proof.differences.append(f"the first rollups execution rolled up nothing: {json.dumps(first)[:300]}")

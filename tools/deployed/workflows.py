@@ -18,6 +18,7 @@ from tools.deployed.scenario import BACKFILL_INTERVAL, ScenarioError, wait_for
 WORKFLOW_BARS_PER_PAIR = 12
 WORKFLOW_PAIRS = 2
 TERMINAL = ("SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
+PROOF_PREFIX = "proof-"  # the executions the proof starts (others: the schedule's)
 
 
 def workflow_request(pairs: list[str], frozen_at: datetime) -> dict[str, Any]:
@@ -34,7 +35,7 @@ def workflow_request(pairs: list[str], frozen_at: datetime) -> dict[str, Any]:
 def execute(stepfunctions: Any, arn: str, request: dict[str, Any], *, timeout: float = 120,
             what: str = "backfill") -> dict[str, Any]:
     """Start one execution and wait for it; its output (the report) or a ScenarioError with its error."""
-    name = f"proof-{int(time.time() * 1000)}"
+    name = f"{PROOF_PREFIX}{int(time.time() * 1000)}"
     execution = stepfunctions.start_execution(stateMachineArn=arn, name=name, input=json.dumps(request))["executionArn"]
 
     def finished() -> dict[str, Any] | None:
