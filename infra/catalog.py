@@ -23,6 +23,7 @@ from constructs import Construct
 from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, ARCHIVE_TABLE, PARTITION_COLUMNS
 from infra.archive import Archive
+from infra.encryption import grant_via
 from infra.log_groups import function_log_group
 from infra.nag import acknowledge, acknowledge_table_indexes, logical_id, rendered
 from infra.serving import QuoteTable
@@ -223,7 +224,7 @@ class Catalog(Construct):
         logs_group = function_log_group(self, "ConnectorLogs", function_name=config.athena_catalog_name, config=config)
         logs_group.grant_write(role)
         table.table.grant(role, "dynamodb:DescribeTable", "dynamodb:Query", "dynamodb:Scan")
-        table.key.grant(role, "kms:Decrypt", "kms:DescribeKey")
+        grant_via(table.key, role, "dynamodb", "kms:Decrypt", "kms:DescribeKey")
         acknowledge_table_indexes(role, table.table)
         # ListTables has no resource-level permission: it answers SHOW TABLES in the catalog.
         role.add_to_policy(iam.PolicyStatement(actions=["dynamodb:ListTables"], resources=["*"]))
@@ -269,7 +270,8 @@ class Catalog(Construct):
                 resources=[spill_bucket.bucket_arn],
             )
         )
-        # The spill bucket is SSE-KMS, and with KMSKeyId the connector asks KMS for its own data keys.
+        # The spill bucket is SSE-KMS, and with KMSKeyId the connector asks KMS for its own data keys (it encrypts
+        # spilled pages itself): the one key grant on the stack that cannot hold through a service (kms:ViaService).
         archive.key.grant(role, "kms:Decrypt", "kms:GenerateDataKey")
         # GenerateRandom has no resource: it seeds the connector's spill encryption.
         role.add_to_policy(iam.PolicyStatement(actions=["kms:GenerateRandom"], resources=["*"]))

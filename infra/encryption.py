@@ -13,7 +13,11 @@ secret, the log groups and the alarm topic (docs/cost.md, "One key, one series, 
 data class used to add is kept by conditions instead:
 
 - every key grant of the pipeline roles holds only through the service it is for (``grant_via``: the producer's
-  table grant through DynamoDB, its stream grant through Kinesis; the consumer's and the rollup role's likewise);
+  table grant through DynamoDB, its stream grant through Kinesis; the consumer's and the rollup role's likewise;
+  the connector's table grant and Lake Formation's data-access roles through DynamoDB and S3). The exceptions are
+  roles only an AWS service assumes, locked by tests/infra/test_security.py: Firehose's source and destination
+  roles and Flink's (CDK's L2 grants), and the Athena DynamoDB connector's spill grant (it encrypts spilled pages
+  itself with data keys it asks KMS for);
 - the analyst's ``kms:Decrypt``/``GenerateDataKey`` hold only through S3 (``kms:ViaService``,
   infra/analyst_access.py): the archive and Athena's results, never the secret through Secrets Manager nor the
   table through DynamoDB, even with a future grant on either;

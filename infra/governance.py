@@ -33,6 +33,7 @@ from cryptostream_config.deployment import ConfigError, DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_COLUMNS, ARCHIVE_PREFIX, PARTITION_COLUMNS
 from infra.archive import Archive
 from infra.catalog import Catalog
+from infra.encryption import via_service
 from infra.nag import acknowledge, logical_id
 
 # Columns of the archive an analyst reads: every data and partition column but ``v``, the wire format's schema
@@ -154,7 +155,10 @@ class Governance(Construct):
             )
         )
         key_actions = ["kms:Decrypt", *(["kms:GenerateDataKey"] if writable else [])]
-        role.add_to_policy(iam.PolicyStatement(actions=key_actions, resources=[key.key_arn]))
+        # Lake Formation vends credentials for S3 reads and writes: the key only through S3.
+        role.add_to_policy(
+            iam.PolicyStatement(actions=key_actions, resources=[key.key_arn], conditions=via_service(self, "s3"))
+        )
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::<{logical_id(bucket)}.Arn>/{prefix}*]",
