@@ -32,9 +32,7 @@ import re
 from collections.abc import Iterable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import nullcontext
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime
-from functools import cached_property
+from dataclasses import asdict, dataclass
 
 import duckdb
 import pyarrow as pa
@@ -45,9 +43,8 @@ from analytics.engine import QUOTES_COLUMNS, connect, quotes_select
 from analytics.location import ArchiveError, ArchiveLocation, resolve_archive
 from analytics.rendered import rendered_sql
 from cryptostream_model.intervals import INTRADAY_INTERVALS, interval_seconds
+from cryptostream_model.rollups import ROLLUP_TABLES, WATERMARK_FILE, Watermark, iso
 
-ROLLUP_TABLES = ("rollup_1h", "rollup_1d")
-WATERMARK_FILE = "_watermark.json"
 ROLLUP_OBJECT = "part-0.parquet"
 _INPUT_TABLE = "rollup_input"  # the changed partitions' archive rows, read once for every table
 _CHUNK_ROWS = 300_000  # archive rows read at a time (about 40 MiB in DuckDB)
@@ -62,35 +59,6 @@ class ArchiveObject:
     path: str  # filesystem path
     mtime_ns: int
     partition: str  # symbol=BTC/market=USD/dt=2026-11-22
-
-
-@dataclass
-class Watermark:
-    source_interval: str
-    mtime_ns: int = -1
-    paths_at_mark: list[str] = field(default_factory=list)
-
-    @property
-    def is_set(self) -> bool:
-        return self.mtime_ns >= 0
-
-    @cached_property
-    def _at_mark(self) -> frozenset[str]:  # a set: on S3 thousands of objects can share one second
-        return frozenset(self.paths_at_mark)
-
-    def is_new(self, obj: ArchiveObject) -> bool:
-        return obj.mtime_ns > self.mtime_ns or (obj.mtime_ns == self.mtime_ns and obj.path not in self._at_mark)
-
-    def advanced(self, objects: list[ArchiveObject]) -> Watermark:
-        if not objects:
-            return self
-        newest = max(o.mtime_ns for o in objects)
-        if newest < self.mtime_ns:
-            return self
-        at_mark = {o.path for o in objects if o.mtime_ns == newest}
-        if newest == self.mtime_ns:
-            at_mark |= set(self.paths_at_mark)
-        return Watermark(self.source_interval, newest, sorted(at_mark))
 
 
 @dataclass
@@ -146,25 +114,18 @@ def list_archive_objects(location: ArchiveLocation) -> list[ArchiveObject]:
 
 
 def _load_watermark(fs: pafs.FileSystem, path: str, source_interval: str) -> Watermark:
+    """The table's watermark; none, an unreadable one or another source interval's means a rebuild."""
     try:
         with fs.open_input_stream(path) as stream:
             data = json.loads(stream.read())
     except (FileNotFoundError, OSError, ValueError):
         return Watermark(source_interval)
-    if data.get("source_interval") != source_interval:
-        return Watermark(source_interval)  # another source interval: everything must be rebuilt
-    return Watermark(source_interval, int(data["mtime_ns"]), list(data["paths_at_mark"]))
+    return Watermark.parse(data, source_interval)
 
 
 def _save_watermark(fs: pafs.FileSystem, path: str, mark: Watermark) -> None:
-    body = {"source_interval": mark.source_interval, "mtime_ns": mark.mtime_ns, "paths_at_mark": mark.paths_at_mark,
-            "newest_object_time": _iso(mark.mtime_ns)}
     with fs.open_output_stream(path) as stream:
-        stream.write(json.dumps(body, indent=1).encode())
-
-
-def _iso(mtime_ns: int) -> str | None:
-    return datetime.fromtimestamp(mtime_ns / 1e9, UTC).isoformat() if mtime_ns >= 0 else None
+        stream.write(json.dumps(mark.to_dict(), indent=1).encode())
 
 
 def _plan(location: ArchiveLocation, table: str, objects: list[ArchiveObject], full: bool,
@@ -386,5 +347,5 @@ def run_rollups(archive: str | None = None, *, full: bool = False, rollups: str 
     for plan in plans:
         rows_written, mark = results.get(plan.table, (0, plan.mark))
         reports.append(RollupReport(plan.table, "full" if plan.rebuild else "incremental", len(plan.new),
-                                    len(plan.partitions), rows_written, _iso(mark.mtime_ns)))
+                                    len(plan.partitions), rows_written, iso(mark.mtime_ns)))
     return reports
