@@ -84,7 +84,8 @@ def test_report_names_the_machine_and_a_command_for_every_section():
                       **{f"1_pairs_{mode}": {"bars": 2, "p50_ms": 12.5, "p99_ms": 20.0}
                          for mode in ("with_batching_window", "window_shut")}},
         "imports": {"boto3": 110.0, "consumer.handler": 70.0},
-        "archive": {"n_bars": 1000, "repeats": 1, "bytes_per_million_quotes": {"parquet_snappy": 1, "json_lines": 4},
+        "archive": {"n_bars": 1000, "archive_objects": 10, "repeats": 1,
+                    "bytes_per_million_quotes": {"parquet_snappy": 1, "json_lines": 4},
                     "rollup_full_seconds": 1.0, "rollup_full_peak_rss_mib": 100.0, "rollup_full_cpu_seconds": 1.5,
                     "rollup_incremental_one_new_day_seconds": 0.5, "rollup_incremental_one_new_day_cpu_seconds": 0.25,
                     "rollup_rerun_no_new_data_seconds": 0.1},
