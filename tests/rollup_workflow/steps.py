@@ -4,25 +4,10 @@ embedded stack or moto, with ``FakeAthena`` answering the handler's Athena clien
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
+from unittest.mock import patch
 
 from tests.rollup_workflow.fake_athena import FakeAthena
-
-
-@contextmanager
-def environment(**values: str) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def run_steps(s3: Any, bucket: str, *, interval: str, database: str = "cryptostream",
@@ -33,7 +18,7 @@ def run_steps(s3: Any, bucket: str, *, interval: str, database: str = "cryptostr
     env = {"ARCHIVE_BUCKET": bucket, "ARCHIVE_PREFIX": "quotes/", "ROLLUPS_PREFIX": "rollups/",
            "GLUE_DATABASE": database, "ARCHIVE_TABLE": "quotes", "ATHENA_WORKGROUP": workgroup,
            "SOURCE_INTERVAL": interval}
-    with environment(**env):
+    with patch.dict(os.environ, env):
         fake = FakeAthena(s3, {f"{database}.quotes": (bucket, "quotes/")}, workgroup=workgroup,
                           output_location="s3://athena-results/results/", polls_before_done=0)
         athena = aws().client("athena")
