@@ -141,17 +141,9 @@ def _storage(what: str, operation: Callable[..., Any], **params: Any) -> Any:
 
 
 def _listing(s3: Any, bucket: str, prefix: str) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {"Bucket": bucket, "Prefix": prefix}
-        if token:
-            params["ContinuationToken"] = token
-        page = _storage(f"listing s3://{bucket}/{prefix}", s3.list_objects_v2, **params)
-        found += page.get("Contents", [])
-        token = page.get("NextContinuationToken") if page.get("IsTruncated") else None
-        if not token:
-            return found
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    what = f"listing s3://{bucket}/{prefix}"
+    return _storage(what, lambda: [item for page in pages for item in page.get("Contents", [])])
 
 
 def _mtime_ns(moment: datetime) -> int:
