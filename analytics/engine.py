@@ -21,7 +21,7 @@ _QUOTES_SELECT = """
 SELECT CAST(v AS INTEGER) AS v, source, "interval", CAST(ts AS TIMESTAMP) AS ts,
        open, high, low, close, volume, bid, ask, CAST(fetched_at AS TIMESTAMP) AS fetched_at,
        symbol, market, dt
-FROM read_parquet({files}, hive_partitioning = true, hive_types_autocast = false, union_by_name = true)
+FROM read_parquet({files}, hive_partitioning = true, hive_types_autocast = false, union_by_name = {union_by_name})
 """
 QUOTES_COLUMNS = ("v", "source", "interval", "ts", "open", "high", "low", "close", "volume", "bid", "ask", "fetched_at",
                   "symbol", "market", "dt")  # the view's, in order
@@ -59,10 +59,15 @@ def _quote(value: str) -> str:
     return "'" + value.replace("'", "''") + "'"
 
 
-def quotes_select(location: ArchiveLocation, objects: Iterable[str] | None = None) -> str:
-    """The SELECT behind the ``quotes`` view, over the whole archive or over the given object URIs only."""
+def quotes_select(location: ArchiveLocation, objects: Iterable[str] | None = None, *,
+                  union_by_name: bool = True) -> str:
+    """The SELECT behind the ``quotes`` view, over the whole archive or over the given object URIs only.
+    ``union_by_name`` reads every object's schema before the scan, so objects written under older versions of the
+    record (fewer columns) still read; without it, DuckDB takes the first object's schema and fails on an object
+    lacking one of the columns the query reads (a caller that can fall back saves that pass)."""
     listed = None if objects is None else "[" + ", ".join(_quote(uri) for uri in objects) + "]"
-    return _QUOTES_SELECT.format(files=listed or _quote(location.quotes_glob))
+    return _QUOTES_SELECT.format(files=listed or _quote(location.quotes_glob),
+                                 union_by_name=str(union_by_name).lower())
 
 
 def register_quotes(con: duckdb.DuckDBPyConnection, location: ArchiveLocation,

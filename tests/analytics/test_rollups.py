@@ -8,9 +8,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from analytics import rollups
+from analytics.engine import QUOTES_COLUMNS
+from analytics.location import resolve_archive
 from analytics.named_queries import QueryError
 from analytics.rollups import run_rollups
 from local.archive_writer import write_archive_objects
@@ -209,3 +213,53 @@ def test_statements_with_other_columns_are_not_run_as_one() -> None:
     assert rollups._same_columns(con, ["SELECT 1 AS a, 'x' AS b", "SELECT 2 AS a, 'y' AS b"])
     assert not rollups._same_columns(con, ["SELECT 1 AS a, 'x' AS b", "SELECT 'x' AS b, 1 AS a"])
     assert not rollups._same_columns(con, ["SELECT 1 AS a", "SELECT 1.5 AS a"])
+
+
+def _object(root: Path, name: str, columns: dict[str, pa.Array]) -> rollups.ArchiveObject:
+    directory = root / "quotes" / "symbol=BTC" / "market=USD" / "dt=2026-11-22"
+    directory.mkdir(parents=True, exist_ok=True)
+    pq.write_table(pa.table(columns), directory / name)
+    return rollups.ArchiveObject(str(directory / name), 0, "symbol=BTC/market=USD/dt=2026-11-22")
+
+
+def _bars(volumes: pa.Array, fetched: bool = True) -> dict[str, pa.Array]:
+    count = len(volumes)
+    ts = pa.array([datetime(2026, 11, 22, 0, 5 * i) for i in range(count)], pa.timestamp("us"))
+    columns = {"v": pa.array([1] * count, pa.int32()), "source": pa.array(["alphavantage"] * count),
+               "interval": pa.array(["5min"] * count), "ts": ts,
+               "bid": pa.nulls(count, pa.float64()), "ask": pa.nulls(count, pa.float64()),
+               **{name: pa.array([100.0 + i for i in range(count)]) for name in ("open", "high", "low", "close")},
+               "volume": volumes}
+    return columns | ({"fetched_at": ts} if fetched else {})
+
+
+@pytest.mark.parametrize("first, second, fast", [
+    (_bars(pa.array([1.5, 2.25])), _bars(pa.array([3, 4], pa.int64())), True),  # integers become doubles exactly
+    (_bars(pa.array([3, 4], pa.int64())), _bars(pa.array([1.5, 2.25])), False),  # an integer first would truncate
+    (_bars(pa.array([1.5, 2.25])), _bars(pa.array([0.5, 0.75]), fetched=False), True),  # older record: refused, reread
+    (_bars(pa.array([0.5, 0.75]), fetched=False), _bars(pa.array([1.5, 2.25])), False),
+    (_bars(pa.array([1.5, 2.25])), _bars(pa.array(["n/a", "8"])), True),  # text where a number belongs: reread
+], ids=["int-later", "int-first", "column-missing-later", "column-missing-first", "text-later"])
+def test_reading_without_unifying_schemas_gives_the_unified_rows(tmp_path: Path, first: dict, second: dict,
+                                                                 fast: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The read skips unifying the objects' schemas only when the first object has the archive's types, and falls
+    back to unifying them whenever DuckDB refuses: the rows are always those of the unified read."""
+    location = resolve_archive(str(tmp_path))
+    objects = [_object(tmp_path, "a.parquet", first), _object(tmp_path, "b.parquet", second)]
+    columns = [c for c in QUOTES_COLUMNS if c in {"interval", "ts", "open", "high", "low", "close", "volume",
+                                                  "fetched_at", "symbol", "market", "dt"}]
+    tried: list[bool] = []
+    archive_types = rollups._archive_types
+    monkeypatch.setattr(rollups, "_archive_types", lambda *a: tried.append(archive_types(*a)) or tried[-1])
+
+    def rows(con: duckdb.DuckDBPyConnection) -> list[tuple]:
+        rollups._read_input(con, location, objects, columns)
+        return con.execute(f"SELECT * FROM {rollups._INPUT_TABLE} ORDER BY ALL").fetchall()
+
+    read = rows(rollups._connect(location))
+    monkeypatch.setattr(rollups, "_archive_types", lambda *a: False)
+    assert read == rows(rollups._connect(location))
+    assert tried == [fast]
+    written = [*first["volume"].to_pylist(), *second["volume"].to_pylist()]
+    if all(isinstance(v, int | float) for v in written):  # no integer truncated, no value lost
+        assert sorted(r[columns.index("volume")] for r in read) == sorted(float(v) for v in written)
