@@ -39,7 +39,7 @@ def sections(quick: bool, soak_quotes: int) -> dict[str, Callable[[], Any]]:
             "imports": lambda: bench_imports(repeats=1),
             "requests": lambda: bench_requests(backfill_hours=1, schedule_runs=2),
             "freshness": lambda: bench_freshness((1, 10), {1: 1, 10: 1}),
-            "archive": lambda: bench_archive(n_bars=20_000, repeats=1),
+            "archive": lambda: bench_archive(n_bars=20_000, repeats=1, baseline=False),
             "soak": lambda: _soak(500),
             "journal": lambda: bench_journal(records=(200,), fsync_requests=20),
         }

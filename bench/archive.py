@@ -7,10 +7,12 @@ import statistics
 from typing import Any
 
 
-def bench_archive(n_bars: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
-    from bench.rollup_bench import bench_rollup
+def bench_archive(n_bars: int = 1_000_000, repeats: int = 3, baseline: bool = True) -> dict[str, Any]:
+    from bench.rollup_bench import BASELINE_REVISION, bench_rollup
 
-    runs = [bench_rollup(n_bars) for _ in range(repeats)]
+    # The earlier revision runs beside today's once, in the first repeat (interleaved on that repeat's archive).
+    runs = [bench_rollup(n_bars, baseline=BASELINE_REVISION if baseline and index == 0 else None)
+            for index in range(repeats)]
     first = runs[0]
     return {
         "n_bars": n_bars,
@@ -36,4 +38,5 @@ def bench_archive(n_bars: int = 1_000_000, repeats: int = 3) -> dict[str, Any]:
             statistics.median(r["rollup_rerun_no_new_data_seconds"] for r in runs), 2
         ),
         "rollup_full_rows_written": first["rollup_full_rows_written"],
+        "against_baseline": first["against_baseline"],
     }

@@ -174,29 +174,27 @@ def _archive(r: dict[str, Any]) -> str:
                 [(name.replace("_", " "), f"{value:,}") for name, value in sizes.items()],
             ),
             _table(
-                ("rollup (rollup_1h + rollup_1d, DuckDB)", "now", "before (another run, load 7-15)", "first version"),
+                ("rollup (rollup_1h + rollup_1d, DuckDB)", "now", "first version (another machine and day)"),
                 [
-                    (f"full rebuild over {r['n_bars']:,} bars", f"{r['rollup_full_seconds']} s", "14.1 s", "8.96 s"),
-                    ("its CPU time, both threads", f"{r['rollup_full_cpu_seconds']} s", "4.9 s", "n/a"),
-                    ("peak memory of that process (RSS)", f"{r['rollup_full_peak_rss_mib']} MiB", "269 MiB",
-                     "913.4 MiB"),
-                    ("incremental, one new day per pair", f"{r['rollup_incremental_one_new_day_seconds']} s",
-                     "0.97 s", "n/a"),
-                    ("its CPU time", f"{r['rollup_incremental_one_new_day_cpu_seconds']} s", "0.31 s", "n/a"),
+                    (f"full rebuild over {r['n_bars']:,} bars", f"{r['rollup_full_seconds']} s", "8.96 s"),
+                    ("its CPU time, both threads", f"{r['rollup_full_cpu_seconds']} s", "n/a"),
+                    ("peak memory of that process (RSS)", f"{r['rollup_full_peak_rss_mib']} MiB", "913.4 MiB"),
+                    ("incremental, one new day per pair", f"{r['rollup_incremental_one_new_day_seconds']} s", "n/a"),
+                    ("its CPU time", f"{r['rollup_incremental_one_new_day_cpu_seconds']} s", "n/a"),
                     ("the same as a command (interpreter start and imports too)",
-                     f"{r.get('rollup_incremental_one_new_day_process_seconds', 'n/a')} s", "n/a", "n/a"),
-                    ("re-run with nothing new", f"{r['rollup_rerun_no_new_data_seconds']} s", "0.2 s", "n/a"),
+                     f"{r.get('rollup_incremental_one_new_day_process_seconds', 'n/a')} s", "n/a"),
+                    ("re-run with nothing new", f"{r['rollup_rerun_no_new_data_seconds']} s", "n/a"),
                 ],
             ),
             "Peak memory is the rollup process's VmHWM. It used to be read with `ru_maxrss`, which Linux carries "
-            "from the parent across fork and exec: the 470.6 MiB this table showed before (and likely the first "
-            "version's 913.4 MiB) counted the bench process's own memory (the million bars and their JSON). Compare "
-            "CPU seconds old against new on one archive with `bench.rollup_ab` (below): the load moves every figure.",
-            "Before: one statement per table (each validated and deduplicated the rows again) and the rendered "
-            "SQL parsed by sqlglot on every run (0.1 CPU-s, mostly loading its dialects). Now the rendering is "
-            "cached on disk keyed by the query files' text (`analytics/rendered.py`), both tables' statements run "
-            "as one (DuckDB's common-subplan optimizer computes their shared `ranked` CTE once), and a chunk's "
-            "month objects are written while the next chunk is read.",
+            "from the parent across fork and exec: the first version's 913.4 MiB likely counted the bench "
+            "process's own memory (the million bars and their JSON).",
+            _baseline(r.get("against_baseline")),
+            "How the rollup reads and computes: the rendered SQL is cached on disk keyed by the query files' text "
+            "(`analytics/rendered.py`); both tables' statements run as one (DuckDB's common-subplan optimizer "
+            "computes their shared `ranked` CTE once); the archive objects are read without unifying their "
+            "schemas when the first object has the archive's types (falling back to unifying them whenever DuckDB "
+            "refuses); and a chunk's month objects are written while the next chunk is read.",
             _table(
                 ("what no arrangement of the rollup avoids (same archive)", "CPU seconds"),
                 [
@@ -208,16 +206,29 @@ def _archive(r: dict[str, Any]) -> str:
             ),
             "Their sum is a floor on the full rebuild's CPU time; on 2 cores its wall time can be at best about "
             "half of that, with nothing else running. The rest of the full rebuild's CPU time is materializing "
-            "the rows in DuckDB, listing the archive, and writing the 240 month objects.",
-            "Old against new, alternately on one 1,000,000-bar archive (3,480 objects), each run a full rebuild "
-            "in a fresh process: `.venv/bin/python -m bench.rollup_ab d6052c6 <archive> 5` (d6052c6: the rollups "
-            "module before this work, running today's SQL). 2026-12-02 10:30 UTC, load average 6.5-7: before 9.34 "
-            "s, 5.28 CPU-s, 307 MiB; now 8.47 s, 4.62 CPU-s, 335 MiB (medians of 5). The same interleaving a few "
-            "minutes earlier at load 4.5-5.6 (3 each, by a script that also timed one new day): before 4.90 s, "
-            "4.81 CPU-s, 316 MiB, one new day 0.27 s / 0.27 CPU-s; now 2.41 s, 3.75 CPU-s, 343 MiB, one new day "
-            "0.15 s / 0.16 CPU-s.",
+            "the rows in DuckDB, listing the archive, and writing the 240 month objects. Most of the read is per "
+            "object (one object per pair and day, 288 five-minute bars each): the same bars in one object read in "
+            "about a quarter of the CPU time.",
             _verdict(r),
         ]
+    )
+
+
+def _baseline(against: dict[str, Any] | None) -> str:
+    """The same run's interleaved comparison with the rollups module of an earlier revision (``bench.rollup_ab``)."""
+    if not against:
+        return "No earlier revision was run beside this one (`--quick`)."
+    before, now = against["before"], against["now"]
+    return (
+        f"Beside the rollups module of {against['revision']} (before its last speed change), alternately on this "
+        f"run's archive, a full rebuild each in a fresh process, medians of {against['runs']} "
+        f"(`{PY} -m bench.rollup_ab {against['revision']} <archive> {against['runs']}` does the same alone): "
+        f"before {before['wall']} s, {before['cpu']} CPU-s, {before['rss']} MiB; now {now['wall']} s, "
+        f"{now['cpu']} CPU-s, {now['rss']} MiB; now/before {now['wall'] / before['wall']:.2f} in time, "
+        f"{now['cpu'] / before['cpu']:.2f} in CPU, {now['rss'] / before['rss']:.2f} in memory. Only figures "
+        "from one run compare: the same code's full rebuild took 2.59 s at 10:43 UTC and 1.39 s at 14:06 UTC "
+        "on 2026-12-02, both on an idle machine (the floor's read, which no code here changed, 1.83 and 0.81 "
+        "CPU-s): the shared host's cores differ by the hour."
     )
 
 

@@ -127,7 +127,7 @@ objects = list_archive_objects(location)
 sqls = [_rendered(table, "5min") for table in ROLLUP_TABLES]
 columns = _input_columns(sqls)
 con = _connect(location)
-source = quotes_select(location, [location.uri(o.path) for o in objects])
+source = quotes_select(location, [location.uri(o.path) for o in objects], union_by_name=False)
 touched = ", ".join(f'sum(hash("{name}"))' for name in columns)
 cpu = time.process_time()
 con.execute(f"SELECT {touched} FROM ({source})").fetchall()
@@ -150,8 +150,17 @@ def _floor_in_child(archive: Path, sql_cache: Path) -> dict[str, float]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[str, Any]:
-    """Local rollup (rollup_1h + rollup_1d) over ``n_bars`` 5min bars, plus archive bytes per million quotes."""
+# The rollups module as it was before the last change to its speed: run beside today's on the same archive, so the
+# ratio comes from one run (a shared machine's speed moves by the hour: the same code took 2.59 s one day, 1.39 s
+# the next).
+BASELINE_REVISION = "de4e57c"
+
+
+def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None,
+                 baseline: str | None = None, baseline_runs: int = 3) -> dict[str, Any]:
+    """Local rollup (rollup_1h + rollup_1d) over ``n_bars`` 5min bars, plus archive bytes per million quotes; with
+    ``baseline`` (a git revision), also that revision's ``analytics/rollups.py`` against today's, interleaved on the
+    same archive (``bench.rollup_ab``)."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         root = Path(tmp)
         t0 = time.perf_counter()
@@ -169,6 +178,13 @@ def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[st
                       name="part-1.parquet")
         incremental = _timed_rollup_in_child(root / "snappy", full=False, sql_cache=root / "sql-cache")
         floor = _floor_in_child(root / "snappy", sql_cache=root / "sql-cache")
+        against = None
+        if baseline:
+            from bench.rollup_ab import compare
+
+            medians = compare(baseline, str(root / "snappy"), baseline_runs)
+            against = {"revision": baseline, "runs": baseline_runs, "before": medians[baseline],
+                       "now": medians["work tree"]}
         compacted = root / "compacted"
         compacted.mkdir()
         for symbol, table in tables.items():  # the same bars, one object per pair: what compaction would reach
@@ -199,6 +215,7 @@ def bench_rollup(n_bars: int = 1_000_000, workdir: str | None = None) -> dict[st
             "json_lines": round(jsonl_bytes * per_million),
             "json_lines_gzip": round(jsonl_gzip_bytes * per_million),
         },
+        "against_baseline": against,
         "load_average": round(os.getloadavg()[0], 1),  # at the end of the run: how shared the 2 cores were
         "bench_process_peak_rss_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }

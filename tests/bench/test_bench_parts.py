@@ -117,3 +117,14 @@ def test_requests_table_sets_transaction_writes_beside_the_default():
     assert "| `dynamodb:UpdateItem` |  | 1000.0 | – |" in text
     assert "| `dynamodb:TransactWriteItems (watermarks)` |  | – | 100.0 |" in text
     assert "DynamoDB: **1700.0** requests per 1,000 quotes (**800.0** with `WATERMARK_WRITES=transaction`)" in text
+
+
+def test_the_archive_section_sets_the_earlier_revision_beside_today_with_ratios():
+    from bench.markdown import _baseline
+
+    text = _baseline({"revision": "abc1234", "runs": 3, "before": {"wall": 2.0, "cpu": 4.0, "rss": 400.0},
+                      "now": {"wall": 1.5, "cpu": 3.0, "rss": 300.0}})
+    assert "before 2.0 s, 4.0 CPU-s, 400.0 MiB; now 1.5 s, 3.0 CPU-s, 300.0 MiB" in text
+    assert "now/before 0.75 in time, 0.75 in CPU, 0.75 in memory" in text
+    assert "-m bench.rollup_ab abc1234 <archive> 3`" in text
+    assert "No earlier revision" in _baseline(None)
