@@ -5,9 +5,10 @@ Steps: the market simulator (standalone, frozen clock) and MiniStack (own venv, 
 producer backfills 69 bars; the emulator's scheduler fires the ``spot-1min`` schedule; a poison record is
 put on the stream; then every hop is counted and reconciled. The rollups state machine then materializes
 rollup_1h/rollup_1d from the archive, compared with the local DuckDB recompute, and runs again writing nothing
-(tools/deployed/rollups.py). The backfill state machine runs a small range through the producer and runs it
-again (resumed: nothing published). ``cdk destroy`` must leave none of the
-stack's named resources behind, and a second deploy must succeed and run. The last line is the verdict;
+(tools/deployed/rollups.py); the analyst role runs the rollups' named queries through Athena, which must return
+the materialized rows (tools/deployed/analyst.py). The backfill state machine runs a small range through the
+producer and runs it again (resumed: nothing published). ``cdk destroy`` must leave none of the stack's named
+resources behind, and a second deploy must succeed and run. The last line is the verdict;
 the exit status is non-zero on any difference.
 """
 
@@ -26,9 +27,11 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
+from analytics.settings import AnalyticsSettings
 from cryptostream_config.deployment import ConfigError, load_deployment_config
 from cryptostream_model.archive import ARCHIVE_PREFIX
 from local.market import MarketSimulator
+from tools.deployed.analyst import prove_analyst_reads
 from tools.deployed.cdk_cli import REPO_ROOT, CdkCli, CdkError
 from tools.deployed.context import cdk_context_args
 from tools.deployed.emulator import ACCOUNT_ID, REGION, EmulatorError, MiniStack
@@ -75,6 +78,13 @@ def clients_for(environment: dict[str, str]) -> Callable[[str], Any]:
         return cache[name]
 
     return client
+
+
+def client_as(environment: dict[str, str], name: str, **credentials: str) -> Any:
+    """A client of the emulator with other credentials (an assumed role's), not cached."""
+    return boto3.client(name, endpoint_url=environment["AWS_ENDPOINT_URL"], region_name=environment["AWS_REGION"],
+                        verify=environment["AWS_CA_BUNDLE"], config=BotoConfig(retries={"max_attempts": 3}),
+                        **credentials)  # fmt: skip
 
 
 def run(auth: bool) -> int:
@@ -167,6 +177,17 @@ def run(auth: bool) -> int:
         say(f"{rollups.line}, in {timings['rollups state machine']:.1f} s ({rollups.moved} archive objects first moved "
             "from the emulator's yyyy/MM/dd/HH/ folders to the keys AWS Firehose writes)")
         verdict.differences.extend(rollups.differences)
+
+        started = time.monotonic()
+        analyst = prove_analyst_reads(
+            sts=client("sts"), iam=client("iam"), s3=client("s3"),
+            make_client=lambda name, **credentials: client_as(environment, name, **credentials),
+            role_arn=outputs.analyst_role, bucket=outputs.archive_bucket,
+            settings=AnalyticsSettings.of(config, region=REGION, endpoint_url=environment["AWS_ENDPOINT_URL"]),
+        )  # fmt: skip
+        timings["analyst queries"] = time.monotonic() - started
+        say(f"{analyst.line}, in {timings['analyst queries']:.1f} s")
+        verdict.differences.extend(analyst.differences)
 
         started = time.monotonic()
         workflow = prove_backfill_workflow(client("stepfunctions"), outputs.backfill_state_machine, pairs, frozen)

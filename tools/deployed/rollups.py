@@ -80,9 +80,16 @@ BRIDGE_POLICY = "ministack-athena-query-id-calls"
 
 @contextmanager
 def athena_query_id_bridge(iam: Any, lambda_client: Any, function: str) -> Iterator[str]:
-    """While inside: the function's role may also make the query-id calls on "*" (an inline policy the proof adds
-    in the emulator only, removed again so ``cdk destroy`` deletes the role as deployed). The template is unchanged."""
+    """``role_query_id_bridge`` for the function's role."""
     role = lambda_client.get_function_configuration(FunctionName=function)["Role"].rsplit("/", 1)[-1]
+    with role_query_id_bridge(iam, role):
+        yield role
+
+
+@contextmanager
+def role_query_id_bridge(iam: Any, role: str) -> Iterator[str]:
+    """While inside: the role may also make the query-id calls on "*" (an inline policy the proof adds in the
+    emulator only, removed again so ``cdk destroy`` deletes the role as deployed). The template is unchanged."""
     document = {"Version": "2012-10-17",
                 "Statement": [{"Effect": "Allow", "Action": list(QUERY_ID_ACTIONS), "Resource": "*"}]}  # fmt: skip
     iam.put_role_policy(RoleName=role, PolicyName=BRIDGE_POLICY, PolicyDocument=json.dumps(document))
@@ -149,16 +156,17 @@ def local_rows(root: Path, source_interval: str) -> dict[str, list[Row]]:
     return tables
 
 
-def compare(table: str, cloud: list[Row], local: list[Row]) -> list[str]:
+def compare(table: str, cloud: list[Row], local: list[Row], *, cloud_name: str = "the emulator",
+            local_name: str = "the local recompute") -> list[str]:
     """What differs between the emulator's table and the local recompute (empty when equal to the bit)."""
     if cloud == local:
         return []
     only_cloud = sorted(set(cloud) - set(local))
     only_local = sorted(set(local) - set(cloud))
-    example = f"; e.g. cloud {only_cloud[0]}" if only_cloud else ""
-    example += f"; e.g. local {only_local[0]}" if only_local else ""
-    return [f"{table}: {len(cloud)} rows in the emulator, {len(local)} in the local recompute, "
-            f"{len(only_cloud)} only in the emulator, {len(only_local)} only locally{example}"]  # fmt: skip
+    example = f"; e.g. in {cloud_name} {only_cloud[0]}" if only_cloud else ""
+    example += f"; e.g. in {local_name} {only_local[0]}" if only_local else ""
+    return [f"{table}: {len(cloud)} rows in {cloud_name}, {len(local)} in {local_name}, "
+            f"{len(only_cloud)} only in {cloud_name}, {len(only_local)} only in {local_name}{example}"]  # fmt: skip
 
 
 def idle(stepfunctions: Any, arn: str) -> bool:

@@ -38,6 +38,7 @@ class Outputs:
     schedule_group: str
     backfill_state_machine: str
     rollups_state_machine: str
+    analyst_role: str
 
     @classmethod
     def from_stack(cls, outputs: dict[str, str], schedule_group: str) -> Outputs:
@@ -53,6 +54,7 @@ class Outputs:
                 schedule_group=schedule_group,
                 backfill_state_machine=outputs["BackfillStateMachineArn"],
                 rollups_state_machine=outputs["RollupsStateMachineArn"],
+                analyst_role=outputs["AnalystRoleArn"],
             )
         except KeyError as missing:
             raise ScenarioError(f"the deployed stack has no output {missing}") from None
