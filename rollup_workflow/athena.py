@@ -108,14 +108,11 @@ def _value(text: str | None, athena_type: str) -> Any:
 
 
 def read_rows(client: Any, label: str, execution_id: str) -> list[dict[str, Any]]:
+    pages = client.get_paginator("get_query_results").paginate(
+        QueryExecutionId=execution_id, PaginationConfig={"PageSize": PAGE_ROWS})
     rows: list[dict[str, Any]] = []
     columns: list[tuple[str, str]] | None = None
-    token: str | None = None
-    while True:
-        params: dict[str, Any] = {"QueryExecutionId": execution_id, "MaxResults": PAGE_ROWS}
-        if token:
-            params["NextToken"] = token
-        page = call(f"reading the {label} query's results", client.get_query_results, **params)
+    for page in call(f"reading the {label} query's results", lambda: list(pages)):
         result_set = page["ResultSet"]
         data = result_set.get("Rows", [])
         if columns is None:
@@ -126,6 +123,4 @@ def read_rows(client: Any, label: str, execution_id: str) -> list[dict[str, Any]
         for row in data:
             values = [cell.get("VarCharValue") for cell in row["Data"]]
             rows.append({name: _value(v, kind) for (name, kind), v in zip(columns, values, strict=True)})
-        token = page.get("NextToken")
-        if not token:
-            return rows
+    return rows
