@@ -60,6 +60,7 @@ class ArchiveObject:
     path: str  # filesystem path
     mtime_ns: int
     partition: str  # symbol=BTC/market=USD/dt=2026-11-22
+    size: int = 0  # bytes
 
 
 @dataclass
@@ -110,7 +111,7 @@ def list_archive_objects(location: ArchiveLocation) -> list[ArchiveObject]:
         relative = info.path[len(root) :].lstrip("/")
         match = _PARTITION.fullmatch(relative) if info.type == pafs.FileType.File else None
         if match:  # only objects in the archive layout (rollups kept inside the root are skipped)
-            objects.append(ArchiveObject(info.path, info.mtime_ns or 0, match.group(1)))
+            objects.append(ArchiveObject(info.path, info.mtime_ns or 0, match.group(1), info.size or 0))
     return objects
 
 

@@ -10,6 +10,7 @@ import csv
 import json
 import math
 import os
+import re
 import sys
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -217,6 +218,48 @@ def rollup(
     print_rows([r.to_dict() for r in reports], as_json, False, title="rollups")
 
 
+def compact(
+    archive: ArchiveOption = None,
+    endpoint: EndpointOption = None,
+    before: Annotated[
+        str | None,
+        typer.Option("--before", help="compact UTC days before this date, YYYY-MM-DD (default: yesterday)"),
+    ] = None,
+    pair: Annotated[str | None, typer.Option("--pair", help="only this pair, e.g. BTC-USD")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="count what would be compacted; change nothing")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="the report as one JSON object")] = False,
+) -> None:
+    """Rewrite each closed day's archive objects of a pair as one object (every row kept): fewer, larger objects
+    make raw queries and rollups read less (Firehose writes one object per pair every buffer interval)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from analytics.compaction import compact as run_compaction
+    from analytics.location import needs_endpoint
+    from analytics.named_queries import QueryError
+
+    try:
+        cutoff = date.fromisoformat(before) if before else None
+    except ValueError:
+        raise _fail(f"--before must be a date such as 2026-11-30, got {before!r}") from None
+    if pair is not None and not re.fullmatch(r"[A-Za-z0-9]+-[A-Za-z0-9]+", pair):
+        raise _fail(f"--pair must look like BTC-USD, got {pair!r}")
+    columns = (TextColumn("compacting partitions"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    try:
+        endpoint = archive_endpoint(endpoint) if needs_endpoint(archive) else endpoint
+        with Progress(*columns, console=err, disable=as_json or dry_run, transient=True) as progress:
+            task = progress.add_task("compact", total=None)
+            report = run_compaction(archive, endpoint=endpoint, before=cutoff, pair=pair, dry_run=dry_run,
+                                    progress=lambda done, total: progress.update(task, completed=done, total=total))
+    except QueryError as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001
+        raise _one_line("compact", exc) from None
+    if as_json:
+        print(json.dumps(report.to_dict()))
+    else:
+        console.print(report.line, highlight=False, soft_wrap=True)
+
+
 def chart(
     pair: Annotated[str, typer.Argument(help="pair such as BTC-USD")],
     interval: Annotated[str, typer.Option("--interval", help="bar interval (1min..60min, 1d, spot)")] = "5min",
@@ -256,4 +299,5 @@ def register(app: typer.Typer) -> None:
     """Add ``query``, ``rollup`` and ``chart`` to the main ``cryptostream`` command."""
     app.command("query")(query)
     app.command("rollup")(rollup)
+    app.command("compact")(compact)
     app.command("chart")(chart)

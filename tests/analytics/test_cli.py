@@ -120,3 +120,23 @@ def test_rollup_refuses_a_root_holding_the_aws_materialized_tables(fresh_archive
     assert not list((fresh_archive.root / "rollups").rglob("*.parquet"))  # nothing written beside them
     elsewhere = invoke("rollup", "--archive", str(fresh_archive.root), "--rollups", str(tmp_path / "mine"))
     assert elsewhere.exit_code == 0, elsewhere.output
+
+
+def test_compact_command_dry_run_then_compacts_then_has_nothing_left(fresh_archive: FixtureArchive) -> None:
+    root = str(fresh_archive.root)
+    planned = json.loads(invoke("compact", "--archive", root, "--before", "2030-01-01", "--dry-run", "--json").stdout)
+    done = json.loads(invoke("compact", "--archive", root, "--before", "2030-01-01", "--json").stdout)
+    again = invoke("compact", "--archive", root, "--before", "2030-01-01")
+    assert planned["dry_run"] and planned["partitions"] == done["partitions"] > 0
+    assert planned["objects_read"] == done["objects_read"] and done["rows"] > 0
+    assert again.exit_code == 0 and again.stdout.startswith("compacted 0 partitions before 2030-01-01")
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--before", "yesterday"), "--before must be a date such as 2026-11-30, got 'yesterday'"),
+    (("--pair", "BTC/USD"), "--pair must look like BTC-USD, got 'BTC/USD'"),
+])
+def test_compact_command_refuses_bad_input_in_one_line(fresh_archive: FixtureArchive, args: tuple[str, ...],
+                                                       message: str) -> None:
+    result = invoke("compact", "--archive", str(fresh_archive.root), *args)
+    assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output

@@ -93,3 +93,29 @@ def test_unreachable_endpoint_is_a_one_line_error(monkeypatch: pytest.MonkeyPatc
     with pytest.raises(QueryError) as error:
         run_query("vwap_1d", {})
     assert "cannot reach the archive" in str(error.value) and "\n" not in str(error.value)
+
+
+def test_compaction_on_s3_leaves_one_object_per_partition_with_every_row(s3_archive: list[dict], endpoint: str,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """Against S3 the sources go in DeleteObjects batches (one request per 1,000 keys), not one DELETE each."""
+    from datetime import date
+
+    from analytics.compaction import compact
+
+    s3 = boto3.client("s3", endpoint_url=endpoint)
+
+    def keys() -> list[str]:
+        return [o["Key"] for page in s3.get_paginator("list_objects_v2").paginate(Bucket=BUCKET, Prefix="quotes/")
+                for o in page.get("Contents", []) if not o["Key"].endswith("/")]  # not the folder markers
+
+    before = keys()
+    vwap, quality = run_query("vwap_1d", {}), run_query("data_quality", {"as_of": "2026-11-23 00:00:00"})
+    monkeypatch.setattr("analytics.compaction._DELETE_BATCH", 2)
+    report = compact(None, endpoint=endpoint, before=date(2030, 1, 1))
+    after = keys()
+    partitions = {k.rsplit("/", 1)[0] for k in before}
+    assert len(after) == len(partitions) and report.objects_read == report.objects_deleted
+    folders = [k.rsplit("/", 1)[0] for k in before]
+    assert report.objects_read == sum(1 for folder in folders if folders.count(folder) > 1)
+    assert_rows_equal(run_query("vwap_1d", {}), vwap)
+    assert run_query("data_quality", {"as_of": "2026-11-23 00:00:00"}) == quality  # raw rows, duplicates, poison
