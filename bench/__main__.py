@@ -1,5 +1,5 @@
 """``python -m bench [SECTION ...]``: run the benchmarks; with no section, run all and rewrite
-docs/benchmarks.md. Sections: consumer, moto, imports, requests, freshness, archive, soak, journal."""
+docs/benchmarks.md. Sections: consumer, moto, imports, requests, freshness, archive, compaction, soak, journal."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ def _soak(quotes: int) -> dict[str, Any]:
 def sections(quick: bool, soak_quotes: int) -> dict[str, Callable[[], Any]]:
     from bench import consumer_vs_naive
     from bench.archive import bench_archive
+    from bench.compaction_bench import bench_compaction
     from bench.freshness import bench_freshness
     from bench.imports import bench_imports
     from bench.journal_startup import bench_journal
@@ -40,6 +41,7 @@ def sections(quick: bool, soak_quotes: int) -> dict[str, Callable[[], Any]]:
             "requests": lambda: bench_requests(backfill_hours=1, schedule_runs=2),
             "freshness": lambda: bench_freshness((1, 10), {1: 1, 10: 1}),
             "archive": lambda: bench_archive(n_bars=20_000, repeats=1, baseline=False),
+            "compaction": lambda: bench_compaction(days=1, repeats=1),
             "soak": lambda: _soak(500),
             "journal": lambda: bench_journal(records=(200,), fsync_requests=20),
         }
@@ -50,6 +52,7 @@ def sections(quick: bool, soak_quotes: int) -> dict[str, Callable[[], Any]]:
         "requests": bench_requests,
         "freshness": bench_freshness,
         "archive": bench_archive,
+        "compaction": bench_compaction,
         "soak": lambda: _soak(soak_quotes),
         "journal": bench_journal,
     }

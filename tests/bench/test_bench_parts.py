@@ -128,3 +128,17 @@ def test_the_archive_section_sets_the_earlier_revision_beside_today_with_ratios(
     assert "now/before 0.75 in time, 0.75 in CPU, 0.75 in memory" in text
     assert "-m bench.rollup_ab abc1234 <archive> 3`" in text
     assert "No earlier revision" in _baseline(None)
+
+
+def test_the_compaction_section_sets_before_beside_after_with_ratios():
+    from bench.compaction_bench import render
+
+    timing = {"seconds": 2.0, "cpu_seconds": 1.5}
+    text = render({"n_bars": 2880, "pairs": 10, "days": 1, "objects_per_pair_day": 96, "repeats": 1,
+                   "objects_before": 960, "objects_after": 10, "bytes_before": 4000, "bytes_after": 1000,
+                   "rows_compacted": 2880, "partitions_compacted": 10, "compaction": timing,
+                   "rollup_full_before": timing, "rollup_full_after": {"seconds": 0.5, "cpu_seconds": 0.4},
+                   "vwap_1d_before": timing, "vwap_1d_after": {"seconds": 0.25, "cpu_seconds": 0.2},
+                   "rollup_speedup": 4.0, "query_speedup": 8.0})
+    assert "| objects | 960 | 10 | 96x fewer |" in text and "| bytes | 4,000 | 1,000 | 4.0x smaller |" in text
+    assert "2.0 s / 1.5 s | 0.5 s / 0.4 s | 4.0x faster |" in text and "-m bench compaction`" in text
