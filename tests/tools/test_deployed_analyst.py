@@ -11,7 +11,7 @@ import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
-from analytics.settings import AnalyticsSettings
+from cryptostream_config.deployment import load_deployment_config
 from tools.deployed.analyst import prove_analyst_reads
 from tools.deployed.rollups import BRIDGE_POLICY
 
@@ -21,9 +21,7 @@ LINE = {"symbol": "BTC", "market": "USD", "bucket": "2026-12-01 10:00:00.000", "
         "low": 98.5, "close": 99.5, "volume": 7.5, "bars": 3}
 COLUMNS = [("symbol", "varchar"), ("market", "varchar"), ("bucket", "timestamp"), ("open", "double"),
            ("high", "double"), ("low", "double"), ("close", "double"), ("volume", "double"), ("bars", "bigint")]
-SETTINGS = AnalyticsSettings(archive_bucket="named-in-cdk-json", table_name="t", glue_database="cryptostream",
-                             athena_workgroup="cryptostream", athena_catalog="c", pairs=("BTC-USD",),
-                             region="us-east-1", endpoint_url=None)
+CONFIG = load_deployment_config()  # the repository's cdk.json: its workgroup and database
 
 
 @pytest.fixture
@@ -47,7 +45,8 @@ def athena_answering(rows: list[dict[str, Any]], credentials: dict[str, str]) ->
     stubber = Stubber(client)
     for _ in ("rollup_1h", "rollup_1d"):
         stubber.add_response("start_query_execution", {"QueryExecutionId": "q-1"},
-                             {"QueryString": ANY, "WorkGroup": "cryptostream", "QueryExecutionContext": ANY})
+                             {"QueryString": ANY, "WorkGroup": CONFIG.athena_workgroup,
+                              "QueryExecutionContext": {"Database": CONFIG.glue_database}})
         stubber.add_response("get_query_execution", {"QueryExecution": {"Status": {"State": "SUCCEEDED"}}},
                              {"QueryExecutionId": "q-1"})
         header = {"Data": [{"VarCharValue": name} for name, _ in COLUMNS]}
@@ -68,7 +67,8 @@ def test_the_named_queries_as_the_analyst_equal_the_month_objects(aws: dict[str,
         return athena_answering([LINE], credentials)
 
     proof = prove_analyst_reads(sts=aws["sts"], iam=aws["iam"], s3=aws["s3"], make_client=make_client,
-                                role_arn=aws["role_arn"], bucket=BUCKET, settings=SETTINGS)
+                                role_arn=aws["role_arn"], bucket=BUCKET, config=CONFIG, region="us-east-1",
+                                endpoint_url="http://127.0.0.1:1")
     assert proof.differences == []
     assert proof.rows == {"rollup_1h": 1, "rollup_1d": 1}
     assert proof.line.startswith(f"analyst: named queries through Athena as {ROLE}: rollup_1h 1 rows")
@@ -79,7 +79,8 @@ def test_the_named_queries_as_the_analyst_equal_the_month_objects(aws: dict[str,
 def test_a_value_athena_reads_differently_is_a_difference(aws: dict[str, Any]) -> None:
     proof = prove_analyst_reads(sts=aws["sts"], iam=aws["iam"], s3=aws["s3"],
                                 make_client=lambda name, **c: athena_answering([LINE | {"volume": 7.25}], c),
-                                role_arn=aws["role_arn"], bucket=BUCKET, settings=SETTINGS)
+                                role_arn=aws["role_arn"], bucket=BUCKET, config=CONFIG, region="us-east-1",
+                                endpoint_url="http://127.0.0.1:1")
     assert len(proof.differences) == 2 and "DIFFER" in proof.line
     assert "1 only in Athena's answer as cryptostream-analyst" in proof.differences[0]
     assert "7.25" in proof.differences[0] and BRIDGE_POLICY not in aws["iam"].list_role_policies(

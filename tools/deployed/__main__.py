@@ -27,7 +27,6 @@ import boto3
 from botocore.config import Config as BotoConfig
 from botocore.exceptions import BotoCoreError, ClientError
 
-from analytics.settings import AnalyticsSettings
 from cryptostream_config.deployment import ConfigError, load_deployment_config
 from cryptostream_model.archive import ARCHIVE_PREFIX
 from local.market import MarketSimulator
@@ -183,7 +182,7 @@ def run(auth: bool) -> int:
             sts=client("sts"), iam=client("iam"), s3=client("s3"),
             make_client=lambda name, **credentials: client_as(environment, name, **credentials),
             role_arn=outputs.analyst_role, bucket=outputs.archive_bucket,
-            settings=AnalyticsSettings.of(config, region=REGION, endpoint_url=environment["AWS_ENDPOINT_URL"]),
+            config=config, region=REGION, endpoint_url=environment["AWS_ENDPOINT_URL"],
         )  # fmt: skip
         timings["analyst queries"] = time.monotonic() - started
         say(f"{analyst.line}, in {timings['analyst queries']:.1f} s")

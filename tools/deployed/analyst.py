@@ -14,6 +14,7 @@ from typing import Any
 
 from analytics.athena import AthenaError, run_athena_query
 from analytics.settings import AnalyticsSettings
+from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.rollups import ROLLUP_TABLES
 from tools.deployed.rollups import Row, cloud_rows, compare, role_query_id_bridge
 
@@ -48,8 +49,9 @@ def athena_row(result: dict[str, Any]) -> Row:
 
 
 def prove_analyst_reads(*, sts: Any, iam: Any, s3: Any, make_client: Callable[..., Any], role_arn: str,
-                        bucket: str, settings: AnalyticsSettings) -> AnalystProof:
+                        bucket: str, config: DeploymentConfig, region: str, endpoint_url: str) -> AnalystProof:
     """Run each rollup's named query as the analyst and compare it with the table's objects in ``bucket``."""
+    settings = AnalyticsSettings.of(config, region=region, endpoint_url=endpoint_url)
     role = role_arn.rsplit("/", 1)[-1]
     proof = AnalystProof(role=role)
     with role_query_id_bridge(iam, role):
