@@ -52,6 +52,8 @@ def connect(s3: S3Access | None = None) -> duckdb.DuckDBPyConnection:
             options |= {"ENDPOINT": s3.endpoint_host, "URL_STYLE": "path"}
         clauses = ", ".join(f"{key} {_quote(value)}" for key, value in options.items())
         con.execute(f"CREATE OR REPLACE SECRET archive_s3 (TYPE s3, PROVIDER config, {clauses}, USE_SSL {s3.use_ssl})")
+        if s3.ca_bundle:  # as the AWS SDKs honour AWS_CA_BUNDLE
+            con.execute(f"SET ca_cert_file = {_quote(s3.ca_bundle)}")
     return con
 
 

@@ -6,6 +6,7 @@ never look for a local stack themselves.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -28,6 +29,7 @@ class S3Access:
     key_id: str
     secret: str
     session_token: str | None
+    ca_bundle: str | None = None  # AWS_CA_BUNDLE: an endpoint with its own certificate (an emulator's TLS)
 
     @classmethod
     def from_environment(cls, endpoint_url: str | None) -> S3Access:
@@ -43,6 +45,7 @@ class S3Access:
             key_id=frozen.access_key if frozen else ("testing" if local else ""),
             secret=frozen.secret_key if frozen else ("testing" if local else ""),
             session_token=frozen.token if frozen else None,
+            ca_bundle=os.environ.get("AWS_CA_BUNDLE") or None,
         )
 
     @property
@@ -82,6 +85,7 @@ class ArchiveLocation:
             region=self.s3.region,
             endpoint_override=self.s3.endpoint_host,
             scheme="https" if self.s3.use_ssl else "http",
+            tls_ca_file_path=self.s3.ca_bundle or "",
         )
 
     def fs_path(self, uri: str) -> str:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import duckdb
+import pytest
 
 from analytics.engine import connect, httpfs_extension_path
 
@@ -19,3 +22,19 @@ def test_session_is_utc_and_quiet() -> None:
 def test_httpfs_extension_matches_the_duckdb_version() -> None:
     path = httpfs_extension_path()
     assert f"v{duckdb.__version__}" in str(path) and path.is_file()
+
+
+def test_an_endpoint_with_its_own_certificate_is_trusted_as_the_aws_sdks_do(tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """AWS_CA_BUNDLE (an emulator's TLS certificate) reaches DuckDB's httpfs and pyarrow's S3 filesystem."""
+    from analytics.location import S3Access
+
+    bundle = tmp_path / "ca.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n")
+    monkeypatch.setenv("AWS_CA_BUNDLE", str(bundle))
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    access = S3Access.from_environment("https://127.0.0.1:4566")
+    assert access.ca_bundle == str(bundle) and access.use_ssl
+    con = connect(access)
+    assert con.execute("SELECT current_setting('ca_cert_file')").fetchone()[0] == str(bundle)
