@@ -27,6 +27,10 @@ class RollupStorageError(RollupError):
     """An S3 call on the archive or the rollup objects failed."""
 
 
+class ChangeLogError(RollupError):
+    """An SQS call on the change log's queue failed; its messages stay there (nothing was deleted)."""
+
+
 class ConcurrentRollup(RollupError):
     """A month object changed between this step's read and write (another execution?); a retry recomputes it."""
 

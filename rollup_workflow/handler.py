@@ -40,6 +40,7 @@ from cryptostream_model.rollups import (
     ROLLUP_TABLES,
     ROLLUPS_PREFIX,
     WATERMARK_FILE,
+    ArchiveObject,
     Partition,
     Watermark,
     archive_object,
@@ -48,8 +49,8 @@ from cryptostream_model.rollups import (
     encode_days,
 )
 from cryptostream_runtime.clients import ClientOptions, clients
-from rollup_workflow import athena, months
-from rollup_workflow.errors import ConcurrentRollup, PlanTooLarge, RollupStorageError
+from rollup_workflow import athena, changes, months
+from rollup_workflow.errors import ChangeLogError, ConcurrentRollup, PlanTooLarge, RollupStorageError
 from rollup_workflow.queries import rollup_query
 
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", "cryptostream-rollups"))
@@ -58,6 +59,10 @@ DEFAULT_MAX_PARTITIONS = 400
 # An S3 object's LastModified is when its upload started; it is listed once complete. The watermark stays this far
 # behind the newest object and remembers the objects inside the window by key, so a late-visible one is not missed.
 DEFAULT_SETTLE_SECONDS = 900
+# The change log's drain: at most this many receives (10 messages each) and seconds per plan; what is left waits in
+# the queue for the next run (the queue's visibility timeout, 15 minutes, outlasts a plan).
+DEFAULT_MAX_RECEIVES = 2_000
+DEFAULT_DRAIN_SECONDS = 300.0
 PLAN_LIMIT_BYTES = 240 * 1024  # Step Functions' 256 KB per state, with room for the execution's own fields
 
 
@@ -73,6 +78,11 @@ class Settings:
     max_partitions: int
     query_timeout: float
     settle_seconds: int
+    # The change log (rollup_workflow.changes): the queue S3 notifies of each archive object; None: list instead.
+    changes_queue_url: str | None = None
+    changes_max_receives: int = DEFAULT_MAX_RECEIVES
+    changes_budget_seconds: float = DEFAULT_DRAIN_SECONDS
+    changes_wait_seconds: int = 1
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -92,9 +102,12 @@ class Settings:
             max_partitions = int(env.get("ROLLUP_MAX_PARTITIONS_PER_QUERY", DEFAULT_MAX_PARTITIONS))
             timeout = float(env.get("ATHENA_QUERY_TIMEOUT_SECONDS", 600))
             settle = int(env.get("ROLLUP_SETTLE_SECONDS", DEFAULT_SETTLE_SECONDS))
+            max_receives = int(env.get("CHANGES_MAX_RECEIVES", DEFAULT_MAX_RECEIVES))
+            drain_seconds = float(env.get("CHANGES_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS))
+            wait_seconds = int(env.get("CHANGES_WAIT_SECONDS", 1))
         except ValueError:
-            raise ValueError("ROLLUP_MAX_PARTITIONS_PER_QUERY, ATHENA_QUERY_TIMEOUT_SECONDS, ROLLUP_SETTLE_SECONDS: "
-                             "numbers") from None
+            raise ValueError("ROLLUP_MAX_PARTITIONS_PER_QUERY, ATHENA_QUERY_TIMEOUT_SECONDS, ROLLUP_SETTLE_SECONDS, "
+                             "CHANGES_MAX_RECEIVES, CHANGES_DRAIN_SECONDS, CHANGES_WAIT_SECONDS: numbers") from None
         settings = cls(
             bucket=required("ARCHIVE_BUCKET"),
             archive_prefix=prefix("ARCHIVE_PREFIX", "quotes/"),
@@ -106,6 +119,10 @@ class Settings:
             max_partitions=max_partitions,
             query_timeout=timeout,
             settle_seconds=max(settle, 0),
+            changes_queue_url=env.get("CHANGES_QUEUE_URL", "").strip() or None,
+            changes_max_receives=max(max_receives, 1),
+            changes_budget_seconds=max(drain_seconds, 0.0),
+            changes_wait_seconds=min(max(wait_seconds, 0), 20),
         )
         if settings.archive_prefix == settings.rollups_prefix:
             raise ValueError("ARCHIVE_PREFIX and ROLLUPS_PREFIX must differ")
@@ -116,6 +133,10 @@ class Settings:
 
     def watermark_key(self, table: str) -> str:
         return f"{self.table_prefix(table)}{WATERMARK_FILE}"
+
+    @property
+    def pending_key(self) -> str:
+        return f"{self.rollups_prefix}{changes.PENDING_FILE}"
 
     def month_object_key(self, table: str, month: str) -> str:
         return f"{self.table_prefix(table)}{month}/{months.OBJECT_NAME}"
@@ -153,15 +174,8 @@ def _mtime_ns(moment: datetime) -> int:
 
 
 # --- plan ----------------------------------------------------------------------------------------------------------
-def plan(settings: Settings) -> dict[str, Any]:
+def plan(settings: Settings, *, full_listing: bool = False) -> dict[str, Any]:
     s3 = aws().client("s3")
-    objects = []
-    for item in _listing(s3, settings.bucket, settings.archive_prefix):
-        key = item["Key"]
-        found = archive_object(f"{settings.bucket}/{key}", key[len(settings.archive_prefix):],
-                               _mtime_ns(item["LastModified"]))
-        if found is not None:
-            objects.append(found)
     stored = {item["Key"] for item in _listing(s3, settings.bucket, settings.rollups_prefix)}
     foreign = sorted(key for key in stored if key.endswith(".parquet"))
     if foreign:  # a local `cryptostream rollup` wrote here: the JSON SerDe would fail on those objects
@@ -176,8 +190,28 @@ def plan(settings: Settings) -> dict[str, Any]:
                            and key.endswith("/" + months.OBJECT_NAME)}
     marks = {table: _read_watermark(s3, settings, table, settings.watermark_key(table) in stored)
              for table in ROLLUP_TABLES}
-    new = {table: [o for o in objects if marks[table].is_new(o)] for table in ROLLUP_TABLES}
     rebuild = {table for table in ROLLUP_TABLES if not marks[table].is_set}
+
+    # The change log first (so an object created during the listing below is in the log or the listing, or both),
+    # recorded before its messages are deleted. A full listing stays the way in when the log cannot say everything:
+    # asked for, no queue, a table without a usable watermark (first run, another source interval, a reset), or no
+    # pending object yet (the queue may be newer than the watermark: objects before it were never notified).
+    log = _record_changes(s3, settings, settings.pending_key in stored) if settings.changes_queue_url else None
+    reason = ("asked" if full_listing else "no change log" if log is None else "rebuild" if rebuild
+              else "change log started" if not log.existed else None)
+    listed: list[ArchiveObject] = []
+    if reason is not None:
+        for item in _listing(s3, settings.bucket, settings.archive_prefix):
+            key = item["Key"]
+            found = archive_object(f"{settings.bucket}/{key}", key[len(settings.archive_prefix):],
+                                   _mtime_ns(item["LastModified"]))
+            if found is not None:
+                listed.append(found)
+    logged = list(log.pending.objects.values()) if log else []
+    # Every logged object is a change, whatever its time (late and replayed objects included); a listing's objects
+    # are new past the watermark, as before.
+    new = {table: list({o.path: o for o in [*(o for o in listed if marks[table].is_new(o)), *logged]}.values())
+           for table in ROLLUP_TABLES}
 
     # Per month object, the tables needing any of its days and the days any of them needs: a month is recomputed in
     # one batch for all its tables (a table may redo a day it did not need: idempotent), so no two batches ever
@@ -202,29 +236,80 @@ def plan(settings: Settings) -> dict[str, Any]:
                 "existing": {t: sorted(keys & existing[t]) for t in tables},
             })
     for table in sorted(rebuild):  # a rebuilt table's months with no archive data left: emptied
-        covered = {o.partition.month_key for o in objects}
+        covered = {o.partition.month_key for o in listed}
         stale = sorted(existing[table] - covered)
         if stale:
             planned.append({"tables": [table], "days": {}, "rebuild": [table], "existing": {table: stale},
                             "clear": {table: stale}})
     changed = [t for t in ROLLUP_TABLES if new[t] or (t in rebuild and existing[t])]
+    # A listing's watermark stays the settle window behind its newest object, remembering every object listed inside
+    # it by key (an upload listed late with an older time). The change log needs no window: each creation is a
+    # message, whenever it arrives, so the mark is its newest object's second (the objects of that second by key).
+    settle_ns = settings.settle_seconds * 1_000_000_000 if reason is not None else 0
     result = {
         "run_id": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ-") + uuid.uuid4().hex[:8],
         "source_interval": settings.source_interval,
+        "source": "full_listing" if reason is not None else "change_log",
         "batches": planned,
-        # Every object listed, so those taken inside the settle window are remembered by key.
-        "watermarks": {t: marks[t].advanced(objects, settings.settle_seconds * 1_000_000_000).to_dict()
-                       for t in changed},
+        "watermarks": {t: marks[t].advanced(listed + logged, settle_ns).to_dict() for t in changed},
         "new_objects": {t: len(new[t]) for t in ROLLUP_TABLES},
+        # What commit needs to empty the pending object: its version as this plan wrote or read it (no receipts).
+        "changes": None if log is None else {"pending_etag": log.etag, "objects": len(logged), **log.drained.counts()},
     }
     size = len(json.dumps(result, separators=(",", ":")))
     if size > PLAN_LIMIT_BYTES:  # Step Functions would fail the state with States.DataLimitExceeded
         raise PlanTooLarge(f"the plan is {size // 1024} KB ({sum(len(p) for p in groups.values())} partitions), over "
                            f"the {PLAN_LIMIT_BYTES // 1024} KB a state may carry")
-    logger.info("rollups planned", extra={"run_id": result["run_id"], "archive_objects": len(objects),
-                                          "new_objects": result["new_objects"], "batches": len(planned),
-                                          "rebuild": sorted(rebuild)})
+    logger.info("rollups planned", extra={"run_id": result["run_id"], "source": result["source"],
+                                          "full_listing_reason": reason, "archive_objects_listed": len(listed),
+                                          "change_log": result["changes"], "new_objects": result["new_objects"],
+                                          "batches": len(planned), "rebuild": sorted(rebuild)})
     return result
+
+
+@dataclass
+class _ChangeLog:
+    pending: changes.Pending
+    etag: str | None
+    existed: bool
+    drained: changes.Drained
+
+
+def _record_changes(s3: Any, settings: Settings, existed: bool) -> _ChangeLog:
+    """Drain the queue into the pending object (written only when it gains an object, or to create it), then delete
+    the messages: a failure before the write leaves them in the queue, after it in the object."""
+    key, where = settings.pending_key, f"s3://{settings.bucket}/{settings.pending_key}"
+    pending, etag = changes.Pending(), None
+    if existed:
+        response = _storage(f"reading {where}", s3.get_object, Bucket=settings.bucket, Key=key)
+        etag = response["ETag"]
+        try:
+            pending = changes.Pending.parse(response["Body"].read(), settings.bucket, settings.archive_prefix)
+        except ValueError as exc:
+            raise RollupStorageError(f"{where}: {exc}; delete it and run with a full listing") from None
+    sqs = aws().client("sqs")
+    queue = str(settings.changes_queue_url)
+    try:
+        drained = changes.drain(sqs, queue, settings.bucket, settings.archive_prefix,
+                                max_receives=settings.changes_max_receives,
+                                budget_seconds=settings.changes_budget_seconds,
+                                wait_seconds=settings.changes_wait_seconds)
+    except (ClientError, BotoCoreError) as exc:
+        raise ChangeLogError(f"receiving from {queue}: {' '.join(str(exc).split())[:300]}") from None
+    if pending.add(drained.objects) or not existed:
+        condition = {"IfMatch": etag} if etag else {"IfNoneMatch": "*"}
+        written = _storage(f"writing {where}", s3.put_object, Bucket=settings.bucket, Key=key, Body=pending.render(),
+                           ContentType="application/json", **condition)
+        etag = written.get("ETag")
+    try:
+        failed = changes.delete(sqs, queue, drained.receipts)
+    except (ClientError, BotoCoreError) as exc:  # recorded already: the messages come back and are merged again
+        failed = len(drained.receipts)
+        logger.warning("deleting the change log's messages failed", extra={"error": " ".join(str(exc).split())[:300]})
+    if failed:
+        logger.warning("change log messages not deleted: they come back and are recorded again",
+                       extra={"failed": failed})
+    return _ChangeLog(pending, etag, existed, drained)
 
 
 def _read_watermark(s3: Any, settings: Settings, table: str, stored: bool) -> Watermark:
@@ -307,7 +392,8 @@ def _rewrite(s3: Any, settings: Settings, table: str, month: str, fresh: list[di
 
 
 # --- commit --------------------------------------------------------------------------------------------------------
-def commit(settings: Settings, watermarks: dict[str, Any], results: list[Any]) -> dict[str, Any]:
+def commit(settings: Settings, watermarks: dict[str, Any], results: list[Any],
+           logged: dict[str, Any] | None = None) -> dict[str, Any]:
     s3 = aws().client("s3")
     for table, data in sorted(watermarks.items()):
         if table not in ROLLUP_TABLES:
@@ -324,9 +410,27 @@ def commit(settings: Settings, watermarks: dict[str, Any], results: list[Any]) -
         "months_written": sum(int(r.get("months_written") or 0) for r in results if isinstance(r, dict)),
         "rows": sum(int(r.get("rows") or 0) for r in results if isinstance(r, dict)),
         "watermarks": {t: (w or {}).get("newest_object_time") for t, w in sorted(watermarks.items())},
+        "pending_changes_emptied": _empty_pending(s3, settings, logged or {}),
     }
     logger.info("rollups committed", extra={"summary": summary})
     return summary
+
+
+def _empty_pending(s3: Any, settings: Settings, logged: dict[str, Any]) -> bool:
+    """After the data and the watermarks: the pending object emptied if it is still the version the plan took.
+    Another plan merged more since (a concurrent execution): kept whole; its commit empties it (at worst work is
+    repeated, never lost). Already empty: not rewritten (a run with nothing new writes nothing)."""
+    etag = logged.get("pending_etag")
+    if not etag or not logged.get("objects"):
+        return False
+    where = f"s3://{settings.bucket}/{settings.pending_key}"
+    try:
+        _storage(f"emptying {where}", s3.put_object, Bucket=settings.bucket, Key=settings.pending_key,
+                 Body=changes.Pending().render(), ContentType="application/json", IfMatch=str(etag))
+    except ConcurrentRollup:
+        logger.warning("the pending changes changed since the plan: kept for the next run", extra={"key": where})
+        return False
+    return True
 
 
 def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -334,11 +438,12 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         settings = Settings.from_environment()
         if action == "plan":
-            return plan(settings)
+            return plan(settings, full_listing=bool(event.get("full_listing")))
         if action == "rollup":
             return rollup(settings, dict(event.get("batch") or {}))
         if action == "commit":
-            return commit(settings, dict(event.get("watermarks") or {}), list(event.get("results") or []))
+            return commit(settings, dict(event.get("watermarks") or {}), list(event.get("results") or []),
+                          event.get("changes") or None)
         raise ValueError(f"unknown action {action!r}; expected 'plan', 'rollup' or 'commit'")
     except Exception as exc:
         logger.error("rollup step failed", extra={"action": action, "error": f"{type(exc).__name__}: {exc}"})

@@ -2,7 +2,8 @@
 
 ``CloudRollups`` holds the archive twice: in a local directory (the local rollups' input, ``analytics.rollups``) and
 in a moto bucket under the same keys (the workflow's). ``run()`` plays the state machine: Plan, a Map of Rollup
-over the batches, Commit.
+over the batches, Commit. With a change-log queue (``logged``), every object put is also notified on it, in the
+shape S3 delivers (``tests/fixtures/s3_events``).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote_plus
 
 import boto3
 import pytest
@@ -26,6 +28,8 @@ BUCKET = "cryptostream-archive"
 DATABASE = "cryptostream"
 WORKGROUP = "cryptostream"
 RESULTS = "s3://cryptostream-athena-results/results/"
+QUEUE = "cryptostream-rollup-changes"
+EVENTS = Path(__file__).parent.parent / "fixtures" / "s3_events"
 ENVIRONMENT = {
     "ARCHIVE_BUCKET": BUCKET,
     "ARCHIVE_PREFIX": "quotes/",
@@ -48,6 +52,22 @@ class CloudRollups:
     s3: Any  # harness client
     athena: FakeAthena
     outputs: list[dict[str, Any]] = field(default_factory=list)
+    sqs: Any = None  # harness client, with a change-log queue
+    queue_url: str | None = None
+    _sequence: int = 0
+
+    def put(self, key: str, body: bytes) -> None:
+        """PutObject, then (with a queue) its ObjectCreated notification, as S3 would send it."""
+        self.s3.put_object(Bucket=BUCKET, Key=key, Body=body)
+        if self.queue_url:
+            modified = self.s3.head_object(Bucket=BUCKET, Key=key)["LastModified"]
+            self.notify(key, modified.strftime("%Y-%m-%dT%H:%M:%S.") + f"{modified.microsecond // 1000:03d}Z",
+                        len(body))
+
+    def notify(self, key: str, event_time: str, size: int, name: str = "ObjectCreated:Put") -> None:
+        self._sequence += 1
+        self.sqs.send_message(QueueUrl=self.queue_url, MessageBody=notification(key, event_time, size, name,
+                                                                               f"{self._sequence:018X}"))
 
     def upload(self) -> int:
         """Every local archive object not yet in the bucket, under the same key."""
@@ -57,7 +77,7 @@ class CloudRollups:
         for path in sorted((self.root / "quotes").rglob("*")):
             key = path.relative_to(self.root).as_posix()
             if path.is_file() and key not in present:
-                self.s3.put_object(Bucket=BUCKET, Key=key, Body=path.read_bytes())
+                self.put(key, path.read_bytes())
                 count += 1
         return count
 
@@ -65,14 +85,15 @@ class CloudRollups:
         write_archive_objects(rows, str(self.root), object_name=name)
         self.upload()
 
-    def run(self, handler: Any = None) -> dict[str, Any]:
+    def run(self, handler: Any = None, *, full_listing: bool = False) -> dict[str, Any]:
         """Plan -> Map(Rollup) -> Commit, as the state machine runs them; the plan and each output kept."""
         from rollup_workflow.handler import lambda_handler
 
         step = handler or lambda_handler
-        plan = step({"action": "plan"}, None)
+        plan = step({"action": "plan", **({"full_listing": True} if full_listing else {})}, None)
         results = [step({"action": "rollup", "batch": batch}, None) for batch in plan["batches"]]
-        commit = step({"action": "commit", "watermarks": plan["watermarks"], "results": results}, None)
+        commit = step({"action": "commit", "watermarks": plan["watermarks"], "results": results,
+                       "changes": plan.get("changes")}, None)
         out = {"plan": plan, "results": results, "commit": commit}
         self.outputs.append(out)
         return out
@@ -94,6 +115,19 @@ class CloudRollups:
         except self.s3.exceptions.NoSuchKey:
             return None
         return json.loads(body)
+
+
+def notification(key: str, event_time: str, size: int, name: str = "ObjectCreated:Put",
+                 sequencer: str = "0067405A9C1E7D3F21", bucket: str = BUCKET) -> str:
+    """An SQS message body S3 sends for ``key``: the recorded fixture with its key (URL-encoded as S3 does),
+    time, size, event name and sequencer replaced."""
+    message = json.loads((EVENTS / "object_created_message.json").read_text())
+    event = json.loads(message["Body"])
+    record = event["Records"][0]
+    record.update(eventName=name, eventTime=event_time)
+    record["s3"]["bucket"].update(name=bucket, arn=f"arn:aws:s3:::{bucket}")
+    record["s3"]["object"].update(key=quote_plus(key, safe="/"), size=size, sequencer=sequencer)
+    return json.dumps(event)
 
 
 def local_rollup(root: Path, table: str, *, full: bool = True) -> list[tuple[Any, ...]]:
@@ -125,6 +159,35 @@ def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRoll
 
         fake.install(aws().client("athena"))
         state = CloudRollups(archive.root, s3, fake)
+        state.upload()
+        yield state
+    clients.clear()
+
+
+@pytest.fixture
+def logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRollups]:
+    """``cloud`` with the change log: a queue the handler drains (CHANGES_QUEUE_URL), notified of every put."""
+    for name, value in ENVIRONMENT.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setattr("rollup_workflow.athena._sleep", lambda seconds: None)
+    monkeypatch.setenv("CHANGES_WAIT_SECONDS", "0")  # moto answers at once; a long poll would only wait
+    clients.clear()
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)
+        s3.create_bucket(Bucket="cryptostream-athena-results")
+        sqs = boto3.client("sqs", region_name="us-east-1")
+        queue_url = sqs.create_queue(QueueName=QUEUE, Attributes={"VisibilityTimeout": "900"})["QueueUrl"]
+        monkeypatch.setenv("CHANGES_QUEUE_URL", queue_url)
+        archive = build_fixture_archive(tmp_path / "archive")
+        fake = FakeAthena(s3, {f"{DATABASE}.quotes": (BUCKET, "quotes/")}, workgroup=WORKGROUP,
+                          output_location=RESULTS)
+        from rollup_workflow.handler import aws
+
+        fake.install(aws().client("athena"))
+        state = CloudRollups(archive.root, s3, fake, sqs=sqs, queue_url=queue_url)
         state.upload()
         yield state
     clients.clear()
