@@ -5,13 +5,16 @@ The tables are JSON lines, one object per table, pair and UTC month, rewritten w
 docs/architecture.md say why not Parquet, Iceberg ``MERGE`` or CTAS). The ``rollup_workflow`` Lambda does the work in
 three actions, which the state machine ``<prefix>-rollups`` sequences:
 
-- ``Plan`` lists the archive once and groups the (pair, day) partitions with objects past each table's watermark
-  into batches; with none, the execution ends at ``UpToDate`` and writes nothing;
+- ``Plan`` drains the archive's change log (``infra.change_log``: S3 notifications of each object created under the
+  quotes prefix, on an SQS queue) and groups the changed (pair, day) partitions into batches; with none, the
+  execution ends at ``UpToDate`` and writes nothing. A table without a usable watermark is planned from a full
+  listing of the archive, as is an execution started with ``{"full_listing": true}``;
 - ``Batches`` (a Map state, ``MAX_CONCURRENCY`` at a time) runs ``rollup`` per batch: one Athena query per table over
   the batch's partitions, then each affected month object rewritten. A batch is idempotent (its months are
   recomputed from the archive), so a failed one is retried whole: Lambda's transient errors quickly, anything
   else (Athena throttling, a query that failed) after a pause;
-- ``Commit`` saves the watermarks, after the data: a failed execution only repeats work, and fails the alarm.
+- ``Commit`` saves the watermarks, after the data, then empties the plan's pending changes: a failed execution only
+  repeats work, and fails the alarm.
 
 EventBridge Scheduler starts it on ``rollup_schedule`` (cdk.json, default ``rate(1 hour)``). Its outcome is the state
 machine's own AWS/States ``ExecutionsSucceeded``/``ExecutionsFailed`` (no custom series), alarmed and graphed by
@@ -36,6 +39,7 @@ from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX, ARCHIVE_TABLE
 from infra.archive import Archive
 from infra.catalog import PROJECTION_START, Catalog
+from infra.change_log import ArchiveChangeLog
 from infra.encryption import grant_via
 from infra.functions import pipeline_function
 from infra.log_groups import encrypted_log_group
@@ -121,6 +125,7 @@ class RollupWorkflow(Construct):
         super().__init__(scope, construct_id)
         self._config = config
         self.tables = [self._table(catalog, archive, name) for name in ROLLUP_TABLES]
+        self.change_log = ArchiveChangeLog(self, "ChangeLog", config=config, archive=archive)
         self.function, self.role, self.log_group = pipeline_function(
             self,
             "Function",
@@ -141,12 +146,14 @@ class RollupWorkflow(Construct):
                 "ARCHIVE_TABLE": ARCHIVE_TABLE,
                 "ATHENA_WORKGROUP": config.athena_workgroup,
                 "SOURCE_INTERVAL": config.rollup_source_interval,
+                "CHANGES_QUEUE_URL": self.change_log.queue.queue_url,
                 "ATHENA_QUERY_TIMEOUT_SECONDS": str(int(ATHENA_QUERY_TIMEOUT.to_seconds())),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
             },
         )
         self._grant(archive, catalog)
+        self.change_log.grant_drain(self.role)
         name = config.resource_name("rollups")
         self.state_machine_log_group = encrypted_log_group(
             self, "StateMachineLogs", name=f"/aws/vendedlogs/states/{name}", config=config
@@ -310,6 +317,16 @@ class RollupWorkflow(Construct):
             payload_response_only=True,
             result_path="$.plan",
         )
+        # An execution started with {"full_listing": true} plans from a listing of the whole archive (the fallback
+        # of the change log: same tables, more requests).
+        plan_listing = tasks.LambdaInvoke(
+            self,
+            "PlanFromFullListing",
+            lambda_function=self.function,
+            payload=sfn.TaskInput.from_object({"action": "plan", "full_listing": True}),
+            payload_response_only=True,
+            result_path="$.plan",
+        )
         rollup = tasks.LambdaInvoke(
             self,
             "Rollup",
@@ -345,6 +362,8 @@ class RollupWorkflow(Construct):
                     "run_id": sfn.JsonPath.string_at("$.plan.run_id"),
                     "watermarks": sfn.JsonPath.object_at("$.plan.watermarks"),
                     "results": sfn.JsonPath.list_at("$.results"),
+                    "source": sfn.JsonPath.string_at("$.plan.source"),
+                    "changes": sfn.JsonPath.object_at("$.plan.changes"),
                 }
             ),
             payload_response_only=True,
@@ -355,4 +374,11 @@ class RollupWorkflow(Construct):
             .when(sfn.Condition.is_present("$.plan.batches[0]"), batches.next(commit))
             .otherwise(up_to_date)
         )
-        return plan.next(anything_new)
+        plan.next(anything_new)
+        plan_listing.next(anything_new)
+        return (
+            sfn.Choice(self, "FullListing?")
+            .when(sfn.Condition.and_(sfn.Condition.is_present("$.full_listing"),
+                                     sfn.Condition.boolean_equals("$.full_listing", True)), plan_listing)
+            .otherwise(plan)
+        )  # fmt: skip

@@ -393,7 +393,7 @@ def _rewrite(s3: Any, settings: Settings, table: str, month: str, fresh: list[di
 
 # --- commit --------------------------------------------------------------------------------------------------------
 def commit(settings: Settings, watermarks: dict[str, Any], results: list[Any],
-           logged: dict[str, Any] | None = None) -> dict[str, Any]:
+           logged: dict[str, Any] | None = None, source: str | None = None) -> dict[str, Any]:
     s3 = aws().client("s3")
     for table, data in sorted(watermarks.items()):
         if table not in ROLLUP_TABLES:
@@ -411,6 +411,9 @@ def commit(settings: Settings, watermarks: dict[str, Any], results: list[Any],
         "rows": sum(int(r.get("rows") or 0) for r in results if isinstance(r, dict)),
         "watermarks": {t: (w or {}).get("newest_object_time") for t, w in sorted(watermarks.items())},
         "pending_changes_emptied": _empty_pending(s3, settings, logged or {}),
+        # What the plan read (the state machine passes $.plan.source and $.plan.changes), for the execution's output.
+        "source": source,
+        "change_log": {k: v for k, v in (logged or {}).items() if k != "pending_etag"} or None,
     }
     logger.info("rollups committed", extra={"summary": summary})
     return summary
@@ -443,7 +446,7 @@ def lambda_handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
             return rollup(settings, dict(event.get("batch") or {}))
         if action == "commit":
             return commit(settings, dict(event.get("watermarks") or {}), list(event.get("results") or []),
-                          event.get("changes") or None)
+                          event.get("changes") or None, event.get("source"))
         raise ValueError(f"unknown action {action!r}; expected 'plan', 'rollup' or 'commit'")
     except Exception as exc:
         logger.error("rollup step failed", extra={"action": action, "error": f"{type(exc).__name__}: {exc}"})

@@ -19,10 +19,13 @@ QUERIES = 10 * 730 / 24  # 304.1666...
 OBJECTS = 1460  # a run every 3600 s >= the 900 s buffer: one object per pair per run
 ARCHIVE_BYTES = RECORDS * 60 + OBJECTS * 2048  # 3,077,680 B a month
 COLD_STARTS = RUNS  # runs an hour apart: every run is cold
-# The rollups state machine, hourly: 1 batch, 2 Athena queries a run; the plan lists 12 months of objects (18 pages).
+# The rollups state machine, hourly: 1 batch, 2 Athena queries a run; the plan lists the rollups prefix (2 pairs x
+# 12 months x 2 tables + 2 watermarks + the pending changes: 51 keys, 1 page) and drains the change log: the run's 2
+# archive objects' notifications in 2 ReceiveMessage (the second comes back empty) and 1 DeleteMessageBatch.
 ROLLUP_RUNS = 730
 ROLLUP_QUERIES = 2 * ROLLUP_RUNS
-PAGES = 18  # ceil(1,460 x 12 / 1,000)
+PAGES = 1
+RECEIVES, DELETES = 2, 1
 # each query reads the current day of both pairs: 24 objects a day, (24 + 1) / 48 of a day on average
 ROLLUP_OBJECTS_PER_QUERY = 2 * 24 * 25 / 48
 
@@ -48,8 +51,8 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ("Lambda", "Archive transform duration"): (18.25, 18.25 * 0.0000166667),
     # plan, one rollup, commit per run
     ("Lambda", "Rollup requests"): (3 * ROLLUP_RUNS, 3 * ROLLUP_RUNS / 1e6 * 0.20),
-    # 512 MB x (0.3 s + 18 pages x 0.1 s + 6 s for the batch + 0.3 s) = 0.5 GB x 8.4 s per run
-    ("Lambda", "Rollup duration"): (730 * 0.5 * 8.4, 730 * 0.5 * 8.4 * 0.0000166667),
+    # 512 MB x (0.3 s + 1 page x 0.1 s + 2 receives x 0.04 s + 6 s for the batch + 0.3 s) = 0.5 GB x 6.78 s per run
+    ("Lambda", "Rollup duration"): (730 * 0.5 * 6.78, 730 * 0.5 * 6.78 * 0.0000166667),
     ("DynamoDB", "Writes: bar items"): (1460, 1460 / 1e6 * 0.625),
     ("DynamoDB", "Writes: LATEST items"): (2920, 2920 / 1e6 * 0.625),
     ("DynamoDB", "Writes: latest-by-interval index"): (1460, 1460 / 1e6 * 0.625),
@@ -103,11 +106,15 @@ EXPECTED: dict[tuple[str, str], tuple[float, float]] = {
     ),
     # 0.1% of 1,460 records quarantined: send, receive, delete
     ("SQS", "Quarantine requests"): (4.38, 4.38 / 1e6 * 0.40),
+    # the change log: S3 sends one message per archive object; each run receives and deletes them
+    ("SQS", "Rollups change log requests"): (
+        OBJECTS + ROLLUP_RUNS * (RECEIVES + DELETES), (OBJECTS + ROLLUP_RUNS * (RECEIVES + DELETES)) / 1e6 * 0.40
+    ),
     ("KMS", "Customer managed keys"): (1, 1.00),  # the stack's one key
-    # 7 principal/resource pairs x 8,760 five-minute periods + 2 per query (and rollup query) + 2 per cold start
+    # 8 principal/resource pairs x 8,760 five-minute periods + 2 per query (and rollup query) + 2 per cold start
     ("KMS", "Requests"): (
-        61_320 + (QUERIES + ROLLUP_QUERIES) * 2 + 1460,
-        (61_320 + (QUERIES + ROLLUP_QUERIES) * 2 + 1460) / 10_000 * 0.03,
+        70_080 + (QUERIES + ROLLUP_QUERIES) * 2 + 1460,
+        (70_080 + (QUERIES + ROLLUP_QUERIES) * 2 + 1460) / 10_000 * 0.03,
     ),
     # the first 14 million Scheduler invocations a month are $0: producer runs + rollup runs
     ("EventBridge", "Scheduler invocations"): (730 + ROLLUP_RUNS, 0.0),
@@ -155,8 +162,8 @@ def test_the_model_prices_exactly_the_hand_computed_items(small):
 
 def test_total_is_the_sum_of_the_hand_computed_items(small):
     assert small.total_usd == pytest.approx(sum(monthly for _, monthly in EXPECTED.values()), rel=1e-9)
-    # 35.30 fixed (stream-hours, secret, metric, alarms, dashboard, key) + ~0.77 the rest (rollups ~0.34)
-    assert small.total_usd == pytest.approx(36.07, abs=0.01)
+    # 35.30 fixed (stream-hours, secret, metric, alarms, dashboard, key) + ~0.73 the rest (rollups ~0.29)
+    assert small.total_usd == pytest.approx(36.03, abs=0.01)
 
 
 def test_firehose_bills_each_record_as_five_kilobytes(small):

@@ -87,11 +87,13 @@ def test_large_bills_name_dynamodb_writes(book):
 
 
 def test_hourly_rollups_over_many_small_objects_lead_large_bills(book):
-    """The rollup plan lists the whole archive each run and its queries read the day's small objects again."""
+    """The rollup queries read the changed days' small objects again (the plan no longer lists the archive: it
+    reads the change log)."""
     report = estimate(Workload(pairs=100, interval="1min", shards=1, firehose_buffer_seconds=300), book)
     verdict = dominant(report, book)
-    assert (verdict.service, verdict.item) == ("S3", "LIST requests: rollups")
+    assert (verdict.service, verdict.item) == ("S3", "GET requests: rollups")
     assert "firehose_buffer_seconds 900" in verdict.sentence
+    assert report.item("S3", "LIST requests: rollups").monthly_usd < 1.0
 
 
 def test_slow_producer_runs_are_flagged(book):
@@ -126,8 +128,15 @@ def test_fixed_monitoring_charges_are_named_when_they_lead(book):
     assert "41 EMF custom metrics, 14 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
 
 
-def test_a_rollup_plan_listing_past_lambdas_timeout_is_flagged(book):
-    """The plan lists the whole archive each run: 1,000 pairs make 35 million objects by month 12."""
+def test_the_rollup_plan_reads_the_change_log_not_the_archive(book):
+    """1,000 pairs make 35 million archive objects by month 12: the plan used to list them all each run (past
+    Lambda's timeout); it drains the hour's notifications instead (~4,000) and lists only the rollups prefix."""
     report = estimate(Workload(pairs=1000, interval="5min", shards=1), book)
-    assert any("rollup plan lists 35,040,000 archive objects" in w for w in report.warnings)
-    assert not any("rollup plan" in w for w in estimate(Workload(pairs=3, interval="spot", shards=1), book).warnings)
+    assert not any("rollup" in w for w in report.warnings)
+    assert report.volumes.change_log_messages_per_run == pytest.approx(4000)
+    assert report.volumes.rollup_objects_listed_per_run == 1000 * 12 * 2 + 3
+    receives = report.item("SQS", "Rollups change log requests")
+    assert receives.quantity == pytest.approx(report.volumes.firehose_objects + report.volumes.rollup_runs * 801)
+    # A plan drains at most 20,000 messages: more in an hour is flagged (the rest waits for later runs).
+    busy = estimate(Workload(pairs=6000, interval="1min", shards=6, firehose_buffer_seconds=60), book)
+    assert any("change-log messages, over the 20,000 a plan drains" in w for w in busy.warnings)

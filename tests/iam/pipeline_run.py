@@ -12,8 +12,10 @@
 - rollup_workflow: the rollups state machine's steps over the archive the run wrote (plan, a rollup per
   batch, commit: ListObjectsV2, GetObject, Athena's Start/Get/GetQueryResults, conditional PutObject), a batch
   whose query fails (the other table's query is stopped: StopQueryExecution), then the steps again after more
-  bars (a month object read and rewritten, the watermarks read). Athena is
-  ``tests/rollup_workflow/fake_athena.FakeAthena``, which runs the SQL on DuckDB over the stack's bucket.
+  bars (a month object read and rewritten, the watermarks read). Each archive object copied into the bucket is
+  notified on the change-log queue the template names (an S3 notification's shape, sent by the harness), so the
+  plans drain it (ReceiveMessage, DeleteMessageBatch) and keep the pending changes (GetObject, PutObject). Athena
+  is ``tests/rollup_workflow/fake_athena.FakeAthena``, which runs the SQL on DuckDB over the stack's bucket.
 
 The handlers run exactly as the local stack runs them; only ``lambda_handler`` is wrapped to attribute
 each call to its function (``CallRecorder``).
@@ -215,6 +217,7 @@ def _rollup_steps(stack: Any, recorder: CallRecorder, fail: str | None = None) -
     from cryptostream_model.archive import ARCHIVE_PREFIX
     from rollup_workflow.handler import aws, lambda_handler
     from tests.iam.template import Environment
+    from tests.rollup_workflow.conftest import notification
     from tests.rollup_workflow.fake_athena import FakeAthena
 
     deployed = load_deployment_config()  # the names the template gives the bucket, database and workgroup
@@ -223,16 +226,20 @@ def _rollup_steps(stack: Any, recorder: CallRecorder, fail: str | None = None) -
     # objects are copied into a bucket of that name, so the calls name what the template declares.
     bucket = f"{deployed.archive_bucket_name}-{env_of_template.account}-{env_of_template.region}"
     database, workgroup = deployed.glue_database, deployed.athena_workgroup
-    s3 = stack.clients.s3
+    s3, sqs = stack.clients.s3, stack.clients.sqs
     if bucket not in {b["Name"] for b in s3.list_buckets()["Buckets"]}:
         s3.create_bucket(Bucket=bucket)
+    queue = sqs.create_queue(QueueName=deployed.resource_name("rollup-changes"))["QueueUrl"]  # as the template names it
     for page in s3.get_paginator("list_objects_v2").paginate(Bucket=stack.resources.bucket, Prefix=ARCHIVE_PREFIX):
         for item in page.get("Contents", []):
-            s3.copy_object(Bucket=bucket, Key=item["Key"], CopySource={"Bucket": stack.resources.bucket,
-                                                                       "Key": item["Key"]})
+            copied = s3.copy_object(Bucket=bucket, Key=item["Key"], CopySource={"Bucket": stack.resources.bucket,
+                                                                                "Key": item["Key"]})
+            moment = copied["CopyObjectResult"]["LastModified"].strftime("%Y-%m-%dT%H:%M:%S.000Z")
+            sqs.send_message(QueueUrl=queue, MessageBody=notification(item["Key"], moment, item["Size"],
+                                                                      "ObjectCreated:Copy", bucket=bucket))
     env = {"ARCHIVE_BUCKET": bucket, "ARCHIVE_PREFIX": ARCHIVE_PREFIX, "ROLLUPS_PREFIX": "rollups/",
            "GLUE_DATABASE": database, "ARCHIVE_TABLE": "quotes", "ATHENA_WORKGROUP": workgroup,
-           "SOURCE_INTERVAL": INTERVAL}
+           "SOURCE_INTERVAL": INTERVAL, "CHANGES_QUEUE_URL": queue, "CHANGES_WAIT_SECONDS": "0"}
     with _environment(**env):
         fake = FakeAthena(stack.clients.s3, {f"{database}.quotes": (bucket, ARCHIVE_PREFIX)}, workgroup=workgroup,
                           output_location="s3://athena-results/results/")
@@ -251,7 +258,8 @@ def _rollup_steps(stack: Any, recorder: CallRecorder, fail: str | None = None) -
                     return {"error": str(exc), "stopped": fake.calls.count("StopQueryExecution")}
                 raise AssertionError("the injected Athena failure did not fail the rollup step")
             results = [step({"action": "rollup", "batch": batch}, None) for batch in plan["batches"]]
-            commit = step({"action": "commit", "watermarks": plan["watermarks"], "results": results}, None)
+            commit = step({"action": "commit", "watermarks": plan["watermarks"], "results": results,
+                           "source": plan["source"], "changes": plan["changes"]}, None)
         finally:
             aws().client("athena").meta.events.unregister("before-call.athena.*", fake._answer)
-    return {"batches": len(plan["batches"]), **commit}
+    return {"batches": len(plan["batches"]), "source": plan["source"], "changes": plan["changes"], **commit}

@@ -63,11 +63,16 @@ def test_cloudwatch_logs_may_use_the_key_for_this_stacks_log_groups_only(
     partition = "aws" if _concrete(synthesized) else "<AWS::Partition>"
     prefix = f"arn:{partition}:logs:{_region(synthesized)}:{_account(synthesized)}:log-group:"
     assert allowed == sorted(prefix + name for name in names)
-    # Beyond the account's default administration statement, only CloudWatch, for this stack's alarms, and
-    # Secrets Manager's statements, each held to kms:ViaService.
+    # Beyond the account's default administration statement, only CloudWatch, for this stack's alarms, S3, for the
+    # archive's notifications to the change log (tests/infra/test_change_log.py), and Secrets Manager's
+    # statements, each held to kms:ViaService.
     others = [s for s in statements if s is not logs]
     (admin,) = [s for s in others if s["Action"] == "kms:*"]
     assert "AWS" in admin["Principal"] and "Condition" not in admin
+    (notifications,) = [s for s in others if s["Principal"] == {"Service": "s3.amazonaws.com"}]
+    assert notifications["Sid"] == "S3NotificationsOfTheArchiveToTheChangeLog"
+    assert _render(notifications["Condition"]["StringEquals"]["aws:SourceAccount"]) == _account(synthesized)
+    others.remove(notifications)
     (alarms,) = [s for s in others if "Service" in s["Principal"]]
     assert alarms["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
     assert sorted(alarms["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]

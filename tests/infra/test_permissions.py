@@ -44,12 +44,17 @@ def test_the_recorded_run_takes_every_path_that_calls_aws(run: RecordedRun) -> N
     assert consumer_calls <= operations["consumer"]
     assert operations["archive_transform"] == set(), "the transformation calls no AWS API: Firehose invokes it"
     assert operations["backfill_workflow"] == set(), "the backfill planner only plans and adds up"
-    # plan lists and reads watermarks; rollup queries Athena (a failed query stops the other) and rewrites months
+    # plan lists, reads watermarks and drains the change log into the pending object; rollup queries Athena (a
+    # failed query stops the other) and rewrites months
     rollup_calls = {("s3", "ListObjectsV2"), ("s3", "GetObject"), ("s3", "PutObject"),
+                    ("sqs", "ReceiveMessage"), ("sqs", "DeleteMessageBatch"),
                     *(("athena", op) for op in ("StartQueryExecution", "GetQueryExecution", "GetQueryResults",
                                                 "StopQueryExecution"))}
     assert operations["rollup_workflow"] == rollup_calls
     assert run.summaries["rollup_workflow_failed"]["stopped"] >= 1
+    assert run.summaries["rollup_workflow"]["source"] == "full_listing"  # the first run: no watermark yet
+    assert run.summaries["rollup_workflow_again"]["source"] == "change_log"
+    assert run.summaries["rollup_workflow_again"]["pending_changes_emptied"]
     assert run.summaries["backfill_workflow"]["chunks"] > 0
     assert run.summaries["backfill"]["published"] > 0 and run.summaries["incremental"]["published"] > 0
     assert run.summaries["lease_held"]["skipped"].startswith("lease held")

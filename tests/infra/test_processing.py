@@ -66,7 +66,9 @@ def test_queues_are_kms_encrypted_tls_only_with_dead_letter_handling(synth) -> N
         "maxReceiveCount": 5,
     }
     for policy in synth.resources("AWS::SQS::QueuePolicy").values():
-        (statement,) = policy["Properties"]["PolicyDocument"]["Statement"]
+        # TLS only; the one Allow is S3's on the rollups' change log (tests/infra/test_change_log.py).
+        statement, *allows = policy["Properties"]["PolicyDocument"]["Statement"]
         assert statement["Effect"] == "Deny"
         assert statement["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+        assert [a["Sid"] for a in allows] in ([], ["ArchiveObjectCreatedNotifications"])
     assert len(synth.resources("AWS::SQS::QueuePolicy")) == len(queues)

@@ -30,9 +30,17 @@ def test_plan_then_batches_two_at_a_time_then_commit(synth) -> None:
     function = f"<{synth.logical_id(synth.stack.rollups.function)}>"
     definition = _definition(synth)
     states = definition["States"]
-    assert definition["StartAt"] == "Plan"
-    assert states["Plan"]["Resource"] == function and states["Plan"]["Parameters"] == {"action": "plan"}
-    assert states["Plan"]["ResultPath"] == "$.plan" and states["Plan"]["Next"] == "AnythingNew?"
+    # {"full_listing": true} in the execution's input plans from a listing of the archive; else the change log.
+    assert definition["StartAt"] == "FullListing?"
+    start = states["FullListing?"]
+    assert start["Default"] == "Plan" and [c["Next"] for c in start["Choices"]] == ["PlanFromFullListing"]
+    assert start["Choices"][0]["And"] == [{"Variable": "$.full_listing", "IsPresent": True},
+                                          {"Variable": "$.full_listing", "BooleanEquals": True}]  # fmt: skip
+    assert states["PlanFromFullListing"]["Parameters"] == {"action": "plan", "full_listing": True}
+    for name in ("Plan", "PlanFromFullListing"):
+        assert states[name]["Resource"] == function and states[name]["ResultPath"] == "$.plan"
+        assert states[name]["Next"] == "AnythingNew?"
+    assert states["Plan"]["Parameters"] == {"action": "plan"}
     # Nothing new: the execution ends without a commit, so a rerun writes nothing (not even the watermarks).
     choice = states["AnythingNew?"]
     assert choice["Choices"] == [{"Variable": "$.plan.batches[0]", "IsPresent": True, "Next": "Batches"}]
@@ -46,7 +54,8 @@ def test_plan_then_batches_two_at_a_time_then_commit(synth) -> None:
     commit = states["Commit"]
     assert commit["Resource"] == function and commit["End"] is True
     assert commit["Parameters"] == {"action": "commit", "run_id.$": "$.plan.run_id",
-                                    "watermarks.$": "$.plan.watermarks", "results.$": "$.results"}  # fmt: skip
+                                    "watermarks.$": "$.plan.watermarks", "results.$": "$.results",
+                                    "source.$": "$.plan.source", "changes.$": "$.plan.changes"}  # fmt: skip
 
 
 def test_a_batch_is_retried_with_backoff_on_transient_and_handler_errors(synth) -> None:
@@ -165,6 +174,7 @@ BASE_ACTIONS = {
     "glue:GetDatabase", "glue:GetTable",
     "s3:ListBucket", "s3:GetBucketLocation", "s3:GetObject", "s3:PutObject", "s3:AbortMultipartUpload",
     "kms:Decrypt", "kms:GenerateDataKey",
+    "sqs:ReceiveMessage", "sqs:DeleteMessage",  # the change log (DeleteMessageBatch is authorized as DeleteMessage)
 }  # fmt: skip
 
 

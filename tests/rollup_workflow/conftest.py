@@ -93,7 +93,7 @@ class CloudRollups:
         plan = step({"action": "plan", **({"full_listing": True} if full_listing else {})}, None)
         results = [step({"action": "rollup", "batch": batch}, None) for batch in plan["batches"]]
         commit = step({"action": "commit", "watermarks": plan["watermarks"], "results": results,
-                       "changes": plan.get("changes")}, None)
+                       "source": plan["source"], "changes": plan.get("changes")}, None)
         out = {"plan": plan, "results": results, "commit": commit}
         self.outputs.append(out)
         return out

@@ -15,6 +15,7 @@ from tools.deployed.rollups import (
     cloud_rows,
     compare,
     download_archive,
+    emulator_keys,
     local_rows,
     move_to_aws_keys,
     object_versions,
@@ -44,9 +45,13 @@ def s3():
 def test_emulator_time_folders_are_moved_to_the_aws_key_and_others_left(s3) -> None:
     s3.put_object(Bucket=BUCKET, Key=f"{DAY}2026/12/01/10/cryptostream-archive-1-a.parquet", Body=b"a")
     s3.put_object(Bucket=BUCKET, Key=f"{DAY}cryptostream-archive-1-b.parquet", Body=b"b")
-    assert move_to_aws_keys(s3, BUCKET) == 1
+    s3.put_object(Bucket=BUCKET, Key=f"{DAY}2026/12/01/11/cryptostream-archive-1-c.parquet", Body=b"c")
+    assert emulator_keys(s3, BUCKET) == [f"{DAY}2026/12/01/10/cryptostream-archive-1-a.parquet",
+                                         f"{DAY}2026/12/01/11/cryptostream-archive-1-c.parquet"]
+    assert move_to_aws_keys(s3, BUCKET, [f"{DAY}2026/12/01/11/cryptostream-archive-1-c.parquet"]) == 1  # some
+    assert move_to_aws_keys(s3, BUCKET) == 1  # the rest
     keys = sorted(o["Key"] for o in s3.list_objects_v2(Bucket=BUCKET)["Contents"])
-    assert keys == [f"{DAY}cryptostream-archive-1-a.parquet", f"{DAY}cryptostream-archive-1-b.parquet"]
+    assert keys == [f"{DAY}cryptostream-archive-1-{n}.parquet" for n in "abc"]
 
 
 def test_the_local_recompute_reads_the_downloaded_archive_as_the_cloud_stores_rows(s3, tmp_path: Path) -> None:
@@ -80,7 +85,10 @@ def test_a_rewrite_of_the_same_bytes_is_still_a_write(s3) -> None:
 
 
 def test_the_summary_line() -> None:
-    proof = RollupsProof(rows={"rollup_1h": 6, "rollup_1d": 3})
-    assert proof.line == "rollups: 6 hourly rows, 3 daily rows equal the local recompute; rerun wrote 0 objects"
+    proof = RollupsProof(rows={"rollup_1h": 6, "rollup_1d": 3}, sources=["full_listing", "change_log", "change_log"],
+                         logged=4, outside_layout=9)
+    assert proof.line == ("rollups: 6 hourly rows, 3 daily rows equal the local recompute; planned from full_listing "
+                          "then change_log then change_log (4 objects from the change log, 9 notifications outside "
+                          "the archive layout deleted); rerun wrote 0 objects")
     proof.differences.append("x")
     assert "DIFFER from the local recompute" in proof.line

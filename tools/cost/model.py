@@ -19,6 +19,7 @@ MIB = 1024**2
 KINESIS_RECORDS_PER_SHARD_SECOND = 1000
 KINESIS_BYTES_PER_SHARD_SECOND = MIB
 LAMBDA_MAX_SECONDS = 900
+CHANGE_LOG_MESSAGES_PER_PLAN = 20_000  # rollup_workflow.handler: DEFAULT_MAX_RECEIVES receives of 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +136,18 @@ def _kinesis(c: _Context) -> list[LineItem]:
     ]
 
 
+def change_log_receives(v: Volumes) -> tuple[int, int]:
+    """ReceiveMessage (10 messages each, + the empty one that ends the drain) and DeleteMessageBatch calls per run."""
+    full = math.ceil(v.change_log_messages_per_run / 10)
+    return full + 1, full
+
+
+def _plan_ms(a: Assumptions, v: Volumes) -> float:
+    receives, _ = change_log_receives(v)
+    pages = math.ceil(v.rollup_objects_listed_per_run / 1000)
+    return a.rollup_plan_ms + a.rollup_plan_ms_per_page * pages + a.rollup_plan_ms_per_receive * receives
+
+
 def _lambda(c: _Context) -> list[LineItem]:
     s = "Lambda"
     producer_gbs = c.v.runs * c.a.producer_memory_mb / 1024 * c.v.producer_seconds_per_run
@@ -143,10 +156,8 @@ def _lambda(c: _Context) -> list[LineItem]:
     ) / 1000
     consumer_gbs = consumer_seconds * c.a.consumer_memory_mb / 1024
     transform_gbs = c.v.transform_invocations * c.a.transform_ms_per_invocation / 1000 * c.a.transform_memory_mb / 1024
-    pages = math.ceil(c.v.archive_objects_listed_per_run / 1000)
     rollup_ms_per_run = (
-        c.a.rollup_plan_ms
-        + c.a.rollup_plan_ms_per_page * pages
+        _plan_ms(c.a, c.v)
         + c.a.rollup_batch_ms * c.v.rollup_batches_per_run
         + c.a.rollup_commit_ms
     )
@@ -302,8 +313,9 @@ def _s3(c: _Context) -> list[LineItem]:
         + runs * tables  # the watermarks
         + c.v.rollup_queries  # the query's result
     )
-    pages = math.ceil(c.v.archive_objects_listed_per_run / 1000)
-    # Athena lists each partition a rollup query reads
+    pages = math.ceil(c.v.rollup_objects_listed_per_run / 1000)
+    # The plan lists the rollups prefix (the archive's changes come from the change log, SQS); Athena lists each
+    # partition a rollup query reads
     lists = runs * pages + c.v.rollup_queries * min(c.w.pairs, c.a.rollup_partitions_per_query)
     return [
         LineItem(
@@ -328,8 +340,8 @@ def _s3(c: _Context) -> list[LineItem]:
             lists,
             "requests",
             c.p["s3.put_request"],
-            f"each run lists the whole archive ({c.v.archive_objects_listed_per_run:,.0f} objects in month "
-            f"{c.a.archive_months}) + Athena lists each partition",
+            f"each run lists the rollups prefix ({c.v.rollup_objects_listed_per_run:,.0f} objects in month "
+            f"{c.a.archive_months}), not the archive + Athena lists each partition",
         ),
         LineItem(
             s,
@@ -449,7 +461,18 @@ def _cloudwatch(c: _Context) -> list[LineItem]:
 
 def _sqs(c: _Context) -> list[LineItem]:
     quarantined = c.v.records * c.a.poison_fraction
+    receives, deletes = change_log_receives(c.v)
     return [
+        LineItem(
+            "SQS",
+            "Rollups change log requests",
+            c.v.firehose_objects + c.v.rollup_runs * (receives + deletes),
+            "requests",
+            c.p["sqs.request"],
+            f"S3 sends one message per archive object (the notification itself is free); each run receives "
+            f"~{c.v.change_log_messages_per_run:,.0f} in {receives:,} ReceiveMessage and {deletes:,} "
+            "DeleteMessageBatch calls",
+        ),
         LineItem(
             "SQS",
             "Quarantine requests",
@@ -553,12 +576,16 @@ def _warnings(w: Workload, a: Assumptions, v: Volumes) -> tuple[str, ...]:
             f"{w.shards} shard(s) accept {w.shards * KINESIS_RECORDS_PER_SHARD_SECOND} records/s; a run publishes "
             f"{w.pairs}: PutRecords would be throttled and retried (--shards {shards_needed(w, a)} avoids it)"
         )
-    pages = math.ceil(v.archive_objects_listed_per_run / 1000)
-    plan_seconds = (a.rollup_plan_ms + a.rollup_plan_ms_per_page * pages) / 1000
+    plan_seconds = _plan_ms(a, v) / 1000
     if w.rollup_runs_per_day and plan_seconds > LAMBDA_MAX_SECONDS:
         found.append(
-            f"the rollup plan lists {v.archive_objects_listed_per_run:,.0f} archive objects (month "
-            f"{a.archive_months}) in ~{plan_seconds:,.0f} s, over Lambda's {LAMBDA_MAX_SECONDS} s timeout"
+            f"the rollup plan needs ~{plan_seconds:,.0f} s (the rollups listing and "
+            f"{v.change_log_messages_per_run:,.0f} change-log messages), over Lambda's {LAMBDA_MAX_SECONDS} s timeout"
+        )
+    if w.rollup_runs_per_day and v.change_log_messages_per_run > CHANGE_LOG_MESSAGES_PER_PLAN:
+        found.append(
+            f"each rollup run has ~{v.change_log_messages_per_run:,.0f} change-log messages, over the "
+            f"{CHANGE_LOG_MESSAGES_PER_PLAN:,} a plan drains (CHANGES_MAX_RECEIVES): the rest waits for later runs"
         )
     if w.stream_retention_hours > 24:
         found.append(f"stream retention of {w.stream_retention_hours} h: extended retention is not priced here")

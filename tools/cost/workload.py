@@ -122,7 +122,8 @@ class Assumptions:
     dashboards: int = 1
     kms_keys: int = 1  # infra/encryption.py: one key for the stack; conditions keep principals apart
     xray_extra_sample_rate: float = 0.05  # X-Ray's default rule: first request each second + 5% of the rest
-    kms_key_users: int = 7  # (principal, encrypted resource) pairs that fetch data keys
+    # (principal, encrypted resource) pairs that fetch data keys; the 8th is S3 sending to the rollups' change log
+    kms_key_users: int = 8
     kms_data_key_seconds: int = 300  # services re-request a data key about every 5 minutes
     secrets: int = 1  # the Alpha Vantage key
     warm_environment_hours: float = 2  # a Lambda environment invoked every few minutes lives about this long
@@ -139,8 +140,9 @@ class Assumptions:
     # Plan, AnythingNew?, Batches (Map) and Commit + one Rollup per batch: state transitions of a run with news
     rollup_transitions_per_run: int = 4
     rollup_memory_mb: int = 512  # infra/rollups.py
-    rollup_plan_ms: float = 300  # start-up + the watermarks, + per listed page below
-    rollup_plan_ms_per_page: float = 100  # one ListObjectsV2 page (1,000 keys)
+    rollup_plan_ms: float = 300  # start-up + the watermarks and pending changes, + per listed page and receive below
+    rollup_plan_ms_per_page: float = 100  # one ListObjectsV2 page (1,000 keys) of the rollups prefix
+    rollup_plan_ms_per_receive: float = 40  # one ReceiveMessage of 10 change-log messages + its DeleteMessageBatch
     rollup_batch_ms: float = 6000  # both tables' Athena queries (run together, polled) + month objects rewritten
     rollup_commit_ms: float = 300  # the watermarks written
     rollup_log_bytes_per_run: int = 16_384  # the state machine's ALL-level events + 3 function invocations
@@ -175,7 +177,8 @@ class Volumes:
     rollup_runs: float  # executions of the rollups state machine
     rollup_batches_per_run: int
     rollup_queries: float  # one Athena query per table per batch
-    archive_objects_listed_per_run: float  # the plan lists the whole archive (month 12, like storage)
+    rollup_objects_listed_per_run: float  # the plan lists the rollups prefix: month objects (month 12), watermarks
+    change_log_messages_per_run: float  # S3 notifications the plan drains: one per archive object since the last run
     rollup_archive_objects_per_query: float  # objects of the changed (pair, day) partitions a rollup query reads
 
 
@@ -244,6 +247,7 @@ def derive_volumes(w: Workload, a: Assumptions, hours_per_month: float) -> Volum
         rollup_runs=rollup_runs,
         rollup_batches_per_run=batches,
         rollup_queries=rollup_runs * batches * a.rollup_tables,
-        archive_objects_listed_per_run=objects * a.archive_months,
+        rollup_objects_listed_per_run=w.pairs * a.archive_months * a.rollup_tables + a.rollup_tables + 1,
+        change_log_messages_per_run=objects / rollup_runs if rollup_runs else 0.0,
         rollup_archive_objects_per_query=min(w.pairs, a.rollup_partitions_per_query) * objects_per_pair_day * day_share,
     )

@@ -1,11 +1,18 @@
 """The deployed rollups state machine, executed in the emulator and checked against the local recompute.
 
-After the pipeline has archived its bars, ``<prefix>-rollups`` runs once: it plans the archive partitions past the
-(absent) watermarks, rolls each batch up with the emulator's Athena (the Lambda's rendered SQL on DuckDB over the
-Glue table) and writes the month objects. Its tables are then read back from the emulator's S3 and compared, row by
-row and bit for bit, with ``analytics.rollups`` (the local DuckDB rollup) over the same archive objects downloaded
-from the emulator. A second execution, with nothing new in the archive, must end at ``UpToDate`` having written no
-object (the rollups prefix keeps the same object versions).
+After the pipeline has archived its bars, ``<prefix>-rollups`` runs three times:
+
+1. with half of the archive objects in place (the others still in the emulator's time folders): no watermark yet,
+   so it plans from a full listing (a rebuild), draining the change log as it goes;
+2. after the other half arrives (each move is a copy, an ``ObjectCreated:Copy`` notification on the change-log
+   queue, as a late or replayed object would be): it must plan from the change log, not a listing, and its tables
+   are read back from the emulator's S3 and compared, row by row and bit for bit, with ``analytics.rollups`` (the
+   local DuckDB rollup) over the same archive objects downloaded from the emulator;
+3. with nothing new: it must end at ``UpToDate`` having written no object (the rollups prefix keeps the same object
+   versions).
+
+MiniStack's Firehose writes notify the queue too (its internal PUT goes through S3's handler), under keys outside the
+archive layout (its ``yyyy/MM/dd/HH/`` folders): the plans count and delete them.
 """
 
 from __future__ import annotations
@@ -38,13 +45,18 @@ class RollupsProof:
     rows: dict[str, int] = field(default_factory=dict)  # table -> rows materialized in the emulator
     rerun_writes: int = 0
     moved: int = 0  # archive objects given the keys AWS Firehose writes (the emulator nests them in time folders)
+    sources: list[str] = field(default_factory=list)  # what each execution planned from
+    logged: int = 0  # archive objects the change log named to the second execution
+    outside_layout: int = 0  # notifications the executions deleted as outside the archive layout
     differences: list[str] = field(default_factory=list)
 
     @property
     def line(self) -> str:
         hourly, daily = self.rows.get("rollup_1h", 0), self.rows.get("rollup_1d", 0)
         verdict = "equal" if not self.differences else "DIFFER from"
-        return (f"rollups: {hourly} hourly rows, {daily} daily rows {verdict} the local recompute; "
+        return (f"rollups: {hourly} hourly rows, {daily} daily rows {verdict} the local recompute; planned from "
+                f"{' then '.join(self.sources) or 'nothing'} ({self.logged} objects from the change log, "
+                f"{self.outside_layout} notifications outside the archive layout deleted); "
                 f"rerun wrote {self.rerun_writes} objects")  # fmt: skip
 
 
@@ -55,20 +67,31 @@ def _keys(s3: Any, bucket: str, prefix: str) -> list[str]:
     return keys
 
 
-def move_to_aws_keys(s3: Any, bucket: str) -> int:
-    """Give each archive object the key AWS Firehose would have written (see ``_EMULATOR_TIME_FOLDERS``).
+def emulator_keys(s3: Any, bucket: str) -> list[str]:
+    """The archive objects still under the emulator's time folders (see ``_EMULATOR_TIME_FOLDERS``)."""
+    return [key for key in _keys(s3, bucket, ARCHIVE_PREFIX) if _EMULATOR_TIME_FOLDERS.fullmatch(key)]
+
+
+def move_to_aws_keys(s3: Any, bucket: str, keys: list[str] | None = None) -> int:
+    """Give each archive object (``keys``, default all) the key AWS Firehose would have written (see
+    ``_EMULATOR_TIME_FOLDERS``).
 
     The archive layout (``cryptostream_model.archive``) has objects directly under ``dt=``; the rollup planner, like
     the local one, takes only objects in that layout. Returns how many objects moved.
     """
     moved = 0
-    for key in _keys(s3, bucket, ARCHIVE_PREFIX):
+    for key in emulator_keys(s3, bucket) if keys is None else keys:
         match = _EMULATOR_TIME_FOLDERS.fullmatch(key)
         if match:
             s3.copy_object(Bucket=bucket, Key=match[1] + match[2], CopySource={"Bucket": bucket, "Key": key})
             s3.delete_object(Bucket=bucket, Key=key)
             moved += 1
     return moved
+
+
+def queued(sqs: Any, queue_url: str) -> int:
+    attributes = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    return int(attributes["Attributes"]["ApproximateNumberOfMessages"])
 
 
 # MiniStack 1.5.33 authorizes an Athena call on the workgroup named in its request body, else on "*"
@@ -174,19 +197,40 @@ def idle(stepfunctions: Any, arn: str) -> bool:
     return not stepfunctions.list_executions(stateMachineArn=arn, statusFilter="RUNNING").get("executions")
 
 
-def prove_rollups(stepfunctions: Any, s3: Any, arn: str, bucket: str, *, source_interval: str) -> RollupsProof:
-    """Run the rollups twice and check the tables against the local recompute; the differences from what it must do."""
+def prove_rollups(stepfunctions: Any, s3: Any, sqs: Any, arn: str, bucket: str, queue_url: str, *,
+                  source_interval: str) -> RollupsProof:
+    """Run the rollups three times (module docstring); the differences from what they must do."""
     proof = RollupsProof()
-    proof.moved = move_to_aws_keys(s3, bucket)
     wait_for(lambda: idle(stepfunctions, arn), timeout=300, every=3, what="running rollups executions to end")
     scheduled = [e for e in stepfunctions.list_executions(stateMachineArn=arn)["executions"]
                  if not e["name"].startswith(PROOF_PREFIX)]  # fmt: skip
     failed = [f"{e['name']} {e['status']}" for e in scheduled if e["status"] != "SUCCEEDED"]
     if failed:
         proof.differences.append(f"scheduled rollups executions did not succeed: {', '.join(failed)}")
+    waiting = emulator_keys(s3, bucket)
+    if len(waiting) < 2:
+        proof.differences.append(f"{len(waiting)} archive objects: too few to split between two executions")
+        return proof
+    proof.moved = move_to_aws_keys(s3, bucket, waiting[::2])
     first = execute(stepfunctions, arn, {}, timeout=300, what="rollups")
-    if not first.get("partitions"):
-        proof.differences.append(f"the first rollups execution rolled up nothing: {json.dumps(first)[:300]}")
+    proof.sources.append(str(first.get("source")))
+    proof.outside_layout += int((first.get("change_log") or {}).get("outside_layout") or 0)
+    if not first.get("partitions") or first.get("source") != "full_listing":
+        proof.differences.append(
+            f"the first rollups execution did not rebuild from a listing: {json.dumps(first)[:300]}")
+    late = waiting[1::2]
+    proof.moved += move_to_aws_keys(s3, bucket, late)
+    # S3 delivers its notifications asynchronously: wait for one per object moved before the execution drains them.
+    wait_for(lambda: queued(sqs, queue_url) >= len(late), timeout=60, every=1,
+             what=f"{len(late)} ObjectCreated notifications on the change-log queue")  # fmt: skip
+    second = execute(stepfunctions, arn, {}, timeout=300, what="rollups")
+    proof.sources.append(str(second.get("source")))
+    log = second.get("change_log") or {}
+    proof.logged = int(log.get("objects") or 0)
+    proof.outside_layout += int(log.get("outside_layout") or 0)
+    if second.get("source") != "change_log" or not second.get("partitions") or proof.logged < len(late):
+        proof.differences.append(f"the second rollups execution did not plan the {len(late)} moved objects from the "
+                                 f"change log: {json.dumps(second)[:300]}")  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="rollups-proof-") as scratch:
         root = Path(scratch)
         if download_archive(s3, bucket, root) == 0:
@@ -201,6 +245,7 @@ def prove_rollups(stepfunctions: Any, s3: Any, arn: str, bucket: str, *, source_
         proof.differences += compare(table, cloud, local[table])
     before = object_versions(s3, bucket, ROLLUPS_PREFIX)
     again = execute(stepfunctions, arn, {}, timeout=300, what="rollups")
+    proof.sources.append(str((again.get("plan") or {}).get("source")))
     proof.rerun_writes = len(object_versions(s3, bucket, ROLLUPS_PREFIX) - before)
     if proof.rerun_writes:
         proof.differences.append(f"the rerun with nothing new wrote {proof.rerun_writes} objects")
