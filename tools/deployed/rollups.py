@@ -197,6 +197,14 @@ def idle(stepfunctions: Any, arn: str) -> bool:
     return not stepfunctions.list_executions(stateMachineArn=arn, statusFilter="RUNNING").get("executions")
 
 
+def outside_layout(stepfunctions: Any, execution_arn: str) -> int:
+    """The notifications an execution's plan deleted as outside the archive layout (UpToDate: the plan is in the
+    output; else the commit's summary carries the counts)."""
+    output = json.loads(stepfunctions.describe_execution(executionArn=execution_arn).get("output") or "{}")
+    counts = (output.get("plan") or {}).get("changes") or output.get("change_log") or {}
+    return int(counts.get("outside_layout") or 0)
+
+
 def prove_rollups(stepfunctions: Any, s3: Any, sqs: Any, arn: str, bucket: str, queue_url: str, *,
                   source_interval: str) -> RollupsProof:
     """Run the rollups three times (module docstring); the differences from what they must do."""
@@ -207,6 +215,9 @@ def prove_rollups(stepfunctions: Any, s3: Any, sqs: Any, arn: str, bucket: str, 
     failed = [f"{e['name']} {e['status']}" for e in scheduled if e["status"] != "SUCCEEDED"]
     if failed:
         proof.differences.append(f"scheduled rollups executions did not succeed: {', '.join(failed)}")
+    for execution in scheduled:  # they drained what Firehose wrote until then (its time folders: outside the layout)
+        if execution["status"] == "SUCCEEDED":
+            proof.outside_layout += outside_layout(stepfunctions, execution["executionArn"])
     waiting = emulator_keys(s3, bucket)
     if len(waiting) < 2:
         proof.differences.append(f"{len(waiting)} archive objects: too few to split between two executions")
