@@ -19,8 +19,8 @@ three actions, which the state machine ``<prefix>-rollups`` sequences:
 EventBridge Scheduler starts it on ``rollup_schedule`` (cdk.json, default ``rate(1 hour)``). Its outcome is the state
 machine's own AWS/States ``ExecutionsSucceeded``/``ExecutionsFailed`` (no custom series), alarmed and graphed by
 ``infra.observability`` (``Pipeline.workflows``). The role reads the archive's quotes prefix, writes the rollups
-prefix, queries through the workgroup only; under Lake Formation it reads the archive through its grants
-(``Governance.govern_rollups``).
+prefix, drains the change-log queue (receive and delete only), queries through the workgroup only; under Lake
+Formation it reads the archive through its grants (``Governance.govern_rollups``).
 """
 
 from __future__ import annotations

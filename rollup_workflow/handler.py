@@ -5,18 +5,24 @@
 the same names read, each table with a watermark (``<ROLLUPS_PREFIX><table>/_watermark.json``,
 ``cryptostream_model.rollups.Watermark``, the local rollups' format):
 
-- ``{"action": "plan"}`` lists the archive once (ListObjectsV2 pages under ``ARCHIVE_PREFIX``) and the rollup
-  objects once (under ``ROLLUPS_PREFIX``), reads each table's watermark, and groups the (pair, day) partitions with
-  objects past it into batches of at most ``ROLLUP_MAX_PARTITIONS_PER_QUERY`` (whole month objects: two batches
-  never rewrite one object). Nothing new: no batches, and commit writes nothing.
+- ``{"action": "plan"}`` drains the archive's change log (``CHANGES_QUEUE_URL``: S3 notifications of each object
+  created under ``ARCHIVE_PREFIX``, ``rollup_workflow.changes``) into the pending-changes object, deletes the
+  messages, lists the rollup objects once (under ``ROLLUPS_PREFIX``), reads each table's watermark, and groups the
+  (pair, day) partitions of the logged objects into batches of at most ``ROLLUP_MAX_PARTITIONS_PER_QUERY`` (whole
+  month objects: two batches never rewrite one object). It lists the whole archive instead (ListObjectsV2 pages
+  under ``ARCHIVE_PREFIX``, the objects past each watermark) when a table has no usable watermark, when there is
+  no pending object yet (the queue may be newer than the watermark), without a queue, or when asked
+  (``{"action": "plan", "full_listing": true}``); the logged objects are planned too. Nothing new: no batches,
+  and commit writes nothing.
 - ``{"action": "rollup", "batch": {"tables", "days": {"BTC-USD": [days]}, "rebuild", "existing"}}`` runs ONE
   Athena query per table for the batch's partitions (the rendered rollup SQL restricted to them, so each changed
   day is recomputed from all of its objects: late and replayed rows included) and rewrites each affected month
   object with one GetObject and one conditional PutObject (skipped when the bytes would not change). A table
   without a usable watermark (first run, another source interval) is rebuilt: its month objects are replaced, not
   merged, and those left without archive data are emptied.
-- ``{"action": "commit", "watermarks": {...}, "results": [...]}`` writes the watermarks the plan computed (after
-  the data: a failure before it only repeats work) and logs one summary line.
+- ``{"action": "commit", "watermarks": {...}, "results": [...], "changes": {...}}`` writes the watermarks the plan
+  computed (after the data: a failure before it only repeats work), then empties the pending changes the plan
+  took (``changes.pending_etag``), and logs one summary line.
 
 Errors are one line, of a class the state machine can retry on (``rollup_workflow.errors``); the outcome metric is
 the state machine's own (AWS/States ExecutionsSucceeded/ExecutionsFailed).
@@ -56,8 +62,9 @@ from rollup_workflow.queries import rollup_query
 logger = Logger(service=os.getenv("POWERTOOLS_SERVICE_NAME", "cryptostream-rollups"))
 CLIENT_OPTIONS = ClientOptions(max_attempts=4, retry_mode="standard", user_agent_extra="cryptostream-rollups")
 DEFAULT_MAX_PARTITIONS = 400
-# An S3 object's LastModified is when its upload started; it is listed once complete. The watermark stays this far
-# behind the newest object and remembers the objects inside the window by key, so a late-visible one is not missed.
+# An S3 object's LastModified is when its upload started; it is listed once complete. A listing plan's watermark
+# stays this far behind the newest object and remembers the objects inside the window by key, so a late-visible one
+# is not missed. A change-log plan needs no window: each creation is a message, whenever it becomes visible.
 DEFAULT_SETTLE_SECONDS = 900
 # The change log's drain: at most this many receives (10 messages each) and seconds per plan; what is left waits in
 # the queue for the next run (the queue's visibility timeout, 15 minutes, outlasts a plan).
