@@ -3,9 +3,13 @@
 The rollups plan (``rollup_workflow.changes``) drains it instead of listing the whole archive every run, so an
 incremental plan costs what changed, not what exists (docs/architecture.md, "Cloud rollups").
 
-- The queue is encrypted with the stack's one key (``alias/<prefix>-pipeline``): its key policy lets S3 use the
-  key only for notifications from this stack's archive bucket in this account (``aws:SourceArn``,
-  ``aws:SourceAccount``, as the CloudWatch statement there), and the queue policy lets S3 send only those, over TLS.
+- The queue is encrypted with the stack's one key (``alias/<prefix>-pipeline``); the queue policy lets S3 send only
+  notifications of this stack's archive bucket in this account (``aws:SourceArn``, ``aws:SourceAccount``), over
+  TLS. The key policy lets S3 use the key (GenerateDataKey, Decrypt) without conditions, in the form AWS documents
+  for S3 notifications to an encrypted queue and CDK's ``SqsDestination`` writes: whether S3 passes the source keys
+  on to KMS when SQS asks it for a data key is not documented, and if it did not, S3's check of the destination
+  would fail and with it the deploy. The grant serves only this: S3 encrypts objects with the caller's
+  credentials, not its own, and the queue policy above decides who may send.
 - Retention 4 days: a day of failed executions (and a weekend of a broken plan) loses nothing; the visibility
   timeout (15 minutes, the function's timeout) keeps a message received by a plan from coming back while that plan
   still runs. A message no plan could record in ``MAX_RECEIVES`` receives (two days of hourly failures) moves to the
@@ -82,8 +86,7 @@ class ArchiveChangeLog(Construct):
                 sid="S3NotificationsOfTheArchiveToTheChangeLog",
                 principals=[iam.ServicePrincipal("s3.amazonaws.com")],
                 actions=list(S3_KEY_ACTIONS),
-                resources=["*"],  # in a key policy, "*" is this key
-                conditions=from_this_bucket,
+                resources=["*"],  # in a key policy, "*" is this key; no conditions: see the module's docstring
             )
         )
         self._notify(archive.bucket)
