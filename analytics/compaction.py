@@ -36,7 +36,7 @@ import pyarrow.fs as pafs
 import pyarrow.parquet as pq
 
 from analytics.engine import connect
-from analytics.location import ArchiveError, ArchiveLocation, resolve_archive
+from analytics.location import ArchiveError, ArchiveLocation, delete_objects, resolve_archive
 from analytics.rollups import ArchiveObject, list_archive_objects
 from cryptostream_model.archive import ARCHIVE_COLUMNS
 
@@ -47,7 +47,6 @@ SOURCES_KEY = b"cryptostream.compacted_from"
 _ARROW_TYPES = {"int": pa.int32(), "string": pa.string(), "double": pa.float64(), "timestamp": pa.timestamp("us")}
 ARCHIVE_ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, kind in ARCHIVE_COLUMNS])
 _DUCKDB_TYPES = {"int": "INTEGER", "string": "VARCHAR", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
-_DELETE_BATCH = 1000  # DeleteObjects takes at most 1,000 keys
 
 
 @dataclass
@@ -180,30 +179,7 @@ def _publish(location: ArchiveLocation, directory: str, name: str, table: pa.Tab
 
 
 def _delete(location: ArchiveLocation, paths: list[str]) -> None:
-    """Delete the objects: S3 in DeleteObjects batches of 1,000 keys, one request each."""
-    if not location.is_s3:
-        for path in paths:
-            location.filesystem.delete_file(path)
-        return
-    import boto3
-
-    access = location.s3
-    assert access is not None
-    s3 = boto3.client("s3", endpoint_url=access.endpoint_url, region_name=access.region,
-                      aws_access_key_id=access.key_id, aws_secret_access_key=access.secret,
-                      aws_session_token=access.session_token)  # fmt: skip
-    by_bucket: dict[str, list[str]] = {}
-    for path in paths:
-        bucket, key = path.split("/", 1)
-        by_bucket.setdefault(bucket, []).append(key)
-    for bucket, keys in by_bucket.items():
-        for start in range(0, len(keys), _DELETE_BATCH):
-            batch = keys[start:start + _DELETE_BATCH]
-            answer = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-            if answer.get("Errors"):
-                error = answer["Errors"][0]
-                raise ArchiveError(f"S3 refused to delete s3://{bucket}/{error.get('Key')}: {error.get('Code')}: "
-                                   f"{error.get('Message', '')} ({len(answer['Errors'])} objects not deleted)")
+    delete_objects(location, paths)
 
 
 def _compact_partition(location: ArchiveLocation, con: duckdb.DuckDBPyConnection, work: PartitionWork,

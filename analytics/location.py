@@ -7,9 +7,11 @@ never look for a local stack themselves.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 import pyarrow.fs as pafs
@@ -94,6 +96,39 @@ class ArchiveLocation:
 
     def uri(self, fs_path: str) -> str:
         return f"s3://{fs_path}" if self.is_s3 else fs_path
+
+
+S3_DELETE_BATCH = 1000  # DeleteObjects' limit
+
+
+def delete_objects(location: ArchiveLocation, paths: Sequence[str], s3: Any = None) -> int:
+    """Delete files of the location: S3 in DeleteObjects calls of 1,000 keys (``s3``: a boto3 client, made from the
+    location's access when not given), a local directory one unlink each. ArchiveError names the first refusal."""
+    if not location.is_s3:
+        for path in paths:
+            location.filesystem.delete_file(path)
+        return len(paths)
+    if s3 is None:
+        import boto3
+
+        access = location.s3
+        assert access is not None
+        s3 = boto3.client("s3", endpoint_url=access.endpoint_url, region_name=access.region,
+                          aws_access_key_id=access.key_id, aws_secret_access_key=access.secret,
+                          aws_session_token=access.session_token, verify=access.ca_bundle or None)  # fmt: skip
+    by_bucket: dict[str, list[str]] = {}
+    for path in paths:
+        bucket, _, key = path.partition("/")
+        by_bucket.setdefault(bucket, []).append(key)
+    for bucket, keys in by_bucket.items():
+        for start in range(0, len(keys), S3_DELETE_BATCH):
+            batch = keys[start : start + S3_DELETE_BATCH]
+            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
+            if response.get("Errors"):
+                first = response["Errors"][0]
+                raise ArchiveError(f"S3 refused {len(response['Errors'])} deletes, e.g. s3://{bucket}/{first['Key']}: "
+                                   f"{first['Code']}")
+    return len(paths)
 
 
 def _exists(fs: pafs.FileSystem, path: str) -> bool:

@@ -51,7 +51,6 @@ err = Console(stderr=True)
 
 SCOPES = ("archive", "table", "rollups")
 ROLLUP_TABLES = ("rollup_1h", "rollup_1d")  # analytics.rollups.ROLLUP_TABLES, without importing pyarrow up front
-S3_DELETE_BATCH = 1000  # DeleteObjects' limit
 DYNAMODB_DELETE_BATCH = 25  # BatchWriteItem's limit
 MAX_UNPROCESSED_ROUNDS = 8
 
@@ -311,26 +310,6 @@ def delete_table_keys(dynamodb: Any, table: str, keys: Sequence[tuple[str, str]]
     return len(keys)
 
 
-def delete_files(location: Any, s3: Any, paths: Sequence[str]) -> int:
-    """S3: DeleteObjects, 1,000 keys a call (errors reported); a local directory: one unlink per file."""
-    if not location.is_s3:
-        for path in paths:
-            location.filesystem.delete_file(path)
-        return len(paths)
-    by_bucket: dict[str, list[str]] = defaultdict(list)
-    for path in paths:
-        bucket, _, key = path.partition("/")
-        by_bucket[bucket].append(key)
-    for bucket, keys in by_bucket.items():
-        for start in range(0, len(keys), S3_DELETE_BATCH):
-            batch = keys[start : start + S3_DELETE_BATCH]
-            response = s3.delete_objects(Bucket=bucket, Delete={"Objects": [{"Key": k} for k in batch], "Quiet": True})
-            if response.get("Errors"):
-                first = response["Errors"][0]
-                raise ResetError(f"S3 refused {len(response['Errors'])} deletes, e.g. {first['Key']}: {first['Code']}")
-    return len(paths)
-
-
 # ----------------------------------------------------------------------------------------------------------
 # Rebuilding
 
@@ -433,12 +412,14 @@ def run_reset(
             raise ResetError("reset cancelled; nothing was deleted")
     deleted = {"table": 0, "archive": 0, "rollups": 0}
     try:
+        from analytics.location import delete_objects
+
         if plan.table_keys:
             deleted["table"] = delete_table_keys(target.clients.dynamodb, target.config.table_name, plan.table_keys)
         if plan.archive_objects:
-            deleted["archive"] = delete_files(location, target.clients.s3, plan.archive_objects)
+            deleted["archive"] = delete_objects(location, plan.archive_objects, target.clients.s3)
         if plan.rollup_files:
-            deleted["rollups"] = delete_files(location, target.clients.s3, plan.rollup_files)
+            deleted["rollups"] = delete_objects(location, plan.rollup_files, target.clients.s3)
     except ResetError:
         raise
     except Exception as exc:

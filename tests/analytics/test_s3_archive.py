@@ -110,7 +110,7 @@ def test_compaction_on_s3_leaves_one_object_per_partition_with_every_row(s3_arch
 
     before = keys()
     vwap, quality = run_query("vwap_1d", {}), run_query("data_quality", {"as_of": "2026-11-23 00:00:00"})
-    monkeypatch.setattr("analytics.compaction._DELETE_BATCH", 2)
+    monkeypatch.setattr("analytics.location.S3_DELETE_BATCH", 2)
     report = compact(None, endpoint=endpoint, before=date(2030, 1, 1))
     after = keys()
     partitions = {k.rsplit("/", 1)[0] for k in before}
