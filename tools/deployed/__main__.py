@@ -6,10 +6,11 @@ producer backfills 69 bars; the emulator's scheduler fires the ``spot-1min`` sch
 put on the stream; then every hop is counted and reconciled. The rollups state machine then materializes
 rollup_1h/rollup_1d from the archive, compared with the local DuckDB recompute, and runs again writing nothing
 (tools/deployed/rollups.py); the analyst role runs the rollups' named queries through Athena, which must return
-the materialized rows (tools/deployed/analyst.py). The backfill state machine runs a small range through the
-producer and runs it again (resumed: nothing published). ``cdk destroy`` must leave none of the stack's named
-resources behind, and a second deploy must succeed and run. The last line is the verdict;
-the exit status is non-zero on any difference.
+the materialized rows (tools/deployed/analyst.py); the archive is compacted with ``cryptostream compact``'s code,
+and the rollups, run again, recompute those days to the same bytes (tools/deployed/compaction.py). The backfill
+state machine runs a small range through the producer and runs it again (resumed: nothing published).
+``cdk destroy`` must leave none of the stack's named resources behind, and a second deploy must succeed and run.
+The last line is the verdict; the exit status is non-zero on any difference.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from cryptostream_model.archive import ARCHIVE_PREFIX
 from local.market import MarketSimulator
 from tools.deployed.analyst import prove_analyst_reads
 from tools.deployed.cdk_cli import REPO_ROOT, CdkCli, CdkError
+from tools.deployed.compaction import prove_compaction
 from tools.deployed.context import cdk_context_args
 from tools.deployed.emulator import ACCOUNT_ID, REGION, EmulatorError, MiniStack
 from tools.deployed.hops import read_archive, read_quarantine, read_stream, read_table, reconcile
@@ -191,6 +193,15 @@ def run(auth: bool) -> int:
         timings["analyst queries"] = time.monotonic() - started
         say(f"{analyst.line}, in {timings['analyst queries']:.1f} s")
         verdict.differences.extend(analyst.differences)
+
+        started = time.monotonic()
+        with athena_query_id_bridge(client("iam"), client("lambda"), config.resource_name("rollups")):
+            compaction = prove_compaction(client("stepfunctions"), client("s3"), outputs.rollups_state_machine,
+                                          outputs.archive_bucket, environment=environment,
+                                          source_interval=config.rollup_source_interval)  # fmt: skip
+        timings["compaction"] = time.monotonic() - started
+        say(f"{compaction.line}, in {timings['compaction']:.1f} s")
+        verdict.differences.extend(compaction.differences)
 
         started = time.monotonic()
         workflow = prove_backfill_workflow(client("stepfunctions"), outputs.backfill_state_machine, pairs, frozen)
