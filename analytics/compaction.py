@@ -49,6 +49,10 @@ ARCHIVE_ARROW_SCHEMA = pa.schema([pa.field(name, _ARROW_TYPES[kind]) for name, k
 _DUCKDB_TYPES = {"int": "INTEGER", "string": "VARCHAR", "double": "DOUBLE", "timestamp": "TIMESTAMP"}
 
 
+class PartitionRefused(ArchiveError):
+    """A partition compaction leaves as it is (the others go on): its rows would not survive the rewrite whole."""
+
+
 @dataclass
 class PartitionWork:
     """What compaction does in one partition: read ``sources`` into one object; delete ``leftovers``, objects a
@@ -76,6 +80,7 @@ class CompactionReport:
     bytes_after: int = 0
     dry_run: bool = False
     before: str = ""
+    refused: list[str] = field(default_factory=list)  # PartitionRefused messages: left as they were
 
     def to_dict(self) -> dict[str, object]:
         return asdict(self)
@@ -86,9 +91,10 @@ class CompactionReport:
         if self.dry_run:
             return (f"would compact {self.partitions} partitions before {self.before}: {self.objects_read} objects "
                     f"({self.bytes_before:,} bytes) into {self.partitions}{leftovers and leftovers + ' to delete'}")
+        refused = f"; {len(self.refused)} partitions refused" if self.refused else ""
         return (f"compacted {self.partitions} partitions before {self.before}: {self.objects_read} objects into "
                 f"{self.partitions}, {self.rows:,} rows, {self.bytes_before:,} -> {self.bytes_after:,} bytes"
-                f"{leftovers and leftovers + ' deleted'}")
+                f"{leftovers and leftovers + ' deleted'}{refused}")
 
 
 def default_before(now: datetime | None = None) -> date:
@@ -101,16 +107,15 @@ def _basename(path: str) -> str:
 
 
 def _sources_of(fs: pafs.FileSystem, path: str) -> set[str]:
-    """The source object names a compacted object records (none for another object or an unreadable one)."""
+    """The source object names a compacted object records. One that cannot be read stops the run: taken for an
+    ordinary object, it would be compacted again with the sources it already holds (their rows twice)."""
     try:
         with fs.open_input_file(path) as handle:
             metadata = pq.read_schema(handle).metadata or {}
-    except (OSError, pa.ArrowInvalid):
-        return set()
-    try:
         return set(json.loads(metadata.get(SOURCES_KEY, b"[]")))
-    except ValueError:
-        return set()
+    except (OSError, pa.ArrowInvalid, ValueError) as exc:
+        raise ArchiveError(f"cannot read which objects {path} holds ({str(exc).splitlines()[0]}); nothing done in "
+                           "its partition, run again") from None
 
 
 def plan(location: ArchiveLocation, before: date, pair: str | None = None) -> list[PartitionWork]:
@@ -143,11 +148,35 @@ def plan(location: ArchiveLocation, before: date, pair: str | None = None) -> li
     return work
 
 
+# The objects' types that become the archive's own without losing anything; any other type (a newer record's
+# nanosecond timestamps, a wider integer, text where a number belongs) stops the partition.
+_LOSSLESS = {
+    "int": {"TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT"},
+    "string": {"VARCHAR"},
+    "double": {"DOUBLE", "FLOAT", "TINYINT", "SMALLINT", "INTEGER", "UTINYINT", "USMALLINT", "UINTEGER"},
+    "timestamp": {"TIMESTAMP", "TIMESTAMP WITH TIME ZONE", "TIMESTAMP_S", "TIMESTAMP_MS", "DATE"},
+}
+
+
 def _select(location: ArchiveLocation, con: duckdb.DuckDBPyConnection, paths: list[str]) -> str:
-    """The objects' rows in the archive's columns and types; a column no object has is NULL (an older record)."""
+    """The objects' rows in the archive's columns and types; a column no object has is NULL (an older record).
+    ArchiveError when the objects hold a column the contract does not, or one in a type that would not convert
+    without loss: the compacted object would lose it, and the sources would be deleted."""
     listed = "[" + ", ".join("'" + location.uri(p).replace("'", "''") + "'" for p in paths) + "]"
     source = f"read_parquet({listed}, union_by_name = true, hive_partitioning = false)"
-    present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    described = {row[0]: row[1] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+    kinds = dict(ARCHIVE_COLUMNS)
+    unknown = sorted(set(described) - set(kinds))
+    lossy = sorted(f"{name} {kind}" for name, kind in described.items()
+                   if name in kinds and kind not in _LOSSLESS[kinds[name]])  # fmt: skip
+    if unknown or lossy:
+        where = paths[0].rsplit("/", 1)[0]
+        detail = "; ".join(part for part in (f"columns the contract does not have: {', '.join(unknown)}" if unknown
+                                             else "", f"types that would lose values: {', '.join(lossy)}" if lossy
+                                             else "") if part)  # fmt: skip
+        raise PartitionRefused(f"{where} not compacted, nothing deleted: its objects hold {detail} (a newer "
+                               "record version? compact with the version that wrote them)")
+    present = set(described)
     columns = ", ".join(
         (f'CAST("{name}" AS {_DUCKDB_TYPES[kind]})' if name in present else f"CAST(NULL AS {_DUCKDB_TYPES[kind]})")
         + f' AS "{name}"' for name, kind in ARCHIVE_COLUMNS)
@@ -234,9 +263,13 @@ def compact(archive: str | None = None, *, endpoint: str | None = None, before: 
     con = connect(location.s3)
     try:
         for done, item in enumerate(work, 1):
-            if item.compacts:
-                report.bytes_before += sum(o.size for o in item.sources)
-            _compact_partition(location, con, item, report)
+            try:
+                _compact_partition(location, con, item, report)
+            except PartitionRefused as refusal:
+                report.refused.append(str(refusal))
+            else:
+                if item.compacts:
+                    report.bytes_before += sum(o.size for o in item.sources)
             if progress:
                 progress(done, len(work))
     except duckdb.IOException as exc:

@@ -258,6 +258,10 @@ def compact(
         print(json.dumps(report.to_dict()))
     else:
         console.print(report.line, highlight=False, soft_wrap=True)
+    for refusal in report.refused:
+        err.print(f"[yellow]refused:[/yellow] {escape(refusal)}", highlight=False, soft_wrap=True)
+    if report.refused:
+        raise typer.Exit(1)
 
 
 def chart(

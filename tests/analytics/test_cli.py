@@ -140,3 +140,15 @@ def test_compact_command_refuses_bad_input_in_one_line(fresh_archive: FixtureArc
                                                        message: str) -> None:
     result = invoke("compact", "--archive", str(fresh_archive.root), *args)
     assert result.exit_code == 2 and message in result.output and "Traceback" not in result.output
+
+
+def test_compact_command_names_a_refused_partition_and_exits_1(fresh_archive: FixtureArchive) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    directory = fresh_archive.root / "quotes" / "symbol=BTC" / "market=USD" / "dt=2026-11-22"
+    table = pq.read_table(next(directory.iterdir()))
+    pq.write_table(table.append_column("venue_seq", pa.array(range(table.num_rows))), directory / "newer.parquet")
+    result = invoke("compact", "--archive", str(fresh_archive.root), "--before", "2030-01-01")
+    assert result.exit_code == 1 and "refused:" in result.output and "venue_seq" in result.output
+    assert "Traceback" not in result.output

@@ -160,3 +160,44 @@ def test_objects_of_an_older_record_read_with_the_missing_columns_empty(tmp_path
     table = pq.read_table(only)
     assert table.schema.remove_metadata() == ARCHIVE_SCHEMA and table.num_rows == 4
     assert table["bid"].null_count == 4 and table["ts"].to_pylist() == sorted(table["ts"].to_pylist())
+
+
+def test_a_partition_whose_rows_would_not_survive_whole_is_refused_and_the_others_compacted(
+        fresh_archive: FixtureArchive) -> None:
+    """A column the contract does not have (a newer record) or a type that would lose values: that partition is left
+    as it is, with the reason; the run goes on."""
+    root = fresh_archive.root
+    directory = root / "quotes" / "symbol=BTC" / "market=USD" / "dt=2026-11-22"
+    extra = pq.read_table(next(directory.iterdir()))
+    pq.write_table(extra.append_column("venue_seq", pa.array(range(extra.num_rows), pa.int64())),
+                   directory / "newer.parquet")
+    left = sorted(p.name for p in directory.iterdir())
+    report = compact(str(root), before=LATER)
+    assert sorted(p.name for p in directory.iterdir()) == left
+    (refusal,) = report.refused
+    assert "dt=2026-11-22 not compacted, nothing deleted" in refusal and "venue_seq" in refusal
+    assert report.partitions == sum(1 for p, names in objects(root).items() if names[0].startswith(COMPACTED_PREFIX))
+    assert report.partitions > 0 and report.line.endswith("; 1 partitions refused")
+
+
+def test_nanosecond_timestamps_are_refused_rather_than_truncated(tmp_path: Path) -> None:
+    directory = tmp_path / "quotes" / "symbol=BTC" / "market=USD" / "dt=2026-11-22"
+    write_archive_objects(new_bars(datetime(2026, 11, 22, tzinfo=UTC), count=2), str(tmp_path), object_name="a")
+    precise = pq.read_table(next(directory.iterdir()))
+    ts = precise.schema.get_field_index("ts")
+    precise = precise.set_column(ts, "ts", pa.array([datetime(2026, 11, 22, 0, 10)] * 2, pa.timestamp("ns")))
+    pq.write_table(precise, directory / "b.parquet", coerce_timestamps=None, version="2.6")
+    report = compact(str(tmp_path), before=LATER)
+    assert report.partitions == 0 and "ts TIMESTAMP_NS" in report.refused[0]
+    assert len(list(directory.iterdir())) == 2
+
+
+def test_a_compacted_object_that_cannot_be_read_stops_the_run_before_anything_is_compacted_twice(
+        fresh_archive: FixtureArchive) -> None:
+    root = fresh_archive.root
+    directory = root / "quotes" / "symbol=BTC" / "market=USD" / "dt=2026-11-22"
+    (directory / f"{COMPACTED_PREFIX}broken.parquet").write_bytes(b"not parquet")
+    left = objects(root)
+    with pytest.raises(ArchiveError, match="cannot read which objects .*compacted-broken.parquet holds"):
+        compact(str(root), before=LATER)
+    assert objects(root) == left
