@@ -37,6 +37,7 @@ class Pipeline:
     processing: Processing
     archive: Archive
     workflows: Mapping[str, sfn.IStateMachine] = field(default_factory=dict)  # alarm id prefix -> state machine
+    change_log_dead_letters: sqs.IQueue | None = None  # the rollups' change log's parked notifications
 
 
 class Observability(Construct):
@@ -127,6 +128,12 @@ class Observability(Construct):
             "ScheduleDeadLetters", pipeline.ingestion.dead_letter_queue,
             "EventBridge Scheduler could not invoke the producer.",
         )  # fmt: skip
+        if pipeline.change_log_dead_letters is not None:  # parked changes are rolled up by no plan: say so at once
+            self._queue_not_empty(
+                "RollupChangesDeadLetters", pipeline.change_log_dead_letters,
+                "The rollups plan could not record an archive change for two days and parked it: redrive the "
+                "dead-letter queue to the change log once plans succeed, or run the rollups with a full listing.",
+            )  # fmt: skip
         # One alarm for every schedule: FailedPairs has no per-interval series (each would cost $0.30 a month);
         # the dashboard's Logs Insights widget says which schedule failed.
         self._alarm(

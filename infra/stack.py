@@ -85,6 +85,7 @@ class CryptostreamStack(Stack):
             pipeline=Pipeline(
                 self.stream, self.table, self.ingestion, self.processing, self.archive,
                 workflows={"Backfill": self.backfill.state_machine, "Rollups": self.rollups.state_machine},
+                change_log_dead_letters=self.rollups.change_log.dead_letters,
             ),
         )  # fmt: skip
         self._outputs()

@@ -125,7 +125,7 @@ def test_fixed_monitoring_charges_are_named_when_they_lead(book):
     report = estimate(Workload(pairs=10, interval="1min", shards=1), book, Assumptions(consumer_metrics=40))
     verdict = dominant(report, book)
     assert verdict.service == "CloudWatch"
-    assert "41 EMF custom metrics, 14 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
+    assert "41 EMF custom metrics, 15 alarms, 1 dashboard are fixed monthly charges" in verdict.sentence
 
 
 def test_the_rollup_plan_reads_the_change_log_not_the_archive(book):

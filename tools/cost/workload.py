@@ -118,7 +118,8 @@ class Assumptions:
     producer_metrics: int = 1  # producer/handler.py: FailedPairs (dimension service only), which an alarm needs
     transform_metrics: int = 0  # archive_transform/handler.py: none (Firehose's own metrics are free)
     # infra/observability.py: stream, consumer errors, queues, producer (one FailedPairs), archive, backfill, rollups
-    alarms: int = 14
+    # and its change log's parked notifications
+    alarms: int = 15
     dashboards: int = 1
     kms_keys: int = 1  # infra/encryption.py: one key for the stack; conditions keep principals apart
     xray_extra_sample_rate: float = 0.05  # X-Ray's default rule: first request each second + 5% of the rest
