@@ -39,6 +39,7 @@ from cryptostream_config.deployment import DeploymentConfig
 from cryptostream_model.archive import ARCHIVE_PREFIX, ARCHIVE_TABLE
 from infra.archive import Archive
 from infra.catalog import PROJECTION_START, Catalog
+from infra.change_log import RETENTION as CHANGE_LOG_RETENTION
 from infra.change_log import ArchiveChangeLog
 from infra.encryption import grant_via
 from infra.functions import pipeline_function
@@ -79,6 +80,7 @@ FUNCTION_TIMEOUT = Duration.minutes(15)
 # event) none: the execution fails at once.
 RETRIED_HANDLER_ERRORS = ("AthenaThrottled", "AthenaTimeout", "RollupStorageError", "ConcurrentRollup",
                           "Sandbox.Timedout")  # fmt: skip
+PLAN_RETRIED_ERRORS = ("RollupStorageError", "ConcurrentRollup", "ChangeLogError", "Sandbox.Timedout")
 QUERY_FAILED = "AthenaQueryFailed"
 ATHENA_QUERY_TIMEOUT = Duration.seconds(780)  # the handler's wait for one query; under the function's timeout
 TRANSIENT_LAMBDA_ERRORS = (
@@ -147,6 +149,7 @@ class RollupWorkflow(Construct):
                 "ATHENA_WORKGROUP": config.athena_workgroup,
                 "SOURCE_INTERVAL": config.rollup_source_interval,
                 "CHANGES_QUEUE_URL": self.change_log.queue.queue_url,
+                "CHANGES_RETENTION_SECONDS": str(int(CHANGE_LOG_RETENTION.to_seconds())),
                 "ATHENA_QUERY_TIMEOUT_SECONDS": str(int(ATHENA_QUERY_TIMEOUT.to_seconds())),
                 "POWERTOOLS_SERVICE_NAME": SERVICE_NAME,
                 "POWERTOOLS_LOG_LEVEL": "INFO",
@@ -327,6 +330,12 @@ class RollupWorkflow(Construct):
             payload_response_only=True,
             result_path="$.plan",
         )
+        # A plan is safe to repeat: the change log's messages are deleted only once the pending object holds them.
+        # Two plans racing for that object (ConcurrentRollup), S3 or SQS failing for a moment: retried after a pause,
+        # not failed (and alarmed) at once.
+        for planner in (plan, plan_listing):
+            planner.add_retry(errors=list(PLAN_RETRIED_ERRORS), interval=Duration.seconds(30), max_attempts=3,
+                              backoff_rate=2)  # fmt: skip
         rollup = tasks.LambdaInvoke(
             self,
             "Rollup",

@@ -133,13 +133,15 @@ class Pending:
     objects: dict[str, ArchiveObject] = field(default_factory=dict)
 
     def add(self, objects: Iterable[ArchiveObject]) -> int:
-        added = 0
+        """Merge; how many entries changed: a new path, or a newer time for a known one (the key rewritten), which
+        must be written too before its message is deleted (a commit emptying the older version would lose it)."""
+        changed = 0
         for obj in objects:
             known = self.objects.get(obj.path)
-            if known is None or obj.mtime_ns > known.mtime_ns:  # a rewrite of the key: its newer time
-                added += known is None
+            if known is None or obj.mtime_ns > known.mtime_ns:
+                changed += 1
                 self.objects[obj.path] = obj
-        return added
+        return changed
 
     @property
     def partitions(self) -> set[Partition]:

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -70,6 +71,7 @@ DEFAULT_SETTLE_SECONDS = 900
 # the queue for the next run (the queue's visibility timeout, 15 minutes, outlasts a plan).
 DEFAULT_MAX_RECEIVES = 2_000
 DEFAULT_DRAIN_SECONDS = 300.0
+DEFAULT_CHANGES_RETENTION_SECONDS = 4 * 86400
 PLAN_LIMIT_BYTES = 240 * 1024  # Step Functions' 256 KB per state, with room for the execution's own fields
 
 
@@ -90,6 +92,13 @@ class Settings:
     changes_max_receives: int = DEFAULT_MAX_RECEIVES
     changes_budget_seconds: float = DEFAULT_DRAIN_SECONDS
     changes_wait_seconds: int = 1
+    # How long the queue keeps a message (infra.change_log.RETENTION): a watermark older than three quarters of it
+    # may be behind notifications that expired unread (schedule paused, plans failing for days), so that plan lists.
+    changes_retention_seconds: int = DEFAULT_CHANGES_RETENTION_SECONDS
+
+    @property
+    def changes_trusted_ns(self) -> int:
+        return self.changes_retention_seconds * 3 // 4 * 1_000_000_000
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -112,9 +121,11 @@ class Settings:
             max_receives = int(env.get("CHANGES_MAX_RECEIVES", DEFAULT_MAX_RECEIVES))
             drain_seconds = float(env.get("CHANGES_DRAIN_SECONDS", DEFAULT_DRAIN_SECONDS))
             wait_seconds = int(env.get("CHANGES_WAIT_SECONDS", 1))
+            retention = int(env.get("CHANGES_RETENTION_SECONDS", DEFAULT_CHANGES_RETENTION_SECONDS))
         except ValueError:
             raise ValueError("ROLLUP_MAX_PARTITIONS_PER_QUERY, ATHENA_QUERY_TIMEOUT_SECONDS, ROLLUP_SETTLE_SECONDS, "
-                             "CHANGES_MAX_RECEIVES, CHANGES_DRAIN_SECONDS, CHANGES_WAIT_SECONDS: numbers") from None
+                             "CHANGES_MAX_RECEIVES, CHANGES_DRAIN_SECONDS, CHANGES_WAIT_SECONDS, "
+                             "CHANGES_RETENTION_SECONDS: numbers") from None
         settings = cls(
             bucket=required("ARCHIVE_BUCKET"),
             archive_prefix=prefix("ARCHIVE_PREFIX", "quotes/"),
@@ -130,6 +141,7 @@ class Settings:
             changes_max_receives=max(max_receives, 1),
             changes_budget_seconds=max(drain_seconds, 0.0),
             changes_wait_seconds=min(max(wait_seconds, 0), 20),
+            changes_retention_seconds=max(retention, 60),
         )
         if settings.archive_prefix == settings.rollups_prefix:
             raise ValueError("ARCHIVE_PREFIX and ROLLUPS_PREFIX must differ")
@@ -204,8 +216,11 @@ def plan(settings: Settings, *, full_listing: bool = False) -> dict[str, Any]:
     # asked for, no queue, a table without a usable watermark (first run, another source interval, a reset), or no
     # pending object yet (the queue may be newer than the watermark: objects before it were never notified).
     log = _record_changes(s3, settings, settings.pending_key in stored) if settings.changes_queue_url else None
+    now_ns = time.time_ns()
+    stale = [t for t in ROLLUP_TABLES if now_ns - marks[t].mtime_ns > settings.changes_trusted_ns]
     reason = ("asked" if full_listing else "no change log" if log is None else "rebuild" if rebuild
-              else "change log started" if not log.existed else None)
+              else "change log started" if not log.existed
+              else "watermark older than the change log keeps messages" if stale else None)
     listed: list[ArchiveObject] = []
     if reason is not None:
         for item in _listing(s3, settings.bucket, settings.archive_prefix):

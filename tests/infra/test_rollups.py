@@ -71,6 +71,16 @@ def test_a_batch_is_retried_with_backoff_on_transient_and_handler_errors(synth) 
     assert failed["ErrorEquals"] == ["AthenaQueryFailed"] and failed["MaxAttempts"] == 1  # once more, then fail
 
 
+def test_a_plan_is_retried_after_a_pause_on_a_race_or_a_storage_or_queue_failure(synth) -> None:
+    states = _definition(synth)["States"]
+    for name in ("Plan", "PlanFromFullListing"):
+        retried = [r for r in states[name].get("Retry", []) if "ConcurrentRollup" in r["ErrorEquals"]]
+        assert len(retried) == 1, name
+        assert {"RollupStorageError", "ChangeLogError"} <= set(retried[0]["ErrorEquals"])
+        assert not {"States.ALL", "PlanTooLarge", "ValueError"} & set(retried[0]["ErrorEquals"])
+        assert retried[0]["IntervalSeconds"] >= 10 and retried[0]["MaxAttempts"] <= 3
+
+
 def test_the_function_runs_the_rollup_package_with_the_contract_environment(synth) -> None:
     props = synth.raw["Resources"][synth.logical_id(synth.stack.rollups.function)]["Properties"]
     assert props["FunctionName"] == "cryptostream-rollups"

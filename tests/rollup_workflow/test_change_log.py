@@ -247,3 +247,29 @@ def test_the_drain_stops_at_its_budget_and_leaves_the_rest(logged: CloudRollups,
     assert queued(logged) == 5
     monkeypatch.delenv("CHANGES_MAX_RECEIVES")
     assert logged.run()["plan"]["changes"]["messages"] == 5 and queued(logged) == 0
+
+
+def test_a_watermark_older_than_the_queue_keeps_messages_plans_from_a_listing(logged: CloudRollups,
+                                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Notifications that expired unread (the schedule paused, or plans failing, longer than the queue keeps them)
+    are in no log: a watermark that old means the log cannot be trusted, so that plan lists the archive."""
+    logged.run()
+    late_replayed_and_new(logged)
+    logged.sqs.purge_queue(QueueUrl=logged.queue_url)  # their messages expired
+    assert logged.run()["plan"]["batches"] == []  # the log alone misses them ...
+    monkeypatch.setenv("CHANGES_RETENTION_SECONDS", "60")
+    now_ns = time.time_ns
+    monkeypatch.setattr("rollup_workflow.handler.time.time_ns", lambda: now_ns() + 46 * 1_000_000_000)
+    out = logged.run()  # ... a watermark 46 s old, past 3/4 of a 60 s retention, lists them
+    assert out["plan"]["source"] == "full_listing"
+    assert planned(out) == {("BTC", "2026-11-21"), ("ETH", "2026-11-22"), ("BTC", "2026-11-23")}
+    for table in ROLLUP_TABLES:
+        assert logged.table(table) == local_rollup(logged.root, table)
+
+
+def test_a_newer_time_for_a_pending_key_is_written_before_its_message_is_deleted() -> None:
+    first = changes.ArchiveObject("b/quotes/symbol=BTC/market=USD/dt=2026-11-22/a", 1, None)  # type: ignore[arg-type]
+    pending = changes.Pending({first.path: first})
+    rewritten = changes.ArchiveObject(first.path, 2, None)  # type: ignore[arg-type]
+    assert pending.add([first]) == 0 and pending.add([rewritten]) == 1
+    assert pending.objects[first.path].mtime_ns == 2
