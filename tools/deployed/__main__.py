@@ -196,8 +196,8 @@ def run(auth: bool) -> int:
 
         started = time.monotonic()
         with athena_query_id_bridge(client("iam"), client("lambda"), config.resource_name("rollups")):
-            compaction = prove_compaction(client("stepfunctions"), client("s3"), outputs.rollups_state_machine,
-                                          outputs.archive_bucket, environment=environment,
+            compaction = prove_compaction(client("stepfunctions"), client("s3"), sqs, outputs.rollups_state_machine,
+                                          outputs.archive_bucket, changes_queue, environment=environment,
                                           source_interval=config.rollup_source_interval)  # fmt: skip
         timings["compaction"] = time.monotonic() - started
         say(f"{compaction.line}, in {timings['compaction']:.1f} s")

@@ -18,7 +18,9 @@ from unittest import mock
 from analytics.compaction import compact
 from cryptostream_model.archive import ARCHIVE_PREFIX
 from cryptostream_model.rollups import ROLLUP_TABLES, ROLLUPS_PREFIX
-from tools.deployed.rollups import _keys, cloud_rows, compare, download_archive, local_rows, object_versions
+from tools.deployed.hops import read_archive
+from tools.deployed.rollups import _keys, cloud_rows, compare, download_archive, local_rows, object_versions, queued
+from tools.deployed.scenario import wait_for
 from tools.deployed.workflows import execute
 
 EVERY_DAY = date(9999, 12, 31)  # the proof's archive is hours old: compact every day (the schedules are paused)
@@ -48,11 +50,16 @@ def _partitions(keys: list[str]) -> dict[str, int]:
     return counts
 
 
-def prove_compaction(stepfunctions: Any, s3: Any, arn: str, bucket: str, *, environment: dict[str, str],
-                     source_interval: str) -> CompactionProof:
+def prove_compaction(stepfunctions: Any, s3: Any, sqs: Any, arn: str, bucket: str, queue_url: str, *,
+                     environment: dict[str, str], source_interval: str) -> CompactionProof:
     proof = CompactionProof()
     before = [k for k in _keys(s3, bucket, ARCHIVE_PREFIX) if not k.endswith("/")]
     proof.objects_before = len(before)
+    crowded = sum(1 for count in _partitions(before).values() if count > 1)
+    if not crowded:
+        proof.differences.append("no archive partition holds two objects: nothing for compaction to prove")
+        return proof
+    rows_before = read_archive(s3, bucket, ARCHIVE_PREFIX).rows  # every row per bar: none lost, none doubled
     rollups_before = {table: cloud_rows(s3, bucket, table) for table in ROLLUP_TABLES}
     credentials = {name: environment[name] for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION",
                                                         "AWS_CA_BUNDLE")}  # fmt: skip
@@ -61,7 +68,10 @@ def prove_compaction(stepfunctions: Any, s3: Any, arn: str, bucket: str, *, envi
     proof.partitions, proof.rows = report.partitions, report.rows
     after = [k for k in _keys(s3, bucket, ARCHIVE_PREFIX) if not k.endswith("/")]
     proof.objects_after = len(after)
-    crowded = sum(1 for count in _partitions(before).values() if count > 1)
+    if read_archive(s3, bucket, ARCHIVE_PREFIX).rows != rows_before:
+        proof.differences.append("the archive's rows per bar differ after compaction (a row lost or doubled)")
+    if report.refused:
+        proof.differences.append(f"compaction refused: {report.refused[0]}")
     if report.partitions != crowded or any(count != 1 for count in _partitions(after).values()):
         proof.differences.append(f"compaction left {_partitions(after)} objects per partition "
                                  f"(compacted {report.partitions} of {crowded} partitions with several)")  # fmt: skip
@@ -69,7 +79,13 @@ def prove_compaction(stepfunctions: Any, s3: Any, arn: str, bucket: str, *, envi
         return {v for v in object_versions(s3, bucket, ROLLUPS_PREFIX) if v[0].endswith("/part-0.json")}
 
     versions = month_versions()
+    # S3 delivers notifications asynchronously: one per compacted object before the execution drains them.
+    wait_for(lambda: queued(sqs, queue_url) >= report.partitions, timeout=60, every=1,
+             what=f"{report.partitions} notifications of the compacted objects on the change-log queue")
     result = execute(stepfunctions, arn, {}, timeout=300, what="rollups after compaction")
+    if result.get("source") != "change_log":
+        proof.differences.append(f"the rollups after compaction planned from {result.get('source')!r}, not the "
+                                 "change log")
     proof.recomputed = int(result.get("partitions") or 0)  # the commit step's summary
     if proof.recomputed < report.partitions:
         proof.differences.append(f"the rollups after compaction recomputed {proof.recomputed} partitions, not the "
