@@ -140,14 +140,19 @@ def local_rollup(root: Path, table: str, *, full: bool = True) -> list[tuple[Any
              r["low"], r["close"], r["volume"], r["bars"]) for r in read_rollup(root / "rollups", table)]
 
 
-@pytest.fixture
-def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRollups]:
+def _handler_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The function's environment, moto's AWS (no endpoint, no profile), no Athena poll pauses, fresh clients."""
     for name, value in ENVIRONMENT.items():
         monkeypatch.setenv(name, value)
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.delenv("AWS_PROFILE", raising=False)
     monkeypatch.setattr("rollup_workflow.athena._sleep", lambda seconds: None)
     clients.clear()
+
+
+@pytest.fixture
+def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRollups]:
+    _handler_environment(monkeypatch)
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
@@ -167,13 +172,8 @@ def cloud(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRoll
 @pytest.fixture
 def logged(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[CloudRollups]:
     """``cloud`` with the change log: a queue the handler drains (CHANGES_QUEUE_URL), notified of every put."""
-    for name, value in ENVIRONMENT.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    monkeypatch.delenv("AWS_PROFILE", raising=False)
-    monkeypatch.setattr("rollup_workflow.athena._sleep", lambda seconds: None)
+    _handler_environment(monkeypatch)
     monkeypatch.setenv("CHANGES_WAIT_SECONDS", "0")  # moto answers at once; a long poll would only wait
-    clients.clear()
     with mock_aws():
         s3 = boto3.client("s3", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
