@@ -63,6 +63,7 @@ class PartitionWork:
     sources: list[ArchiveObject] = field(default_factory=list)
     leftovers: list[ArchiveObject] = field(default_factory=list)
     holder: str | None = None  # the compacted object naming the leftovers
+    held: set[str] = field(default_factory=set)  # every name the holder records (read once, by the plan)
 
     @property
     def compacts(self) -> bool:
@@ -134,15 +135,15 @@ def plan(location: ArchiveLocation, before: date, pair: str | None = None) -> li
     for partition, objects in sorted(by_partition.items()):
         directory = objects[0].path.rsplit("/", 1)[0]
         item = PartitionWork(partition, directory)
-        held: set[str] = set()
+        names = {_basename(o.path) for o in objects}
         for found in objects:
             if _basename(found.path).startswith(COMPACTED_PREFIX):
                 named = _sources_of(fs, found.path)
-                if named & {_basename(o.path) for o in objects}:
-                    held |= named
+                if named & names:
+                    item.held |= named
                     item.holder = found.path
         for found in sorted(objects, key=lambda o: o.path):
-            (item.leftovers if _basename(found.path) in held else item.sources).append(found)
+            (item.leftovers if _basename(found.path) in item.held else item.sources).append(found)
         if item.compacts or item.leftovers:
             work.append(item)
     return work
@@ -171,9 +172,12 @@ def _select(location: ArchiveLocation, con: duckdb.DuckDBPyConnection, paths: li
                    if name in kinds and kind not in _LOSSLESS[kinds[name]])  # fmt: skip
     if unknown or lossy:
         where = paths[0].rsplit("/", 1)[0]
-        detail = "; ".join(part for part in (f"columns the contract does not have: {', '.join(unknown)}" if unknown
-                                             else "", f"types that would lose values: {', '.join(lossy)}" if lossy
-                                             else "") if part)  # fmt: skip
+        parts = []
+        if unknown:
+            parts.append(f"columns the contract does not have: {', '.join(unknown)}")
+        if lossy:
+            parts.append(f"types that would lose values: {', '.join(lossy)}")
+        detail = "; ".join(parts)
         raise PartitionRefused(f"{where} not compacted, nothing deleted: its objects hold {detail} (a newer "
                                "record version? compact with the version that wrote them)")
     present = set(described)
@@ -215,8 +219,7 @@ def _compact_partition(location: ArchiveLocation, con: duckdb.DuckDBPyConnection
                        report: CompactionReport) -> None:
     fs = location.filesystem
     if work.leftovers and work.holder:
-        named = _sources_of(fs, work.holder)
-        if named == {_basename(o.path) for o in work.leftovers}:  # every source still there: check before deleting
+        if work.held == {_basename(o.path) for o in work.leftovers}:  # every source still there: check, then delete
             held = _fingerprint(con, _select(location, con, [work.holder]))
             if held != _fingerprint(con, _select(location, con, [o.path for o in work.leftovers])):
                 raise ArchiveError(f"{work.holder} does not hold the rows of the objects it names; nothing deleted")
